@@ -1,10 +1,15 @@
-"""Public interface of the cleaning engine (placeholder until the engine lands)."""
+"""Public interface of the cleaning engine: ``sniff`` for the upload form, ``clean`` for the worker."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import magic
+
+from intake.cleaning import gif, guard, heif, jpeg, labels, png, tiff, webp
+from intake.cleaning.errors import Refused
+from intake.cleaning.outcome import Outcome
 
 #: Media types a witness may upload, decided by content (libmagic), never by name or declared type.
 ACCEPTED_MEDIA_TYPES: frozenset[str] = frozenset(
@@ -20,6 +25,13 @@ ACCEPTED_MEDIA_TYPES: frozenset[str] = frozenset(
     }
 )
 
+#: What ``clean`` may produce: formats every current browser shows.
+OUTPUT_MEDIA_TYPES: frozenset[str] = frozenset(
+    {"image/jpeg", "image/png", "image/webp", "image/gif"}
+)
+
+NOT_AN_IMAGE = "The file is not an image in a format we accept (JPEG, PNG, WebP, GIF, TIFF, HEIC, AVIF)."
+
 
 @dataclass(frozen=True)
 class Cleaned:
@@ -30,21 +42,46 @@ class Cleaned:
     sha256: str  # hex digest of ``data``
 
 
-class Refused(Exception):
-    """The file cannot be cleaned; ``reason`` is safe to show to a reviewer (no file content)."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
-
-
 def sniff(head: bytes) -> str:
     """The media type of a file judged by its first bytes (2 KiB or more are best)."""
     return magic.from_buffer(head, mime=True)
 
 
 def clean(data: bytes) -> Cleaned:
-    raise NotImplementedError
+    """``data`` with everything identifying removed, or :class:`Refused` with a reason.
+
+    The format is decided by the file's own signature; the result decodes, shows the same picture
+    the right way up, and carries nothing but what is needed to show it.
+    """
+    guard.check_input_size(data)
+    cleaner = _cleaner_for(data)
+    if cleaner is None:
+        raise Refused(NOT_AN_IMAGE)
+    outcome: Outcome = cleaner(data)
+    assert outcome.media_type in OUTPUT_MEDIA_TYPES
+    return Cleaned(
+        data=outcome.data,
+        media_type=outcome.media_type,
+        extension=outcome.extension,
+        removed=labels.in_order(outcome.removed),
+        sha256=_digest(outcome.data),
+    )
+
+
+def _cleaner_for(data: bytes) -> Callable[[bytes], Outcome] | None:
+    if data.startswith(b"\xff\xd8\xff"):
+        return jpeg.clean
+    if data.startswith(png.SIGNATURE):
+        return png.clean
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return webp.clean
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return gif.clean
+    if data[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return tiff.clean
+    if data[4:8] == b"ftyp":
+        return heif.clean
+    return None
 
 
 def _digest(data: bytes) -> str:

@@ -1,0 +1,104 @@
+"""HEIC/HEIF and AVIF: decode the primary image as it is meant to be shown, write it as JPEG or PNG.
+
+Not every browser shows HEIC, and these containers carry many items besides the picture (Exif and
+XMP items, thumbnails, depth maps, HDR gain maps, bursts), so the primary image is decoded with its
+rotation and mirroring applied and re-encoded: nothing of the container survives. HEIC goes through
+pillow-heif (libheif), AVIF through Pillow's own plugin (libavif). Animated AVIF becomes an APNG.
+"""
+from __future__ import annotations
+
+import io
+
+import pillow_heif
+from PIL import Image
+
+from intake.cleaning import animation, bmff, exif, guard, icc, labels, orientation, raster
+from intake.cleaning.errors import Refused
+from intake.cleaning.outcome import Outcome
+
+NOT_AN_IMAGE = "The file is a media container but not a HEIC, HEIF or AVIF image."
+_AVIF_BRANDS = frozenset({b"avif", b"avis"})
+_HEIF_BRANDS = frozenset(
+    {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1", b"mif2"}
+)
+_HEIF_ERRORS = (*raster.DECODE_ERRORS, RuntimeError)
+
+
+def clean(data: bytes) -> Outcome:
+    found = bmff.inventory(data)
+    kinds = set(found.kinds)
+    if found.turned:
+        kinds.add(labels.ORIENTATION)
+    if found.brands & _AVIF_BRANDS:
+        return _avif(data, kinds)
+    if found.brands & _HEIF_BRANDS:
+        return _heic(data, kinds)
+    raise Refused(NOT_AN_IMAGE)
+
+
+def _heic(data: bytes, kinds: set[str]) -> Outcome:
+    try:
+        container = pillow_heif.open_heif(io.BytesIO(data), convert_hdr_to_8bit=True)
+        primary = container[container.primary_index]
+        guard.check_dimensions(*primary.size)
+        info = primary.info
+        _note_metadata(info, kinds)
+        if len(container) > 1:
+            kinds.add(labels.SECONDARY_IMAGES)
+        if info.get("thumbnails"):
+            kinds.add(labels.THUMBNAIL)
+        if info.get("depth_images"):
+            kinds.add(labels.DEPTH_MAP)
+        # Zero copy: a view of libheif's decoded buffer, which stays alive with ``primary``.
+        pixels = Image.frombuffer(
+            primary.mode, primary.size, primary.data, "raw", primary.mode, primary.stride, 1
+        )
+    except _HEIF_ERRORS as error:
+        raise Refused(raster.DAMAGED) from error
+    subsampling = 2 if info.get("chroma") == 420 else 0
+    return _write(pixels, info.get("icc_profile") or b"", kinds, subsampling)
+
+
+def _avif(data: bytes, kinds: set[str]) -> Outcome:
+    image = raster.open_image(data, "AVIF")
+    guard.check_frames(*image.size, getattr(image, "n_frames", 1))
+    _note_metadata(image.info, kinds)
+    turn = image.getexif().get(exif.ORIENTATION_TAG, 1)
+    turn = turn if turn in range(1, 9) else 1
+    if turn != 1:
+        kinds.add(labels.ORIENTATION)
+    profile = image.info.get("icc_profile") or b""
+    if getattr(image, "n_frames", 1) > 1:
+        convert = _needs_conversion(profile, kinds)
+        result = animation.to_apng(image, turn=turn, profile=profile if convert else b"")
+        raster.decode_every_frame(result, "PNG")
+        return Outcome(result, "image/png", "png", kinds)
+    raster.load(image)
+    return _write(orientation.apply(image, turn), profile, kinds, subsampling=-1)
+
+
+def _note_metadata(info: dict, kinds: set[str]) -> None:
+    if info.get("exif"):
+        kinds |= exif.read(info["exif"]).kinds
+    if info.get("xmp"):
+        kinds.add(labels.XMP)
+    if info.get("metadata"):
+        kinds.add(labels.IPTC)
+
+
+def _needs_conversion(profile: bytes, kinds: set[str]) -> bool:
+    if not profile:
+        return False
+    kinds.add(labels.COLOUR_PROFILE)
+    return not icc.renders_as_srgb(profile) and icc.usable(profile)
+
+
+def _write(pixels: Image.Image, profile: bytes, kinds: set[str], subsampling: int) -> Outcome:
+    if _needs_conversion(profile, kinds):
+        pixels = icc.to_srgb(pixels, profile)
+    if raster.has_alpha(pixels):
+        result = raster.encode_png(pixels)
+        raster.decode_every_frame(result, "PNG")
+        return Outcome(result, "image/png", "png", kinds)
+    result = raster.encode_jpeg(pixels, subsampling=subsampling)
+    return Outcome(result, "image/jpeg", "jpg", kinds)

@@ -1,0 +1,80 @@
+"""Colour profiles: keep the colours right without keeping a device's profile.
+
+An ICC profile can name the device or software that made it (description, manufacturer, model,
+copyright, creation date). We never copy one into the output. A profile that renders like sRGB is
+simply dropped, since browsers take an untagged image as sRGB; any other profile is applied to the
+pixels (converted to sRGB), which means re-encoding.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+from functools import lru_cache
+
+from PIL import Image, ImageChops, ImageCms
+
+#: Largest difference (0-255) between a profile's rendering and sRGB's that we call "the same".
+_SAME_AS_SRGB = 3
+_SRGB = ImageCms.createProfile("sRGB")
+
+
+def renders_as_srgb(profile: bytes) -> bool:
+    """True when dropping ``profile`` leaves every colour (within a few levels) where it was."""
+    return _renders_as_srgb(hashlib.sha256(profile).digest(), profile)
+
+
+@lru_cache(maxsize=64)
+def _renders_as_srgb(digest: bytes, profile: bytes) -> bool:
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
+        if source.profile.xcolor_space.strip() == "GRAY":
+            # A grey profile only sets a tone curve, and the usual ones are within a hair of sRGB's.
+            return True
+        if source.profile.xcolor_space.strip() != "RGB":
+            return False
+        probe = _probe()
+        converted = ImageCms.profileToProfile(probe, source, _SRGB, outputMode="RGB")
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return False
+    assert converted is not None
+    worst = max(high for _, high in ImageChops.difference(probe, converted).getextrema())
+    return worst <= _SAME_AS_SRGB
+
+
+def usable(profile: bytes) -> bool:
+    try:
+        ImageCms.ImageCmsProfile(io.BytesIO(profile))
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return False
+    return True
+
+
+def to_srgb(image: Image.Image, profile: bytes) -> Image.Image:
+    """``image`` with ``profile`` applied, in RGB or RGBA; unchanged if the profile is unusable."""
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return image
+    alpha = image.getchannel("A") if image.mode in ("RGBA", "LA") else None
+    colour = image.convert("RGB") if image.mode in ("RGBA", "LA", "P", "PA") else image
+    try:
+        if colour.mode == "RGB" and source.profile.xcolor_space.strip() == "RGB":
+            ImageCms.profileToProfile(colour, source, _SRGB, inPlace=True)
+            converted = colour
+        else:
+            converted = ImageCms.profileToProfile(colour, source, _SRGB, outputMode="RGB")
+    except ImageCms.PyCMSError:
+        return image
+    assert converted is not None
+    if alpha is not None:
+        converted.putalpha(alpha)
+    return converted
+
+
+@lru_cache(maxsize=1)
+def _probe() -> Image.Image:
+    """Every colour on a 16-step grid of the RGB cube."""
+    steps = [round(i * 255 / 15) for i in range(16)]
+    pixels = bytes(value for r in steps for g in steps for b in steps for value in (r, g, b))
+    return Image.frombytes("RGB", (64, 64), pixels)
+

@@ -1,0 +1,217 @@
+"""JPEG (and MPO): rebuild the file from the segments needed to decode it; keep the scans bit for bit.
+
+A JPEG is a list of marker segments (APPn for application data, COM for comments, DQT/DHT/SOF/SOS
+and friends for the image) followed by entropy-coded scan data, ended by EOI. Everything identifying
+lives in APPn and COM segments or after EOI (MPO secondary images, motion-photo videos, appended
+files). We copy only the decoding segments and the scan data, so the evidence keeps its exact
+quality and cleaning costs about a copy. Pixels are rewritten only to apply an orientation that
+jpegtran cannot apply losslessly, or a colour profile that is not sRGB.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from PIL import Image, JpegImagePlugin
+
+from intake.cleaning import exif, guard, icc, labels, orientation, raster
+from intake.cleaning.errors import Refused
+from intake.cleaning.outcome import Outcome
+
+TRUNCATED = "The JPEG file is truncated: its image data ends early."
+MALFORMED = "The JPEG file's structure is malformed."
+
+_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+#: Huffman-coded baseline, extended and progressive: what every browser decodes.
+_BROWSER_SOF = frozenset({0xC0, 0xC1, 0xC2})
+#: Segments needed to decode: DHT, DAC, DQT, DNL, DRI, EXP, and the frame headers.
+_DECODING = frozenset({0xC4, 0xCC, 0xDB, 0xDC, 0xDD, 0xDF}) | _SOF
+_SOS, _EOI, _COM = 0xDA, 0xD9, 0xFE
+# In scan data a 0xFF byte is followed by 0x00 (stuffing), a restart marker, or a fill 0xFF;
+# anything else is the next marker.
+_MARKER_IN_SCAN = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+_JFIF_CANONICAL = b"\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+
+
+@dataclass
+class _Parsed:
+    segments: list[bytes] = field(default_factory=list)
+    kinds: set[str] = field(default_factory=set)
+    orientation: int = 1
+    icc_chunks: dict[int, bytes] = field(default_factory=dict)
+    adobe_transform: int | None = None
+    jfif: bool = False
+    sof: int | None = None
+    width: int = 0
+    height: int = 0
+    scans: int = 0
+
+
+def clean(data: bytes) -> Outcome:
+    parsed = _parse(data)
+    guard.check_dimensions(parsed.width, parsed.height, guard.MAX_JPEG_PIXELS)
+    stripped = _assemble(parsed)
+    kinds = set(parsed.kinds)
+
+    profile = b"".join(chunk for _, chunk in sorted(parsed.icc_chunks.items()))
+    convert_profile = bool(profile) and not icc.renders_as_srgb(profile) and icc.usable(profile)
+    if profile:
+        kinds.add(labels.COLOUR_PROFILE)
+    if parsed.orientation != 1:
+        kinds.add(labels.ORIENTATION)
+
+    if convert_profile or parsed.sof not in _BROWSER_SOF:
+        result = _reencode(stripped, parsed.orientation, profile if convert_profile else b"")
+    elif parsed.orientation != 1:
+        lossless = orientation.jpeg_lossless(stripped, parsed.orientation)
+        result = lossless if lossless is not None else _reencode(stripped, parsed.orientation, b"")
+    else:
+        result = stripped
+    _verify(result)
+    return Outcome(result, "image/jpeg", "jpg", kinds)
+
+
+def _parse(data: bytes) -> _Parsed:
+    if not data.startswith(b"\xff\xd8\xff"):
+        raise Refused(MALFORMED)
+    parsed = _Parsed()
+    pos, end = 2, len(data)
+    while True:
+        if pos >= end:
+            raise Refused(TRUNCATED)
+        if data[pos] != 0xFF:
+            # Stray bytes between segments: decoders skip them with a warning, and so do we.
+            pos = data.find(b"\xff", pos)
+            if pos < 0:
+                raise Refused(TRUNCATED)
+            continue
+        while pos < end and data[pos] == 0xFF:
+            pos += 1
+        if pos >= end:
+            raise Refused(TRUNCATED)
+        marker = data[pos]
+        pos += 1
+        if marker == _EOI:
+            break
+        if marker == 0xD8:
+            raise Refused(MALFORMED)
+        if 0xD0 <= marker <= 0xD7 or marker in (0x00, 0x01):
+            continue
+        if pos + 2 > end:
+            raise Refused(TRUNCATED)
+        length = int.from_bytes(data[pos : pos + 2], "big")
+        if length < 2 or pos + length > end:
+            raise Refused(TRUNCATED)
+        segment = b"\xff" + bytes((marker,)) + data[pos : pos + length]
+        payload = data[pos + 2 : pos + length]
+        pos += length
+        if marker == _SOS:
+            if parsed.sof is None:
+                raise Refused(MALFORMED)
+            found = _MARKER_IN_SCAN.search(data, pos)
+            if found is None:
+                raise Refused(TRUNCATED)
+            parsed.segments.append(segment + data[pos : found.start()])
+            parsed.scans += 1
+            pos = found.start()
+        elif marker in _DECODING:
+            if marker in _SOF:
+                _read_frame_header(parsed, marker, payload)
+            parsed.segments.append(segment)
+        elif 0xE0 <= marker <= 0xEF:
+            _read_application_segment(parsed, marker, payload)
+        elif marker == _COM:
+            parsed.kinds.add(labels.DESCRIPTION)
+        else:
+            parsed.kinds.add(labels.PRIVATE)
+    if not parsed.scans:
+        raise Refused(MALFORMED)
+    if data[pos:].strip(b"\x00"):
+        parsed.kinds.add(labels.TRAILER)
+    return parsed
+
+
+def _read_frame_header(parsed: _Parsed, marker: int, payload: bytes) -> None:
+    if parsed.sof is not None or len(payload) < 6:
+        raise Refused(MALFORMED)
+    parsed.sof = marker
+    parsed.height = int.from_bytes(payload[1:3], "big")
+    parsed.width = int.from_bytes(payload[3:5], "big")
+
+
+def _read_application_segment(parsed: _Parsed, marker: int, payload: bytes) -> None:
+    kinds = parsed.kinds
+    if marker == 0xE0 and payload.startswith(b"JFIF\x00"):
+        parsed.jfif = True
+        if len(payload) >= 14 and payload[12] and payload[13]:
+            kinds.add(labels.THUMBNAIL)
+    elif marker == 0xE0 and payload.startswith(b"JFXX\x00"):
+        kinds.add(labels.THUMBNAIL)
+    elif marker == 0xE1 and payload.startswith(b"Exif\x00"):
+        found = exif.read(payload[6:])
+        kinds |= found.kinds
+        if parsed.orientation == 1:
+            parsed.orientation = found.orientation
+    elif marker == 0xE1 and payload.startswith(b"http://ns.adobe.com/"):
+        kinds.add(labels.XMP)
+        _read_xmp_hints(kinds, payload)
+    elif marker == 0xE2 and payload.startswith(b"ICC_PROFILE\x00") and len(payload) > 14:
+        parsed.icc_chunks.setdefault(payload[12], payload[14:])
+    elif marker == 0xE2 and payload.startswith(b"MPF\x00"):
+        kinds.add(labels.SECONDARY_IMAGES)
+    elif marker == 0xED:
+        kinds.add(labels.IPTC)
+    elif marker == 0xEE and payload.startswith(b"Adobe") and len(payload) >= 12:
+        parsed.adobe_transform = payload[11]
+    elif marker == 0xEB and b"c2pa" in payload[:64]:
+        kinds.add(labels.CONTENT_CREDENTIALS)
+    else:
+        kinds.add(labels.PRIVATE)
+
+
+def _read_xmp_hints(kinds: set[str], payload: bytes) -> None:
+    """Name what phones hide in XMP: the packet goes either way, but the reviewer learns why."""
+    if b"hdrgm:" in payload or b"HDRGainMap" in payload:
+        kinds.add(labels.GAIN_MAP)
+    if b"GDepth:" in payload or b"DepthMap" in payload:
+        kinds.add(labels.DEPTH_MAP)
+    if b"MotionPhoto" in payload or b"MicroVideo" in payload:
+        kinds.add(labels.SECONDARY_IMAGES)
+
+
+def _assemble(parsed: _Parsed) -> bytes:
+    parts = [b"\xff\xd8"]
+    if parsed.jfif:
+        parts.append(_JFIF_CANONICAL)
+    if parsed.adobe_transform is not None:
+        # The transform flag tells the decoder whether the channels are YCbCr/YCCK: keep only it.
+        adobe = b"Adobe\x00\x64\x00\x00\x00\x00" + bytes((parsed.adobe_transform,))
+        parts.append(b"\xff\xee" + (len(adobe) + 2).to_bytes(2, "big") + adobe)
+    parts.extend(parsed.segments)
+    parts.append(b"\xff\xd9")
+    return b"".join(parts)
+
+
+def _reencode(stripped: bytes, turn: int, profile: bytes) -> bytes:
+    image = raster.open_image(stripped, "JPEG")
+    assert isinstance(image, JpegImagePlugin.JpegImageFile)
+    guard.check_dimensions(*image.size)
+    qtables = image.quantization
+    subsampling = JpegImagePlugin.get_sampling(image)
+    raster.load(image)
+    pixels: Image.Image = image
+    if profile:
+        pixels = icc.to_srgb(pixels, profile)
+    pixels = orientation.apply(pixels, turn)
+    if pixels.mode not in ("L", "RGB", "CMYK"):
+        qtables, subsampling = None, -1
+    return raster.encode_jpeg(pixels, qtables=qtables, subsampling=subsampling)
+
+
+def _verify(jpeg: bytes) -> None:
+    """Decode every scan (at 1/8 scale, which skips most of the work but none of the checks)."""
+    image = raster.open_image(jpeg, "JPEG")
+    width, height = image.size
+    image.draft(image.mode, (max(1, width // 8), max(1, height // 8)))
+    raster.load(image)
+

@@ -1,0 +1,112 @@
+"""Decoding and re-encoding through Pillow, for the cases where pixels must be rewritten.
+
+That is: formats browsers do not all show (TIFF, HEIC, AVIF), orientations that cannot be applied
+losslessly, and colour profiles that must be applied to the pixels. Everything here works one frame
+at a time; callers check declared sizes (guard.py) before asking for a decode.
+"""
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+from PIL import Image
+
+from intake.cleaning.errors import Refused
+
+DAMAGED = "The image data is damaged or incomplete, so it cannot be shown or cleaned."
+DECODE_ERRORS = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    IndexError,
+    KeyError,
+    TypeError,
+    struct.error,
+    zlib.error,
+    Image.DecompressionBombError,
+)
+#: Quality for pixels we have to re-encode: high, because this is evidence.
+JPEG_QUALITY = 95
+_PNG_MODES = {"1", "L", "LA", "I;16", "P", "RGB", "RGBA"}
+
+
+def open_image(data: bytes, fmt: str) -> Image.Image:
+    """Pillow's lazy view of ``data``, limited to the one format we detected: headers only."""
+    try:
+        return Image.open(io.BytesIO(data), formats=[fmt])
+    except DECODE_ERRORS as error:
+        raise Refused(DAMAGED) from error
+
+
+def load(image: Image.Image) -> None:
+    try:
+        image.load()
+    except DECODE_ERRORS as error:
+        raise Refused(DAMAGED) from error
+
+
+def has_alpha(image: Image.Image) -> bool:
+    return image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
+
+
+def for_png(image: Image.Image) -> Image.Image:
+    """``image`` in a mode PNG can hold, without metadata Pillow would otherwise copy along."""
+    if image.mode in _PNG_MODES:
+        converted = image
+    elif image.mode in ("I", "I;16B", "I;16L", "I;16N"):
+        converted = image.convert("I;16") if image.mode != "I" else image.point(_clip16).convert("I;16")
+    elif image.mode == "F":
+        converted = image.convert("L")
+    else:
+        converted = image.convert("RGBA" if has_alpha(image) else "RGB")
+    converted.info = {k: v for k, v in image.info.items() if k == "transparency"}
+    return converted
+
+
+def _clip16(value: float) -> float:
+    return min(max(value, 0), 65535)
+
+
+def encode_png(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image = for_png(image)
+    extra = {"transparency": image.info["transparency"]} if "transparency" in image.info else {}
+    image.save(out, "PNG", **extra)
+    return out.getvalue()
+
+
+def for_jpeg(image: Image.Image) -> Image.Image:
+    if image.mode in ("L", "RGB", "CMYK"):
+        return image
+    if image.mode in ("1", "I;16", "I;16B", "I;16L", "I", "F"):
+        return image.convert("L")
+    return image.convert("RGB")
+
+
+def encode_jpeg(
+    image: Image.Image, qtables: object = None, subsampling: int = -1
+) -> bytes:
+    """JPEG with no metadata. With ``qtables`` of the source, at the source's own quality."""
+    out = io.BytesIO()
+    image = for_jpeg(image)
+    image.info = {}  # Pillow would copy a comment or profile from here
+    options: dict[str, object] = {"subsampling": subsampling} if subsampling != -1 else {}
+    if qtables:
+        options["qtables"] = qtables
+    else:
+        options["quality"] = JPEG_QUALITY
+    image.save(out, "JPEG", **options)
+    return out.getvalue()
+
+
+def decode_every_frame(data: bytes, fmt: str) -> None:
+    """Refuse ``data`` unless every frame of it decodes: what we hand on must show."""
+    image = open_image(data, fmt)
+    for index in range(getattr(image, "n_frames", 1)):
+        try:
+            image.seek(index)
+        except DECODE_ERRORS as error:
+            raise Refused(DAMAGED) from error
+        load(image)
