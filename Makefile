@@ -1,0 +1,33 @@
+# Two commands for a fresh machine (see README): `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test web worker lint messages clean
+
+$(VENV)/.installed: requirements.txt requirements-test.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-test.txt
+	touch $@
+
+# The web app (gunicorn on http://127.0.0.1:8000) and a Celery worker, until Ctrl-C.
+run: $(VENV)/.installed
+	$(BIN)/python manage.py initkeys
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	@echo "Serving on http://127.0.0.1:8000/ (staff: http://127.0.0.1:8000/staff/). Ctrl-C stops."
+	@trap 'kill 0' INT TERM EXIT; \
+	$(BIN)/celery -A config worker --beat --concurrency 2 --loglevel INFO & \
+	$(BIN)/gunicorn --config config/gunicorn.py config.wsgi & \
+	wait
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest
+
+messages: $(VENV)/.installed
+	cd intake && ../$(BIN)/django-admin makemessages --locale ar --no-obsolete --add-location file
+	cd intake && ../$(BIN)/django-admin compilemessages --locale ar
+
+clean:
+	rm -rf $(VENV) staticfiles

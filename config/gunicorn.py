@@ -1,0 +1,16 @@
+"""gunicorn settings. No access log: it would record the address and time of every witness's request."""
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
+# Threads, so that slow uploads over Tor do not hold every worker.
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+timeout = 120
+accesslog = None
+errorlog = "-"
+# "warning" and above never include the client's address (gunicorn logs it only at debug level).
+loglevel = "warning"
+# The client address is never trusted from headers either; the app drops it anyway (intake.middleware).
+forwarded_allow_ips = ""
+proxy_allow_ips = ""

@@ -1,0 +1,126 @@
+"""Every change of stored state, as one small function each: the witness's submission, the worker's
+results, and what staff do. Each runs in a transaction; background work is enqueued only after commit.
+"""
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+
+from intake import blobs, receipts
+from intake.cleaning import Cleaned
+from intake.models import AuditEvent, Image, Note, Submission
+from intake.uploads import SealedUpload
+
+log = logging.getLogger(__name__)
+
+
+# --- Witness ---------------------------------------------------------------------------------
+
+
+def submit_testimony(*, account: str, happened_when: str, happened_where: str, uploads: list[SealedUpload]) -> str:
+    """Store a testimony and its encrypted uploads; return the receipt, which is kept nowhere."""
+    receipt = receipts.new_receipt()
+    with transaction.atomic():
+        submission = Submission.objects.create(
+            receipt_digest=receipts.digest(receipt),
+            account=account,
+            happened_when=happened_when,
+            happened_where=happened_where,
+        )
+        for position, upload in enumerate(uploads):
+            image = Image.objects.create(submission=submission, position=position, original_blob=upload.blob)
+            transaction.on_commit(lambda image_id=image.pk: enqueue_cleaning(image_id), robust=True)
+    for upload in uploads:
+        upload.claimed = True  # stored: the view must not discard it
+    return receipt
+
+
+def find_by_receipt(text: str) -> Submission | None:
+    receipt = receipts.normalise(text)
+    if receipt is None:
+        return None
+    return Submission.objects.filter(receipt_digest=receipts.digest(receipt)).first()
+
+
+# --- Worker ----------------------------------------------------------------------------------
+
+
+def enqueue_cleaning(image_id) -> None:
+    """Hand an image to the worker. If the broker is down the image stays pending; the worker's
+    periodic sweep (intake.tasks.requeue_pending) finds it again, so nothing accepted is lost."""
+    from intake.tasks import clean_image
+
+    clean_image.delay(str(image_id))
+
+
+def record_clean(image: Image, cleaned: Cleaned) -> None:
+    clean_blob = blobs.write(cleaned.data)
+    with transaction.atomic():
+        locked = Image.objects.select_for_update().filter(pk=image.pk, state=Image.State.PENDING).first()
+        if locked is None:  # another worker finished first
+            blobs.delete(clean_blob)
+            return
+        original = locked.original_blob
+        locked.state = Image.State.CLEAN
+        locked.clean_blob = clean_blob
+        locked.media_type = cleaned.media_type
+        locked.sha256 = cleaned.sha256
+        locked.removed = list(cleaned.removed)
+        locked.original_blob = ""
+        locked.save()
+        transaction.on_commit(lambda: blobs.delete(original))
+
+
+def record_failure(image: Image, reason: str) -> None:
+    with transaction.atomic():
+        locked = Image.objects.select_for_update().filter(pk=image.pk, state=Image.State.PENDING).first()
+        if locked is None:
+            return
+        original = locked.original_blob
+        locked.state = Image.State.FAILED
+        locked.failure_reason = reason[:300]
+        locked.original_blob = ""
+        locked.save()
+        # A refused original could still identify the witness; nobody may see it, so it goes too.
+        transaction.on_commit(lambda: blobs.delete(original))
+
+
+# --- Staff -----------------------------------------------------------------------------------
+
+
+def record_view(user, submission: Submission) -> None:
+    AuditEvent.objects.create(actor=user, action=AuditEvent.Action.VIEWED, submission_id=submission.pk)
+
+
+def record_image_view(user, image: Image) -> None:
+    AuditEvent.objects.create(
+        actor=user,
+        action=AuditEvent.Action.VIEWED_IMAGE,
+        submission_id=image.submission_id,
+        detail={"image": image.position + 1, "sha256": image.sha256},
+    )
+
+
+def change_status(user, submission: Submission, status: str) -> None:
+    if status == submission.status:
+        return
+    with transaction.atomic():
+        previous = submission.status
+        submission.status = status
+        submission.save(update_fields=["status"])
+        AuditEvent.objects.create(
+            actor=user,
+            action=AuditEvent.Action.CHANGED_STATUS,
+            submission_id=submission.pk,
+            detail={"from": previous, "to": status},
+        )
+
+
+def add_note(user, submission: Submission, text: str) -> Note:
+    with transaction.atomic():
+        note = Note.objects.create(submission=submission, author=user, text=text)
+        AuditEvent.objects.create(
+            actor=user, action=AuditEvent.Action.ADDED_NOTE, submission_id=submission.pk, detail={"note": str(note.pk)}
+        )
+    return note

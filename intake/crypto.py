@@ -1,0 +1,203 @@
+"""All cryptography of the service, in one place.
+
+- Fields (testimony text, notes): Tink AEAD, XChaCha20-Poly1305. Its 192-bit random nonces stay safe
+  at any number of messages under one key. The associated data names the table, column and row, so a
+  ciphertext copied into another row or column does not decrypt.
+- Files (uploads and cleaned images): Tink streaming AEAD, AES-256-GCM-HKDF with 1 MiB segments, so a
+  large image is encrypted as it arrives and never lies in plaintext on disk. The associated data
+  names the blob.
+- Receipts: scrypt with a server-wide secret pepper. The digest is deterministic so that a receipt can
+  be looked up, and slow so that a stolen table cannot be searched.
+
+Envelope: one version byte, then Tink's own output (its 5-byte key-id prefix selects the key, which is
+what makes rotation work). No timestamps, no pickling: a field decrypts to UTF-8 text and nothing else.
+
+The keys are one JSON document (``INTAKE_KEYS`` or ``INTAKE_KEYS_FILE``), separate from SECRET_KEY;
+``manage.py initkeys`` writes one and ``manage.py rotatekeys`` adds new primary keys to it.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import secrets
+from dataclasses import dataclass
+from functools import cache
+from typing import BinaryIO
+
+import tink
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from tink import aead, secret_key_access, streaming_aead
+
+aead.register()
+streaming_aead.register()
+
+FIELD_KEY_TEMPLATE = aead.aead_key_templates.XCHACHA20_POLY1305
+FILE_KEY_TEMPLATE = streaming_aead.streaming_aead_key_templates.AES256_GCM_HKDF_1MB
+ENVELOPE_V1 = b"\x01"
+KEYS_DOCUMENT_VERSION = 1
+
+
+class DecryptionError(Exception):
+    """A ciphertext is damaged, was moved to another place, or no key here opens it."""
+
+
+@dataclass(frozen=True)
+class Keys:
+    fields: aead.Aead
+    files: streaming_aead.StreamingAead
+    receipt_pepper: bytes
+
+
+# --- Keys ------------------------------------------------------------------------------------
+
+
+def _keyset_json(template) -> dict:
+    handle = tink.new_keyset_handle(template)
+    return json.loads(tink.json_proto_keyset_format.serialize(handle, secret_key_access.TOKEN))
+
+
+def _handle(keyset: dict) -> tink.KeysetHandle:
+    return tink.json_proto_keyset_format.parse(json.dumps(keyset), secret_key_access.TOKEN)
+
+
+def new_keys_document() -> str:
+    """A fresh keys document: one key per keyset and a 256-bit receipt pepper."""
+    return json.dumps(
+        {
+            "version": KEYS_DOCUMENT_VERSION,
+            "fields": _keyset_json(FIELD_KEY_TEMPLATE),
+            "files": _keyset_json(FILE_KEY_TEMPLATE),
+            "receipt_pepper": base64.b64encode(secrets.token_bytes(32)).decode(),
+        },
+        indent=2,
+    )
+
+
+def rotated_keys_document(document: str) -> str:
+    """The same document with a new primary key in each keyset; old keys stay to decrypt old data.
+
+    The receipt pepper is not rotated: the receipts already handed out must keep working.
+    """
+    keys = json.loads(document)
+    for name, template in (("fields", FIELD_KEY_TEMPLATE), ("files", FILE_KEY_TEMPLATE)):
+        keyset = keys[name]
+        taken = {key["keyId"] for key in keyset["key"]}
+        new_key = _keyset_json(template)["key"][0]
+        while new_key["keyId"] in taken:
+            new_key = _keyset_json(template)["key"][0]
+        keyset["key"].append(new_key)
+        keyset["primaryKeyId"] = new_key["keyId"]
+    return json.dumps(keys, indent=2)
+
+
+def load_keys(document: str) -> Keys:
+    try:
+        keys = json.loads(document)
+        if keys.get("version") != KEYS_DOCUMENT_VERSION:
+            raise ValueError(f"unknown keys document version {keys.get('version')!r}")
+        pepper = base64.b64decode(keys["receipt_pepper"], validate=True)
+        if len(pepper) < 32:
+            raise ValueError("the receipt pepper must be at least 32 bytes")
+        return Keys(
+            fields=_handle(keys["fields"]).primitive(aead.Aead),
+            files=_handle(keys["files"]).primitive(streaming_aead.StreamingAead),
+            receipt_pepper=pepper,
+        )
+    except (ValueError, KeyError, TypeError, tink.TinkError) as error:
+        raise ImproperlyConfigured(f"INTAKE_KEYS is not a valid keys document: {error}") from None
+
+
+@cache
+def keys() -> Keys:
+    if not settings.INTAKE_KEYS:
+        raise ImproperlyConfigured(
+            "No encryption keys: set INTAKE_KEYS or INTAKE_KEYS_FILE, or run `manage.py initkeys`."
+        )
+    return load_keys(settings.INTAKE_KEYS)
+
+
+def forget_loaded_keys() -> None:
+    keys.cache_clear()
+
+
+# --- Fields ----------------------------------------------------------------------------------
+
+
+def field_context(table: str, column: str, row: object) -> bytes:
+    return f"{table}.{column}:{row}".encode()
+
+
+def seal_text(plaintext: str, context: bytes) -> bytes:
+    return ENVELOPE_V1 + keys().fields.encrypt(plaintext.encode(), ENVELOPE_V1 + context)
+
+
+def open_text(ciphertext: bytes, context: bytes) -> str:
+    version, body = bytes(ciphertext[:1]), bytes(ciphertext[1:])
+    if version != ENVELOPE_V1:
+        raise DecryptionError(f"unknown envelope version {version.hex()}")
+    try:
+        return keys().fields.decrypt(body, ENVELOPE_V1 + context).decode()
+    except tink.TinkError:
+        raise DecryptionError("field does not decrypt in this place with these keys") from None
+
+
+# --- Files -----------------------------------------------------------------------------------
+
+
+def blob_context(name: str) -> bytes:
+    return f"blob:{name}".encode()
+
+
+def encrypting_stream(destination: BinaryIO, context: bytes) -> BinaryIO:
+    """A writable stream; what is written to it reaches ``destination`` encrypted. Close it to finish."""
+    destination.write(ENVELOPE_V1)
+    return keys().files.new_encrypting_stream(destination, ENVELOPE_V1 + context)
+
+
+def open_stream(source: BinaryIO, context: bytes) -> bytes:
+    """All plaintext of an encrypted stream; raises DecryptionError unless every segment is authentic."""
+    if source.read(1) != ENVELOPE_V1:
+        raise DecryptionError("unknown file envelope version")
+    try:
+        with keys().files.new_decrypting_stream(source, ENVELOPE_V1 + context) as plaintext:
+            return plaintext.read()
+    except tink.TinkError:
+        raise DecryptionError("file does not decrypt in this place with these keys") from None
+
+
+def seal_bytes(plaintext: bytes, context: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with encrypting_stream(_Unclosing(buffer), context) as stream:
+        stream.write(plaintext)
+    return buffer.getvalue()
+
+
+class _Unclosing(io.BufferedIOBase):
+    """Lets Tink close its stream without closing the buffer we still want to read."""
+
+    def __init__(self, inner: BinaryIO):
+        self._inner = inner
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        return self._inner.write(data)
+
+    def close(self) -> None:
+        pass
+
+
+# --- Receipts --------------------------------------------------------------------------------
+
+
+def receipt_digest(receipt: str) -> str:
+    """Hex scrypt digest of a normalised receipt, peppered with a key that never leaves the server."""
+    n = settings.INTAKE_RECEIPT_SCRYPT_N
+    digest = hashlib.scrypt(
+        receipt.encode(), salt=keys().receipt_pepper, n=n, r=8, p=1, dklen=32, maxmem=256 * n * 8 + 1024 * 1024
+    )
+    return digest.hex()

@@ -1,0 +1,30 @@
+"""Write the files a fresh installation needs: SECRET_KEY and the encryption keys. Never overwrites."""
+import os
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.core.management.utils import get_random_secret_key
+
+from intake import crypto
+
+
+class Command(BaseCommand):
+    help = "Create var/keys/secret_key and var/keys/intake-keys.json if they do not exist yet."
+    requires_system_checks: list = []
+
+    def handle(self, *args, **options):
+        folder = Path(settings.DATA_DIR) / "keys"
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._create(folder / "secret_key", get_random_secret_key)
+        self._create(folder / "intake-keys.json", crypto.new_keys_document)
+
+    def _create(self, path: Path, make) -> None:
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            self.stdout.write(f"{path} exists; left as it is.")
+            return
+        with os.fdopen(descriptor, "w") as file:
+            file.write(make())
+        self.stdout.write(f"Created {path}. Back it up somewhere safe: without it the data cannot be read.")

@@ -1,0 +1,48 @@
+"""Middleware that keeps the promises made to witnesses about what the service learns of them."""
+from django.conf import settings
+
+# The request headers the application needs. Everything else a browser sends (User-Agent, client hints,
+# forwarding headers with the client's address, DNT, ...) is dropped before any view or logger sees it.
+KEPT_HEADERS = frozenset(
+    {
+        "HTTP_HOST",
+        "HTTP_COOKIE",
+        "HTTP_ACCEPT",
+        "HTTP_ACCEPT_LANGUAGE",
+        "HTTP_ORIGIN",
+        "HTTP_REFERER",
+        "HTTP_X_CSRFTOKEN",
+        "HTTP_X_FORWARDED_PROTO",  # read only when INTAKE_BEHIND_TLS_PROXY is set
+    }
+)
+UNKNOWN_ADDRESS = "0.0.0.0"
+
+
+def forget_client(get_response):
+    """Remove the client's address and every identifying header from each request."""
+
+    def middleware(request):
+        meta = request.META
+        meta["REMOTE_ADDR"] = UNKNOWN_ADDRESS
+        meta.pop("REMOTE_HOST", None)
+        meta.pop("REMOTE_PORT", None)
+        for key in [key for key in meta if key.startswith("HTTP_") and key not in KEPT_HEADERS]:
+            del meta[key]
+        return get_response(request)
+
+    return middleware
+
+
+def security_headers(get_response):
+    """No page of this service may be stored by a browser or proxy; none may be shown in a frame."""
+
+    def middleware(request):
+        response = get_response(request)
+        if not request.path.startswith("/" + settings.STATIC_URL.lstrip("/")):
+            response["Cache-Control"] = "no-store"
+            response["Pragma"] = "no-cache"
+        response.setdefault("Cross-Origin-Resource-Policy", "same-origin")
+        response.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()")
+        return response
+
+    return middleware

@@ -1,0 +1,15 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from intake.review import views
+
+app_name = "review"
+urlpatterns = [
+    path("login/", auth_views.LoginView.as_view(template_name="review/login.html"), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", views.queue, name="queue"),
+    path("submissions/<uuid:submission_id>/", views.submission, name="submission"),
+    path("submissions/<uuid:submission_id>/status/", views.set_status, name="set_status"),
+    path("submissions/<uuid:submission_id>/notes/", views.add_note, name="add_note"),
+    path("images/<uuid:image_id>/", views.image, name="image"),
+]

@@ -1,0 +1,94 @@
+"""The staff side: the review queue, a submission, its cleaned images, status and notes.
+
+Every view needs the Reviewer role: the queue through ``access.reviewer_required``, the others through
+``access.submission_for`` and ``access.clean_image_for``, which answer 404 to anyone else. Every look
+at a submission is written to the audit log (intake.actions).
+"""
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from intake import access, actions, blobs
+from intake.models import Image, Submission
+from intake.review.forms import NoteForm, QueueFilterForm, StatusForm
+
+PAGE_SIZE = 25
+CLOSED = [Submission.Status.REJECTED, Submission.Status.ARCHIVED]
+
+
+@require_GET
+@access.reviewer_required
+def queue(request):
+    filters = QueueFilterForm(request.GET or None)
+    submissions = Submission.objects.ready_for_review().annotate(
+        image_count=Count("images", filter=Q(images__state=Image.State.CLEAN))
+    )
+    status = filters.cleaned_data["status"] if filters.is_valid() else ""
+    submissions = submissions.filter(status=status) if status else submissions.exclude(status__in=CLOSED)
+    page = Paginator(submissions.order_by("-received_on", "id"), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "review/queue.html", {"page": page, "filters": filters, "status": status})
+
+
+@require_GET
+@login_required
+def submission(request, submission_id):
+    submission = access.submission_for(request.user, submission_id)
+    actions.record_view(request.user, submission)
+    return render(
+        request,
+        "review/submission.html",
+        {
+            "submission": submission,
+            "images": submission.images.all(),
+            "notes": submission.notes.select_related("author"),
+            "status_form": StatusForm(initial={"status": submission.status}),
+            "note_form": NoteForm(),
+        },
+    )
+
+
+@require_POST
+@login_required
+def set_status(request, submission_id):
+    submission = access.submission_for(request.user, submission_id)
+    form = StatusForm(request.POST)
+    if form.is_valid():
+        actions.change_status(request.user, submission, form.cleaned_data["status"])
+    return redirect("review:submission", submission_id=submission.pk)
+
+
+@require_POST
+@login_required
+def add_note(request, submission_id):
+    submission = access.submission_for(request.user, submission_id)
+    form = NoteForm(request.POST)
+    if form.is_valid():
+        actions.add_note(request.user, submission, form.cleaned_data["text"])
+        return redirect("review:submission", submission_id=submission.pk)
+    return render(
+        request,
+        "review/submission.html",
+        {
+            "submission": submission,
+            "images": submission.images.all(),
+            "notes": submission.notes.select_related("author"),
+            "status_form": StatusForm(initial={"status": submission.status}),
+            "note_form": form,
+        },
+        status=400,
+    )
+
+
+@require_GET
+@login_required
+def image(request, image_id):
+    image = access.clean_image_for(request.user, image_id)
+    actions.record_image_view(request.user, image)
+    response = HttpResponse(blobs.read(image.clean_blob), content_type=image.media_type)
+    disposition = "attachment" if request.GET.get("download") else "inline"
+    response["Content-Disposition"] = f'{disposition}; filename="{image}.{image.extension}"'
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response

@@ -1,0 +1,89 @@
+from django import forms
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from intake import cleaning
+from intake.uploads import SealedUpload
+
+
+class MultipleImageInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class ImagesField(forms.Field):
+    """Up to INTAKE_MAX_IMAGES files, each judged by its content against the engine's allow-list."""
+
+    widget = MultipleImageInput(attrs={"accept": "image/*"})
+
+    def to_python(self, value) -> list[SealedUpload]:
+        if not value:
+            return []
+        return [upload for upload in value if isinstance(upload, SealedUpload)]
+
+    def validate(self, uploads: list[SealedUpload]) -> None:
+        errors = []
+        if len(uploads) > settings.INTAKE_MAX_IMAGES:
+            errors.append(
+                ngettext(
+                    "You can attach at most %(limit)d image; you chose %(count)d.",
+                    "You can attach at most %(limit)d images; you chose %(count)d.",
+                    settings.INTAKE_MAX_IMAGES,
+                )
+                % {"limit": settings.INTAKE_MAX_IMAGES, "count": len(uploads)}
+            )
+        for number, upload in enumerate(uploads, start=1):
+            if upload.too_large:
+                errors.append(
+                    _("File %(number)d is larger than %(limit)s.")
+                    % {"number": number, "limit": filesizeformat(settings.INTAKE_MAX_IMAGE_BYTES)}
+                )
+            elif upload.size == 0:
+                errors.append(_("File %(number)d is empty.") % {"number": number})
+            elif cleaning.sniff(upload.head) not in cleaning.ACCEPTED_MEDIA_TYPES:
+                errors.append(
+                    _("File %(number)d is not a photo in a format we accept (JPEG, PNG, WebP, GIF, TIFF, HEIC, AVIF).")
+                    % {"number": number}
+                )
+        if sum(upload.size for upload in uploads) > settings.INTAKE_MAX_TOTAL_BYTES:
+            errors.append(
+                _("Together the files are larger than %(limit)s.")
+                % {"limit": filesizeformat(settings.INTAKE_MAX_TOTAL_BYTES)}
+            )
+        if errors:
+            raise forms.ValidationError(errors)
+
+
+class TestimonyForm(forms.Form):
+    account = forms.CharField(
+        label=_("What happened?"),
+        help_text=_("Write in any language, in as much detail as you can. Leave out your own name."),
+        widget=forms.Textarea(attrs={"rows": 14, "dir": "auto"}),
+        max_length=settings.INTAKE_MAX_ACCOUNT_CHARS,
+        strip=True,
+    )
+    happened_when = forms.CharField(
+        label=_("When did it happen? (optional)"),
+        help_text=_("A date, or as near as you can say, for example “the night of 7 March”."),
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs={"dir": "auto", "autocomplete": "off"}),
+    )
+    happened_where = forms.CharField(
+        label=_("Where did it happen? (optional)"),
+        help_text=_("A village, town, street or landmark."),
+        required=False,
+        max_length=500,
+        widget=forms.TextInput(attrs={"dir": "auto", "autocomplete": "off"}),
+    )
+    images = ImagesField(label=_("Photos (optional)"), required=False)
+
+
+class ReceiptForm(forms.Form):
+    receipt = forms.CharField(
+        label=_("Your receipt"),
+        help_text=_("The eight words you were given, in order."),
+        max_length=200,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false", "dir": "ltr"}),
+    )

@@ -1,0 +1,211 @@
+"""Shared fixtures: the named actors, a camera photo full of identifying metadata, and a real worker."""
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import piexif
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import Group, User
+from PIL import Image as PILImage
+
+from intake import crypto
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Values planted in the test photo; none may survive cleaning.
+CAMERA_SERIAL = "SN-4471-WITNESS-CAM"
+CAMERA_MAKER_NOTE = b"MAKERNOTE-OWNER-Yusuf-al-Hamwi"
+GPS_LATITUDE = ((35, 1), (31, 1), (1234, 100))  # near Latakia
+
+
+def pytest_sessionfinish(session, exitstatus):
+    data_dir = Path(settings.DATA_DIR)
+    if data_dir.name.startswith("intake-test-"):
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_storage(settings, tmp_path):
+    settings.INTAKE_BLOB_DIR = tmp_path / "blobs"
+    crypto.forget_loaded_keys()
+    yield
+    crypto.forget_loaded_keys()
+
+
+# --- Actors --------------------------------------------------------------------------------------
+
+
+def _user(username: str, *groups: str, is_staff: bool = False, is_superuser: bool = False) -> User:
+    user = User.objects.create_user(username, password="correct horse battery staple")
+    user.is_staff = is_staff
+    user.is_superuser = is_superuser
+    user.save()
+    user.groups.set(Group.objects.filter(name__in=groups))
+    return user
+
+
+@pytest.fixture
+def reviewer(db):
+    return _user("rania", "Reviewer")
+
+
+@pytest.fixture
+def admin_user(db):
+    """Manages accounts; is not a reviewer, so reads no testimony."""
+    return _user("adam", "Admin", is_staff=True)
+
+
+@pytest.fixture
+def superuser(db):
+    return _user("root", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def outsider(db):
+    """Has an account, but no role."""
+    return _user("olga")
+
+
+@pytest.fixture
+def reviewer_client(client, reviewer):
+    client.force_login(reviewer)
+    return client
+
+
+# --- Photos --------------------------------------------------------------------------------------
+
+
+def quadrant_image(size=(480, 320)) -> PILImage.Image:
+    """Red top-left, green top-right, blue bottom-left, white bottom-right: orientation is visible."""
+    width, height = size
+    image = PILImage.new("RGB", size)
+    for box, colour in (
+        ((0, 0, width // 2, height // 2), (220, 30, 30)),
+        ((width // 2, 0, width, height // 2), (30, 200, 30)),
+        ((0, height // 2, width // 2, height), (30, 30, 220)),
+        ((width // 2, height // 2, width, height), (245, 245, 245)),
+    ):
+        image.paste(colour, box)
+    return image
+
+
+def camera_jpeg(orientation: int = 6, size=(480, 320), comment: bytes = b"") -> bytes:
+    """A JPEG as a phone would write it: GPS, serial number, maker note, thumbnail, orientation."""
+    thumbnail = io.BytesIO()
+    quadrant_image((160, 120)).save(thumbnail, "JPEG")
+    exif = {
+        "0th": {
+            piexif.ImageIFD.Make: b"WitnessPhone",
+            piexif.ImageIFD.Model: b"WP-9 Pro",
+            piexif.ImageIFD.Orientation: orientation,
+            piexif.ImageIFD.Software: b"WitnessOS 14.2",
+            piexif.ImageIFD.DateTime: b"2026:03:07 23:41:09",
+        },
+        "Exif": {
+            piexif.ExifIFD.BodySerialNumber: CAMERA_SERIAL.encode(),
+            piexif.ExifIFD.MakerNote: CAMERA_MAKER_NOTE,
+            piexif.ExifIFD.DateTimeOriginal: b"2026:03:07 23:41:09",
+        },
+        "GPS": {
+            piexif.GPSIFD.GPSLatitudeRef: b"N",
+            piexif.GPSIFD.GPSLatitude: GPS_LATITUDE,
+            piexif.GPSIFD.GPSLongitudeRef: b"E",
+            piexif.GPSIFD.GPSLongitude: ((35, 1), (47, 1), (1000, 100)),
+        },
+        "1st": {piexif.ImageIFD.Compression: 6},
+        "thumbnail": thumbnail.getvalue(),
+    }
+    out = io.BytesIO()
+    quadrant_image(size).save(out, "JPEG", quality=92, exif=piexif.dump(exif), comment=comment)
+    return out.getvalue()
+
+
+@pytest.fixture
+def photo() -> bytes:
+    return camera_jpeg()
+
+
+def exiftool(data: bytes) -> dict:
+    """Every tag ExifTool finds, read independently of the code under test."""
+    if shutil.which("exiftool") is None:
+        pytest.fail("ExifTool is needed by the tests: install it (Debian: libimage-exiftool-perl).")
+    import json
+
+    result = subprocess.run(
+        ["exiftool", "-j", "-a", "-G1", "-U", "-ee", "-b", "-"], input=data, capture_output=True, check=True
+    )
+    return json.loads(result.stdout)[0]
+
+
+# --- A real worker ----------------------------------------------------------------------------
+
+
+def database_url() -> str:
+    from django.db import connection
+
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    user = db.get("USER") or ""
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    credentials = f"{user}{password}@" if user else ""
+    return f"postgres://{credentials}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def worker(transactional_db, settings, tmp_path):
+    """A Celery worker in its own process, configured through the environment like a deployed one,
+    sharing the test database, the blob folder, the broker and the keys with this process."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": database_url(),
+        "INTAKE_DATA_DIR": str(settings.DATA_DIR),
+        "INTAKE_BLOB_DIR": str(settings.INTAKE_BLOB_DIR),
+        "INTAKE_KEYS_FILE": str(settings.INTAKE_KEYS_FILE),
+        "SECRET_KEY": settings.SECRET_KEY,
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("INTAKE_KEYS", None)
+    if settings.REDIS_URL:
+        env["REDIS_URL"] = settings.REDIS_URL
+    else:
+        env["INTAKE_BROKER_DIR"] = settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"]
+    log_path = tmp_path / "worker.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "--concurrency", "1", "--loglevel", "INFO",
+             "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    deadline = time.monotonic() + 60
+    while b"ready." not in log_path.read_bytes():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("the worker did not start:\n" + log_path.read_text(errors="replace"))
+        time.sleep(0.2)
+    process.log_path = log_path
+    yield process
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def wait_until(condition, timeout=60.0, interval=0.2, message="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(interval)
+    pytest.fail(f"timed out waiting for {message}")

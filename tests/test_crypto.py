@@ -1,0 +1,189 @@
+"""intake.crypto: known answers, and every way a ciphertext must fail to open."""
+import io
+import json
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from intake import crypto
+
+# A fixed keys document and ciphertexts made with it once. If these stop decrypting, stored data of
+# every installation would stop decrypting too: the envelope format has changed.
+KNOWN_KEYS = json.dumps(
+    {
+        "version": 1,
+        "fields": {
+            "primaryKeyId": 1597171912,
+            "key": [
+                {
+                    "keyData": {
+                        "typeUrl": "type.googleapis.com/google.crypto.tink.XChaCha20Poly1305Key",
+                        "value": "GiAKv/0k7C4PF2Ltmf9KmoEAOpzUj2/rybC8U+EEXJQjTQ==",
+                        "keyMaterialType": "SYMMETRIC"
+                    },
+                    "status": "ENABLED",
+                    "keyId": 1597171912,
+                    "outputPrefixType": "TINK"
+                }
+            ]
+        },
+        "files": {
+            "primaryKeyId": 1050638122,
+            "key": [
+                {
+                    "keyData": {
+                        "typeUrl": "type.googleapis.com/google.crypto.tink.AesGcmHkdfStreamingKey",
+                        "value": "EggIgIBAECAYAxogkImXOJD4Hfhg4vdt0mqPjnQ5APvHSr9nu/iWykHRRC0=",
+                        "keyMaterialType": "SYMMETRIC"
+                    },
+                    "status": "ENABLED",
+                    "keyId": 1050638122,
+                    "outputPrefixType": "RAW"
+                }
+            ]
+        },
+        "receipt_pepper": "3q2+796tvu/erb7v3q2+796tvu/erb7v3q2+796tvu8="
+    }
+)
+KNOWN_CONTEXT = crypto.field_context("intake_submission", "account", "0b6f1b0e-2a54-4a4e-9a7a-3b1f6b5f0c11")
+KNOWN_FIELD = bytes.fromhex(
+    "01015f32e8c886036d7164745f04933d3b5e406f7fd903bebd2548cb2deb5fc008412557da2081a72cb5f0bcd224e91caf19c1762acaa088dcdf7a9d69d8028ab00e2d94"
+)
+KNOWN_FILE = bytes.fromhex(
+    "01284cad4a8154fc800e4bc6a87629879656794c50519742b15252e1c071171ed537c3fa5b1bd46c0512baa7d52935ef51f4d07f9869ce2bbecab43128a4d21b3a801793cab9ad1f35bd"
+)
+
+
+@pytest.fixture
+def known_keys(settings):
+    settings.INTAKE_KEYS = KNOWN_KEYS
+    crypto.forget_loaded_keys()
+
+
+def test_text_round_trips_in_its_own_context():
+    context = crypto.field_context("t", "c", "row-1")
+    assert crypto.open_text(crypto.seal_text("شهادة", context), context) == "شهادة"
+
+
+def test_the_same_text_encrypts_differently_each_time():
+    context = crypto.field_context("t", "c", "row-1")
+    assert crypto.seal_text("same", context) != crypto.seal_text("same", context)
+
+
+def test_ciphertext_starts_with_the_envelope_version_and_holds_no_plaintext():
+    sealed = crypto.seal_text("MARKER-plaintext", crypto.field_context("t", "c", "r"))
+    assert sealed[:1] == crypto.ENVELOPE_V1
+    assert b"MARKER" not in sealed
+
+
+@pytest.mark.parametrize("other", [("t", "c", "row-2"), ("t", "other_column", "row-1"), ("other_table", "c", "row-1")])
+def test_ciphertext_moved_to_another_row_column_or_table_does_not_open(other):
+    sealed = crypto.seal_text("secret", crypto.field_context("t", "c", "row-1"))
+    with pytest.raises(crypto.DecryptionError):
+        crypto.open_text(sealed, crypto.field_context(*other))
+
+
+def test_a_flipped_bit_is_detected():
+    context = crypto.field_context("t", "c", "row-1")
+    sealed = bytearray(crypto.seal_text("secret", context))
+    sealed[-3] ^= 0x01
+    with pytest.raises(crypto.DecryptionError):
+        crypto.open_text(bytes(sealed), context)
+
+
+def test_an_unknown_envelope_version_is_refused():
+    context = crypto.field_context("t", "c", "row-1")
+    sealed = crypto.seal_text("secret", context)
+    with pytest.raises(crypto.DecryptionError, match="version"):
+        crypto.open_text(b"\x02" + sealed[1:], context)
+
+
+def test_other_keys_cannot_open_it(settings):
+    context = crypto.field_context("t", "c", "row-1")
+    sealed = crypto.seal_text("secret", context)
+    settings.INTAKE_KEYS = crypto.new_keys_document()
+    crypto.forget_loaded_keys()
+    with pytest.raises(crypto.DecryptionError):
+        crypto.open_text(sealed, context)
+
+
+def test_rotation_keeps_old_ciphertexts_readable_and_encrypts_new_ones_under_the_new_key(settings):
+    context = crypto.field_context("t", "c", "row-1")
+    old_field = crypto.seal_text("before", context)
+    old_file = crypto.seal_bytes(b"old image", crypto.blob_context("b"))
+    old_prefix = old_field[1:6]
+
+    settings.INTAKE_KEYS = crypto.rotated_keys_document(settings.INTAKE_KEYS)
+    crypto.forget_loaded_keys()
+
+    assert crypto.open_text(old_field, context) == "before"
+    assert crypto.open_stream(io.BytesIO(old_file), crypto.blob_context("b")) == b"old image"
+    assert crypto.seal_text("after", context)[1:6] != old_prefix  # Tink's key-id prefix changed
+
+
+def test_rotation_keeps_the_receipt_pepper(settings):
+    before = crypto.receipt_digest("abandon ability able about above absent absorb abstract")
+    settings.INTAKE_KEYS = crypto.rotated_keys_document(settings.INTAKE_KEYS)
+    crypto.forget_loaded_keys()
+    assert crypto.receipt_digest("abandon ability able about above absent absorb abstract") == before
+
+
+def test_files_round_trip_across_many_segments():
+    plaintext = bytes(range(256)) * 20_000  # 5 MB: several 1 MiB segments
+    sealed = crypto.seal_bytes(plaintext, crypto.blob_context("name"))
+    assert crypto.open_stream(io.BytesIO(sealed), crypto.blob_context("name")) == plaintext
+
+
+def test_a_file_under_another_name_does_not_open():
+    sealed = crypto.seal_bytes(b"image bytes", crypto.blob_context("one"))
+    with pytest.raises(crypto.DecryptionError):
+        crypto.open_stream(io.BytesIO(sealed), crypto.blob_context("two"))
+
+
+def test_a_truncated_file_does_not_open():
+    sealed = crypto.seal_bytes(b"x" * 3_000_000, crypto.blob_context("one"))
+    with pytest.raises(crypto.DecryptionError):
+        crypto.open_stream(io.BytesIO(sealed[: len(sealed) // 2]), crypto.blob_context("one"))
+
+
+def test_receipt_digest_depends_on_the_pepper(settings):
+    receipt = "abandon ability able about above absent absorb abstract"
+    first = crypto.receipt_digest(receipt)
+    settings.INTAKE_KEYS = crypto.new_keys_document()
+    crypto.forget_loaded_keys()
+    assert crypto.receipt_digest(receipt) != first
+    assert len(first) == 64
+
+
+def test_missing_keys_are_a_configuration_error(settings):
+    settings.INTAKE_KEYS = ""
+    crypto.forget_loaded_keys()
+    with pytest.raises(ImproperlyConfigured, match="initkeys"):
+        crypto.seal_text("x", b"c")
+
+
+@pytest.mark.parametrize(
+    "document",
+    ["not json", json.dumps({"version": 2}), json.dumps({"version": 1, "fields": {}, "files": {}, "receipt_pepper": "AA=="})],
+)
+def test_a_broken_keys_document_is_a_configuration_error(document):
+    with pytest.raises(ImproperlyConfigured):
+        crypto.load_keys(document)
+
+
+def test_known_answer_field_decrypts(known_keys):
+    assert crypto.open_text(KNOWN_FIELD, KNOWN_CONTEXT) == "Known answer: شاهد"
+
+
+def test_known_answer_file_decrypts(known_keys):
+    source = io.BytesIO(KNOWN_FILE)
+    assert crypto.open_stream(source, crypto.blob_context("0123456789abcdef0123456789abcdef")) == b"Known file answer"
+
+
+def test_known_answer_receipt_digest(known_keys, settings):
+    settings.INTAKE_RECEIPT_SCRYPT_N = 16
+    digest = crypto.receipt_digest("abandon ability able about above absent absorb abstract")
+    assert digest == KNOWN_RECEIPT_DIGEST
+
+
+KNOWN_RECEIPT_DIGEST = "cfe115634ddffe822a7d55704f2351eb65c9d50de6b64dd82d6a3afcdbe635f6"

@@ -1,0 +1,75 @@
+"""Secure defaults: headers, cookies, debug, and a clean `check --deploy` with production settings."""
+import os
+import subprocess
+import sys
+
+import pytest
+from django.urls import reverse
+
+from tests.conftest import ROOT
+
+PRODUCTION_ENVIRONMENT = {
+    "SECRET_KEY": "production-" + "k" * 60,
+    "ALLOWED_HOSTS": "intake.example.org",
+    "SECURE_SSL_REDIRECT": "true",
+    "SECURE_HSTS_SECONDS": "31536000",
+    "SECURE_HSTS_PRELOAD": "true",
+    "INTAKE_BEHIND_TLS_PROXY": "true",
+}
+
+
+def run_manage(*args, env_extra=None):
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "SECRET_KEY", "SECURE_"))}
+    env.update({"DJANGO_SETTINGS_MODULE": "config.settings", "INTAKE_DATA_DIR": "/nonexistent-intake-dir"})
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True)
+
+
+def test_check_deploy_is_clean_with_production_settings():
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env_extra=PRODUCTION_ENVIRONMENT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_check_deploy_fails_without_production_settings():
+    """The check above can fail: without HTTPS settings the same check complains."""
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env_extra={"SECRET_KEY": "k" * 60})
+    assert result.returncode != 0
+
+
+def test_debug_is_off_unless_explicitly_set():
+    code = "from django.conf import settings; print(settings.DEBUG)"
+    result = run_manage("shell", "-c", code, env_extra={"SECRET_KEY": "k" * 60})
+    assert result.stdout.strip().splitlines()[-1] == "False", result.stderr
+    result = run_manage("shell", "-c", code, env_extra={"SECRET_KEY": "k" * 60, "DJANGO_DEBUG": "true"})
+    assert result.stdout.strip().splitlines()[-1] == "True", result.stderr
+
+
+@pytest.mark.parametrize("url", [reverse("witness:submit"), reverse("witness:status"), reverse("review:login")])
+def test_every_page_sends_the_security_headers(client, url):
+    response = client.get(url)
+    csp = response["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
+    assert "script-src" not in csp and "unsafe-inline" not in csp
+    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_cookies_are_secure_httponly_and_samesite(client, settings):
+    response = client.get(reverse("witness:submit"))
+    cookie = response.cookies[settings.CSRF_COOKIE_NAME]
+    assert cookie["secure"] and cookie["httponly"] and cookie["samesite"] == "Strict"
+    assert settings.SESSION_COOKIE_SECURE and settings.SESSION_COOKIE_HTTPONLY
+    assert settings.SESSION_COOKIE_SAMESITE == "Strict"
+
+
+def test_no_template_has_inline_script_or_style():
+    for template in (ROOT / "templates").rglob("*.html"):
+        text = template.read_text()
+        assert "<script" not in text and "style=" not in text and "<style" not in text, template
+
+
+def test_staff_login_form_has_a_csrf_token(client):
+    assert "csrfmiddlewaretoken" in client.get(reverse("review:login")).content.decode()

@@ -1,0 +1,182 @@
+"""Role separation and the chain of custody, tested through the staff pages."""
+import pytest
+from django.db import DatabaseError, connection, transaction
+from django.urls import reverse
+
+from intake import blobs
+from intake.models import AuditEvent, AuditLogIsAppendOnly, Image, Note, Submission
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def submission():
+    submission = Submission.objects.create(receipt_digest="d" * 64, account="They came at dawn.",
+                                           happened_where="Qardaha")
+    Image.objects.create(
+        submission=submission, position=0, state=Image.State.CLEAN, clean_blob=blobs.write(b"GIF89a-cleaned"),
+        media_type="image/gif", sha256="ab" * 32, removed=["GPS location", "camera serial number"],
+    )
+    return submission
+
+
+def submission_url(submission, name="review:submission"):
+    return reverse(name, args=[submission.pk])
+
+
+# --- Who can read testimony --------------------------------------------------------------------
+
+
+def test_a_reviewer_reads_the_account_and_the_cleaned_image(reviewer_client, submission):
+    page = reviewer_client.get(submission_url(submission)).content.decode()
+    assert "They came at dawn." in page and "Qardaha" in page
+    assert "GPS location" in page
+    image = submission.images.get()
+    response = reviewer_client.get(reverse("review:image", args=[image.pk]))
+    assert response.content == b"GIF89a-cleaned"
+    assert response["Content-Type"] == "image/gif"
+    assert response["Content-Disposition"].startswith("inline; filename=")
+    assert "no-store" in response["Cache-Control"]
+
+
+@pytest.mark.parametrize("actor", ["admin_user", "superuser", "outsider"])
+def test_staff_without_the_reviewer_role_cannot_read_a_submission(client, submission, actor, request):
+    client.force_login(request.getfixturevalue(actor))
+    assert client.get(submission_url(submission)).status_code == 404
+    assert client.get(reverse("review:image", args=[submission.images.get().pk])).status_code == 404
+    assert client.get(reverse("review:queue")).status_code == 403
+    assert client.post(submission_url(submission, "review:set_status"), {"status": "verified"}).status_code == 404
+    assert client.post(submission_url(submission, "review:add_note"), {"text": "x"}).status_code == 404
+    submission.refresh_from_db()
+    assert submission.status == "new" and not Note.objects.exists()
+
+
+def test_anonymous_visitors_are_sent_to_the_staff_login(client, submission):
+    for url in (reverse("review:queue"), submission_url(submission), reverse("review:image", args=[submission.images.get().pk])):
+        response = client.get(url)
+        assert response.status_code == 302 and response["Location"].startswith(reverse("review:login"))
+
+
+def test_a_deactivated_reviewer_reads_nothing(client, reviewer, submission):
+    client.force_login(reviewer)
+    reviewer.is_active = False
+    reviewer.save()
+    assert client.get(submission_url(submission)).status_code in (302, 404)
+
+
+def test_a_submission_still_being_cleaned_is_not_shown(reviewer_client, submission):
+    Image.objects.create(submission=submission, position=1, original_blob=blobs.write(b"raw"))
+    assert reviewer_client.get(submission_url(submission)).status_code == 404
+    assert "They came" not in reviewer_client.get(reverse("review:queue")).content.decode()
+    assert reviewer_client.get(reverse("review:image", args=[submission.images.get(position=0).pk])).status_code == 404
+
+
+def test_an_image_that_was_refused_is_never_served(reviewer_client, submission):
+    refused = Image.objects.create(submission=submission, position=1, state=Image.State.FAILED,
+                                   failure_reason="Not an image.")
+    assert reviewer_client.get(reverse("review:image", args=[refused.pk])).status_code == 404
+    assert "Not an image." in reviewer_client.get(submission_url(submission)).content.decode()
+
+
+# --- The Django admin ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("staff_flag", [False, True])
+def test_a_reviewer_gets_no_access_to_the_django_admin(client, reviewer, staff_flag):
+    reviewer.is_staff = staff_flag
+    reviewer.save()
+    client.force_login(reviewer)
+    for name in ("admin:auth_user_changelist", "admin:auth_group_changelist", "admin:intake_auditevent_changelist"):
+        response = client.get(reverse(name))
+        assert response.status_code in (302, 403), name
+
+
+def test_an_admin_manages_users_and_reads_the_audit_log(client, admin_user):
+    client.force_login(admin_user)
+    assert client.get(reverse("admin:auth_user_changelist")).status_code == 200
+    assert client.get(reverse("admin:auth_user_add")).status_code == 200
+    assert client.get(reverse("admin:intake_auditevent_changelist")).status_code == 200
+
+
+def test_nobody_can_edit_the_audit_log_in_the_admin(client, superuser, reviewer, submission):
+    event = AuditEvent.objects.create(actor=reviewer, action="viewed", submission_id=submission.pk)
+    client.force_login(superuser)
+    assert client.get(reverse("admin:intake_auditevent_add")).status_code == 403
+    client.post(reverse("admin:intake_auditevent_delete", args=[event.pk]), {"post": "yes"})
+    client.post(reverse("admin:intake_auditevent_change", args=[event.pk]), {"action": "added_note"})
+    event.refresh_from_db()
+    assert event.action == "viewed"
+    assert AuditEvent.objects.count() == 1
+
+
+def test_the_admin_has_no_page_for_testimony(client, superuser):
+    client.force_login(superuser)
+    page = client.get(reverse("admin:index")).content.decode()
+    assert "Submission" not in page and "Note" not in page
+
+
+# --- Triage and the chain of custody ---------------------------------------------------------------
+
+
+def test_every_view_and_change_is_in_the_audit_log(reviewer_client, reviewer, submission):
+    reviewer_client.get(submission_url(submission))
+    reviewer_client.get(reverse("review:image", args=[submission.images.get().pk]))
+    reviewer_client.post(submission_url(submission, "review:set_status"), {"status": "in_review"})
+    reviewer_client.post(submission_url(submission, "review:add_note"), {"text": "Geolocated: matches the mosque."})
+
+    events = list(AuditEvent.objects.order_by("at", "id").values_list("actor__username", "action", "submission_id"))
+    assert [action for _, action, _ in events] == ["viewed", "viewed_image", "changed_status", "added_note"]
+    assert {(actor, sid) for actor, _, sid in events} == {(reviewer.username, submission.pk)}
+    assert AuditEvent.objects.get(action="changed_status").detail == {"from": "new", "to": "in_review"}
+    submission.refresh_from_db()
+    assert submission.status == "in_review"
+    assert Note.objects.get().text == "Geolocated: matches the mosque."
+
+
+def test_an_unknown_status_is_refused(reviewer_client, submission):
+    reviewer_client.post(submission_url(submission, "review:set_status"), {"status": "deleted"})
+    submission.refresh_from_db()
+    assert submission.status == "new"
+    assert not AuditEvent.objects.filter(action="changed_status").exists()
+
+
+def test_the_audit_log_cannot_be_changed_or_deleted_through_the_orm(reviewer, submission):
+    event = AuditEvent.objects.create(actor=reviewer, action="viewed", submission_id=submission.pk)
+    with pytest.raises(AuditLogIsAppendOnly):
+        event.save()
+    with pytest.raises(AuditLogIsAppendOnly):
+        event.delete()
+    with pytest.raises(AuditLogIsAppendOnly):
+        AuditEvent.objects.all().update(action="added_note")
+    with pytest.raises(AuditLogIsAppendOnly):
+        AuditEvent.objects.all().delete()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the trigger exists only on PostgreSQL")
+def test_postgresql_refuses_to_rewrite_the_audit_log(reviewer, submission):
+    AuditEvent.objects.create(actor=reviewer, action="viewed", submission_id=submission.pk)
+    for statement in ("UPDATE intake_auditevent SET action = 'added_note'", "DELETE FROM intake_auditevent"):
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(statement)
+    assert AuditEvent.objects.get().action == "viewed"
+
+
+def test_the_queue_lists_ready_submissions_newest_first_with_paging(reviewer_client):
+    import datetime
+
+    for day in range(30):
+        Submission.objects.create(receipt_digest=f"{day:064d}", account=f"account {day}",
+                                  received_on=datetime.date(2026, 1, 1) + datetime.timedelta(days=day))
+    page = reviewer_client.get(reverse("review:queue")).content.decode()
+    assert page.index("2026-01-30") < page.index("2026-01-29")
+    assert "2026-01-01" not in page  # on the second page
+    assert "Page 1 of 2" in page
+    assert "2026-01-01" in reviewer_client.get(reverse("review:queue") + "?page=2").content.decode()
+
+
+def test_the_queue_filters_by_status_and_hides_closed_ones_by_default(reviewer_client, submission):
+    closed = Submission.objects.create(receipt_digest="e" * 64, account="closed", status="archived")
+    page = reviewer_client.get(reverse("review:queue")).content.decode()
+    assert submission.reference in page and closed.reference not in page
+    page = reviewer_client.get(reverse("review:queue") + "?status=archived").content.decode()
+    assert closed.reference in page and submission.reference not in page

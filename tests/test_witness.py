@@ -1,0 +1,216 @@
+"""The witness side, through the HTTP form: what is accepted, what is refused, and what is kept."""
+import io
+import re
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from PIL import Image as PILImage
+
+from intake import blobs, receipts
+from intake.models import Image, Submission
+from tests.conftest import camera_jpeg
+
+pytestmark = pytest.mark.django_db
+SUBMIT = reverse("witness:submit")
+STATUS = reverse("witness:status")
+
+
+def upload(data: bytes, name="IMG_20260307_234109_Latakia.jpg", content_type="image/jpeg"):
+    return SimpleUploadedFile(name, data, content_type=content_type)
+
+
+def submit(client, account="Men in masks took my neighbours at night.", images=(), **fields):
+    return client.post(SUBMIT, {"account": account, "images": list(images), **fields})
+
+
+def receipt_in(response) -> str:
+    return " ".join(re.findall(r"<li>([a-z]+)</li>", response.content.decode()))
+
+
+def png_bytes() -> bytes:
+    out = io.BytesIO()
+    PILImage.new("RGB", (20, 20), (1, 2, 3)).save(out, "PNG")
+    return out.getvalue()
+
+
+# --- The form ----------------------------------------------------------------------------------
+
+
+def test_the_form_states_its_limits_and_needs_no_javascript(client):
+    page = client.get(SUBMIT).content.decode()
+    assert "<script" not in page
+    assert 'enctype="multipart/form-data"' in page
+    assert "Up to 10 photos" in page
+    assert "20.0\xa0MB" in page and "100.0\xa0MB" in page
+
+
+def test_the_pages_load_nothing_from_another_site(client):
+    for url in (SUBMIT, STATUS):
+        page = client.get(url).content.decode()
+        assert not re.search(r'(src|href|action)="(https?:)?//', page), url
+
+
+def test_a_testimony_with_photos_is_stored_and_a_receipt_is_shown(client, photo):
+    response = submit(client, images=[upload(photo), upload(png_bytes(), "b.png", "image/png")],
+                      happened_when="7 March, night", happened_where="Baniyas")
+    assert response.status_code == 200
+    receipt = receipt_in(response)
+    assert receipts.normalise(receipt) == receipt
+    assert "Keep it safe" in response.content.decode()
+    submission = Submission.objects.get()
+    assert submission.account == "Men in masks took my neighbours at night."
+    assert submission.happened_when == "7 March, night"
+    assert submission.happened_where == "Baniyas"
+    assert [image.state for image in submission.images.all()] == [Image.State.PENDING] * 2
+    assert all(blobs.exists(image.original_blob) for image in submission.images.all())
+
+
+def test_the_receipt_has_at_least_80_bits_of_entropy():
+    words = receipts.new_receipt().split()
+    assert len(words) == receipts.WORDS
+    assert len(words) * 11 >= 80  # 2048 words: 11 bits each
+
+
+def test_the_receipt_itself_is_not_stored(client):
+    receipt = receipt_in(submit(client))
+    submission = Submission.objects.get()
+    assert submission.receipt_digest != receipt
+    assert receipt.split()[0] not in submission.receipt_digest
+
+
+def test_a_testimony_needs_an_account(client):
+    response = submit(client, account="   ")
+    assert response.status_code == 200
+    assert "This field is required" in response.content.decode()
+    assert not Submission.objects.exists()
+
+
+def test_an_oversized_account_is_refused_and_given_back(client, settings):
+    too_long = "x" * (settings.INTAKE_MAX_ACCOUNT_CHARS + 1)
+    response = submit(client, account=too_long, happened_where="Jableh")
+    assert "Ensure this value has at most" in response.content.decode()
+    assert response.context["form"]["account"].value() == too_long  # what they wrote is not lost
+    assert response.context["form"]["happened_where"].value() == "Jableh"
+    assert not Submission.objects.exists()
+
+
+def test_a_png_named_jpg_is_accepted_by_its_content(client):
+    submit(client, images=[upload(png_bytes(), "photo.jpg", "image/jpeg")])
+    assert Image.objects.count() == 1
+
+
+def test_a_pdf_named_jpg_is_refused_and_nothing_is_stored(client, settings):
+    pdf = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+    response = submit(client, account="keep this text", images=[upload(pdf, "photo.jpg", "image/jpeg")])
+    page = response.content.decode()
+    assert "File 1 is not a photo in a format we accept" in page
+    assert "keep this text" in page
+    assert not Submission.objects.exists()
+    assert blobs.all_names() == []
+
+
+def test_one_bad_file_refuses_the_whole_submission_and_keeps_no_upload(client, photo):
+    response = submit(client, images=[upload(photo), upload(b"<html>hello</html>", "x.gif", "image/gif")])
+    assert "File 2 is not a photo" in response.content.decode()
+    assert not Submission.objects.exists()
+    assert blobs.all_names() == []
+
+
+def test_a_file_over_the_size_limit_is_refused_with_its_number(client, settings, photo):
+    settings.INTAKE_MAX_IMAGE_BYTES = len(photo) - 1
+    response = submit(client, images=[upload(photo)])
+    assert "File 1 is larger than" in response.content.decode()
+    assert not Submission.objects.exists()
+    assert blobs.all_names() == []
+
+
+def test_files_over_the_total_limit_are_refused(client, settings, photo):
+    settings.INTAKE_MAX_TOTAL_BYTES = len(photo) * 2 - 1
+    response = submit(client, images=[upload(photo), upload(photo)])
+    assert "Together the files are larger than" in response.content.decode()
+    assert not Submission.objects.exists()
+
+
+def test_more_than_ten_photos_are_refused(client):
+    response = submit(client, images=[upload(png_bytes(), f"{n}.png") for n in range(11)])
+    assert "at most 10 images; you chose 11" in response.content.decode()
+    assert not Submission.objects.exists()
+    assert blobs.all_names() == []
+
+
+def test_an_empty_file_is_refused(client):
+    response = submit(client, images=[upload(b"", "empty.jpg")])
+    assert "File 1 is empty" in response.content.decode()
+
+
+def test_file_names_are_not_stored(client, photo):
+    submit(client, images=[upload(photo, "Yusuf_Latakia_2026-03-07.jpg")])
+    image = Image.objects.get()
+    assert all("Yusuf" not in str(getattr(image, field.attname)) for field in Image._meta.concrete_fields)
+
+
+# --- Coming back with the receipt ------------------------------------------------------------
+
+
+def test_the_receipt_opens_the_status_of_its_own_submission(client):
+    first = receipt_in(submit(client, account="first"))
+    second = receipt_in(submit(client, account="second"))
+    mine = Submission.objects.get(receipt_digest=receipts.digest(first))
+    mine.status = Submission.Status.VERIFIED
+    mine.save(update_fields=["status"])
+
+    page = client.post(STATUS, {"receipt": first}).content.decode()
+    assert "Being reviewed" in page
+    page = client.post(STATUS, {"receipt": second}).content.decode()
+    assert "Received" in page and "Being reviewed" not in page
+
+
+def test_a_receipt_typed_loosely_still_opens(client):
+    receipt = receipt_in(submit(client))
+    loose = "  " + "-".join(word[:4].upper() for word in receipt.split()) + " "
+    assert "Status:" in client.post(STATUS, {"receipt": loose}).content.decode()
+
+
+def test_a_wrong_receipt_opens_nothing(client):
+    receipt = receipt_in(submit(client)).split()
+    receipt[3] = "zoo" if receipt[3] != "zoo" else "abandon"
+    page = client.post(STATUS, {"receipt": " ".join(receipt)}).content.decode()
+    assert "No testimony matches this receipt" in page
+    assert "Status:" not in page
+
+
+def test_the_witness_is_shown_a_day_not_a_time(client):
+    receipt = receipt_in(submit(client))
+    page = client.post(STATUS, {"receipt": receipt}).content.decode()
+    assert not re.search(r"\d{1,2}:\d{2}", page)
+
+
+@pytest.mark.parametrize(
+    ("status", "shown"),
+    [("new", "Received"), ("in_review", "Being reviewed"), ("needs_follow_up", "Being reviewed"),
+     ("rejected", "Closed"), ("archived", "Closed")],
+)
+def test_the_witness_sees_a_coarse_status(client, status, shown):
+    receipt = receipt_in(submit(client))
+    Submission.objects.update(status=status)
+    assert f"<strong>{shown}</strong>" in client.post(STATUS, {"receipt": receipt}).content.decode()
+
+
+def test_a_witness_post_without_the_csrf_token_is_refused(photo):
+    from django.test import Client
+
+    response = Client(enforce_csrf_checks=True).post(SUBMIT, {"account": "x", "images": [upload(photo)]})
+    assert response.status_code == 403
+    assert not Submission.objects.exists()
+    assert blobs.all_names() == []
+
+
+def test_a_large_photo_is_received_without_django_temporary_files(client, settings, tmp_path):
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "uploads-tmp")
+    (tmp_path / "uploads-tmp").mkdir()
+    big = camera_jpeg(size=(3000, 2400)) + b"\0" * 3_000_000  # past Django's 2.5 MB memory threshold
+    assert len(big) > 2_621_440
+    submit(client, images=[upload(big)])
+    assert Image.objects.count() == 1
+    assert list((tmp_path / "uploads-tmp").iterdir()) == []
