@@ -68,6 +68,7 @@ def clean(data: bytes) -> Outcome:
             end = _sub_blocks_end(data, pos + 10 + _colour_table_size(data[pos + 9]) + 1)
             kept.append(data[pos:end])
             frames += 1
+            guard.check_total(largest, frames)
             pos = end
             continue
         if block != _EXTENSION or pos + 2 > len(data):
@@ -85,7 +86,6 @@ def clean(data: bytes) -> Outcome:
         pos = end
     if not frames:
         raise Refused(MALFORMED)
-    guard.check_frames(1, largest, frames)
     kept.append(bytes((_TRAILER,)))
     result = b"".join(kept)
     raster.decode_every_frame(result, "GIF")

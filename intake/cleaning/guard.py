@@ -48,10 +48,14 @@ def check_dimensions(width: int, height: int, limit: int = MAX_DECODE_PIXELS) ->
 
 def check_frames(width: int, height: int, frames: int) -> None:
     check_dimensions(width, height)
+    check_total(width * height, frames)
+
+
+def check_total(frame_pixels: int, frames: int) -> None:
+    """``frames`` frames of up to ``frame_pixels`` pixels each: few enough, and not too many in all."""
     if frames > MAX_FRAMES:
         raise Refused(f"The image declares {frames} frames, more than the {MAX_FRAMES} we accept.")
-    if width * height * frames > MAX_TOTAL_PIXELS:
+    if frame_pixels * frames > MAX_TOTAL_PIXELS:
         raise Refused(
-            f"The image's {frames} frames of {width}x{height} pixels add up to more than "
-            f"{MAX_TOTAL_PIXELS // 1_000_000} megapixels."
+            f"The image's {frames} frames add up to more than {MAX_TOTAL_PIXELS // 1_000_000} megapixels."
         )

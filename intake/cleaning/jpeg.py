@@ -60,6 +60,9 @@ def clean(data: bytes) -> Outcome:
     if parsed.orientation != 1:
         kinds.add(labels.ORIENTATION)
 
+    if convert_profile or parsed.sof not in _BROWSER_SOF or parsed.orientation != 1:
+        # Turning holds every coefficient in memory, re-encoding every pixel: the decode limit applies.
+        guard.check_dimensions(parsed.width, parsed.height)
     if convert_profile or parsed.sof not in _BROWSER_SOF:
         result = _reencode(stripped, parsed.orientation, profile if convert_profile else b"")
     elif parsed.orientation != 1:

@@ -12,6 +12,7 @@ import zlib
 
 from PIL import Image
 
+from intake.cleaning import guard
 from intake.cleaning.errors import Refused
 
 DAMAGED = "The image data is damaged or incomplete, so it cannot be shown or cleaned."
@@ -36,6 +37,10 @@ def open_image(data: bytes, fmt: str) -> Image.Image:
     """Pillow's lazy view of ``data``, limited to the one format we detected: headers only."""
     try:
         return Image.open(io.BytesIO(data), formats=[fmt])
+    except Image.DecompressionBombError as error:
+        raise Refused(
+            f"The image declares more than {guard.MAX_JPEG_PIXELS // 1_000_000} megapixels, more than we accept."
+        ) from error
     except DECODE_ERRORS as error:
         raise Refused(DAMAGED) from error
 

@@ -1,0 +1,139 @@
+"""Hostile and broken files are refused with a readable reason, quickly, before any big decode."""
+from __future__ import annotations
+
+import io
+import struct
+import time
+import zlib
+
+import pytest
+from PIL import Image
+
+from intake.cleaning import Refused, clean, guard
+
+from . import samples
+
+
+def with_jpeg_size(jpeg: bytes, width: int, height: int) -> bytes:
+    sof = jpeg.index(b"\xff\xc0")
+    return jpeg[: sof + 5] + struct.pack(">HH", height, width) + jpeg[sof + 9 :]
+
+
+def refused(data: bytes) -> str:
+    started = time.monotonic()
+    with pytest.raises(Refused) as raised:
+        clean(data)
+    assert time.monotonic() - started < 2, "refusing took long enough to suggest a decode"
+    return raised.value.reason
+
+
+def test_a_tiny_jpeg_claiming_a_huge_size_is_refused_before_decoding():
+    bomb = with_jpeg_size(samples.jpeg(everything=False), 60000, 60000)
+    assert len(bomb) < 1000
+    assert "megapixels" in refused(bomb)
+
+
+def test_a_huge_jpeg_that_needs_turning_is_refused_before_decoding():
+    bomb = with_jpeg_size(samples.jpeg(everything=False, orientation=6, size=(61, 37)), 12000, 12000)
+    assert "megapixels" in refused(bomb)
+
+
+def test_a_png_claiming_a_huge_size_is_refused():
+    data = bytearray(samples.png())
+    struct.pack_into(">II", data, 16, 100_000, 100_000)
+    struct.pack_into(">I", data, 29, zlib.crc32(bytes(data[12:29])))
+    assert "megapixels" in refused(bytes(data))
+
+
+def test_a_gif_with_more_frames_than_the_limit_is_refused():
+    one = io.BytesIO()
+    Image.new("P", (4, 4)).save(one, "GIF")
+    data = one.getvalue()
+    start = data.index(b"\x2c")
+    frame = data[start:-1]
+    bomb = data[:start] + frame * (guard.MAX_FRAMES + 1) + b"\x3b"
+    assert "frames" in refused(bomb)
+
+
+def test_an_animated_webp_claiming_a_huge_canvas_is_refused():
+    data = bytearray(samples.webp(animated=True))
+    vp8x = data.index(b"VP8X")
+    data[vp8x + 12 : vp8x + 15] = (19999).to_bytes(3, "little")
+    data[vp8x + 15 : vp8x + 18] = (19999).to_bytes(3, "little")
+    assert "megapixels" in refused(bytes(data))
+
+
+def test_an_animation_whose_frames_add_up_to_too_many_pixels_is_refused():
+    data = bytearray(samples.gif(frames=10))
+    struct.pack_into("<HH", data, 6, 8000, 8000)
+    assert "add up to more than" in refused(bytes(data))
+
+
+def test_a_tiff_claiming_a_huge_size_is_refused():
+    data = samples.tiff()
+    image = Image.open(io.BytesIO(data))
+    offset = struct.unpack_from("<I", data, 4)[0]
+    patched = bytearray(data)
+    for i in range(struct.unpack_from("<H", data, offset)[0]):
+        entry = offset + 2 + 12 * i
+        tag, kind = struct.unpack_from("<HH", data, entry)
+        if tag in (256, 257):
+            struct.pack_into("<HHII", patched, entry, tag, 4, 1, 50_000)
+    assert image.size == (64, 48)
+    assert "megapixels" in refused(bytes(patched))
+
+
+@pytest.mark.parametrize(
+    "build",
+    [samples.jpeg, samples.png, samples.webp, samples.gif, samples.tiff, samples.heic, samples.avif],
+    ids=["jpeg", "png", "webp", "gif", "tiff", "heic", "avif"],
+)
+def test_a_truncated_file_is_refused_with_a_reason(build):
+    data = build()
+    reason = refused(data[: len(data) // 2])
+    assert reason and samples.SECRET_OWNER.decode() not in reason
+
+
+def test_a_jpeg_cut_inside_its_scan_is_refused():
+    data = samples.jpeg(everything=False, size=(256, 256))
+    assert "truncated" in refused(data[: len(data) - 200])
+
+
+def test_random_bytes_are_refused_as_not_an_image():
+    assert "not an image" in refused(b"<html><script>alert(1)</script></html>" * 20)
+
+
+def test_an_empty_file_is_refused():
+    assert "empty" in refused(b"")
+
+
+def test_an_mp4_video_is_refused():
+    assert "not a HEIC" in refused(b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + b"\x00" * 100)
+
+
+def test_a_jpeg_with_corrupt_huffman_data_is_refused_or_still_decodes():
+    data = bytearray(samples.jpeg(everything=False, size=(128, 128)))
+    sos = data.index(b"\xff\xda")
+    for i in range(sos + 20, len(data) - 2, 7):
+        data[i] = 0xFF if data[i] % 3 == 0 else data[i]
+    try:
+        result = clean(bytes(data))
+    except Refused:
+        return
+    Image.open(io.BytesIO(result.data)).load()
+
+
+def test_a_polyglot_with_a_zip_after_the_png_loses_the_zip():
+    original = samples.png()
+    assert b"PK\x03\x04" in original
+    result = clean(original)
+    assert b"PK\x03\x04" not in result.data
+    assert result.data.endswith(b"IEND\xaeB`\x82")
+
+
+def test_an_exif_block_whose_offsets_loop_is_survived():
+    looping = b"Exif\x00\x00II*\x00\x08\x00\x00\x00" + b"\x01\x00" + struct.pack("<HHII", 0x8769, 4, 1, 8) + b"\x08\x00\x00\x00"
+    out = io.BytesIO()
+    samples.picture().save(out, "JPEG", exif=looping)
+    result = clean(out.getvalue())
+    assert b"Exif" not in result.data
