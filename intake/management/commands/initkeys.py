@@ -1,4 +1,5 @@
 """Write the files a fresh installation needs: SECRET_KEY and the encryption keys. Never overwrites."""
+import json
 import os
 from pathlib import Path
 
@@ -13,7 +14,16 @@ class Command(BaseCommand):
     help = "Create var/keys/secret_key and var/keys/intake-keys.json if they do not exist yet."
     requires_system_checks: list = []
 
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--print", action="store_true", help="print new SECRET_KEY and INTAKE_KEYS lines for a .env file instead"
+        )
+
     def handle(self, *args, **options):
+        if options["print"]:
+            keys = json.dumps(json.loads(crypto.new_keys_document()), separators=(",", ":"))
+            self.stdout.write(f"SECRET_KEY='{get_random_secret_key()}'\nINTAKE_KEYS='{keys}'")
+            return
         folder = Path(settings.DATA_DIR) / "keys"
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._create(folder / "secret_key", get_random_secret_key)

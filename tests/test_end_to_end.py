@@ -1,0 +1,100 @@
+"""A testimony travels from the witness form through a real worker process to a reviewer.
+
+These tests use whatever broker and database the settings name: a file-system broker and SQLite by
+default, Redis and PostgreSQL when REDIS_URL and DATABASE_URL are set (CI runs both).
+"""
+import hashlib
+import io
+import logging
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from PIL import Image as PILImage
+from PIL import ImageOps
+
+from intake import blobs
+from intake.cleaning import labels
+from intake.models import Image, Submission
+from tests.conftest import CAMERA_SERIAL, camera_jpeg, exiftool, wait_until
+
+pytestmark = pytest.mark.worker
+
+
+def all_cleaned():
+    return not Image.objects.filter(state=Image.State.PENDING).exists()
+
+
+def colour_at(image: PILImage.Image, fx: float, fy: float):
+    return image.convert("RGB").getpixel((int(image.width * fx), int(image.height * fy)))
+
+
+def close(a, b, tolerance=40):
+    return all(abs(x - y) <= tolerance for x, y in zip(a, b, strict=True))
+
+
+def test_a_camera_photo_reaches_the_reviewer_with_nothing_identifying_and_the_right_way_up(worker, client, reviewer):
+    original = camera_jpeg(orientation=6)
+    truncated = camera_jpeg(orientation=1)[:300]  # looks like a JPEG, cannot be decoded
+    response = client.post(
+        reverse("witness:submit"),
+        {"account": "They took my neighbours.", "images": [
+            SimpleUploadedFile("IMG_1.jpg", original, "image/jpeg"),
+            SimpleUploadedFile("IMG_2.jpg", truncated, "image/jpeg"),
+        ]},
+    )
+    assert response.status_code == 200
+    wait_until(all_cleaned, message="the worker to clean both images")
+
+    photo, broken = Image.objects.order_by("position")
+    assert photo.state == Image.State.CLEAN, photo.failure_reason
+    assert broken.state == Image.State.FAILED and broken.failure_reason
+    assert photo.original_blob == "" and broken.original_blob == ""
+    assert set(blobs.all_names()) == {photo.clean_blob}  # both originals destroyed
+
+    client.force_login(reviewer)
+    submission = Submission.objects.get()
+    assert submission.reference in client.get(reverse("review:queue")).content.decode()
+    page = client.get(reverse("review:submission", args=[submission.pk])).content.decode()
+    assert "They took my neighbours." in page and broken.failure_reason in page
+    served = client.get(reverse("review:image", args=[photo.pk])).content
+    assert hashlib.sha256(served).hexdigest() == photo.sha256
+
+    tags = exiftool(served)
+    found = " ".join(f"{key}={value}" for key, value in tags.items())
+    assert not [key for key in tags if key.startswith(("GPS:", "IFD1:", "MakerNotes:"))], found
+    for leak in ("GPSLatitude", "SerialNumber", "MakerNote", "ThumbnailImage", "WitnessPhone", "WP-9", "2026:03:07"):
+        assert leak not in found, leak
+    assert CAMERA_SERIAL.encode() not in served and b"WitnessPhone" not in served
+    assert tags.get("IFD0:Orientation") in (None, "Horizontal (normal)")
+    assert {labels.GPS, labels.SERIAL, labels.MAKER_NOTES, labels.THUMBNAIL} <= set(photo.removed)
+
+    # What a browser showed before is what it shows now: orientation applied to the pixels.
+    expected = ImageOps.exif_transpose(PILImage.open(io.BytesIO(original)))
+    shown = PILImage.open(io.BytesIO(served))
+    assert shown.size == expected.size == (320, 480)
+    for fx, fy in ((0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75)):
+        assert close(colour_at(shown, fx, fy), colour_at(expected, fx, fy)), (fx, fy)
+
+
+def test_a_submission_accepted_while_the_broker_is_down_is_cleaned_when_a_worker_comes(
+    transactional_db, client, monkeypatch, caplog, request
+):
+    from intake import tasks
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionRefusedError("broker unreachable")
+
+    monkeypatch.setattr(tasks.clean_image, "delay", broker_down)
+    caplog.set_level(logging.ERROR)
+    response = client.post(
+        reverse("witness:submit"),
+        {"account": "Sent during an outage.", "images": [SimpleUploadedFile("a.jpg", camera_jpeg(), "image/jpeg")]},
+    )
+    assert response.status_code == 200 and "Keep it safe" in response.content.decode()
+    assert Image.objects.get().state == Image.State.PENDING
+    monkeypatch.undo()
+
+    request.getfixturevalue("worker")  # starts now; its start-up sweep finds the waiting image
+    wait_until(all_cleaned, message="the sweep to requeue the image")
+    assert Image.objects.get().state == Image.State.CLEAN
