@@ -1,0 +1,70 @@
+"""Clean every image under a folder into another, through the same engine as the worker."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from intake.cleaning import Refused, clean
+
+#: File name extensions that already name each output format; anything else is replaced.
+_SAME_FORMAT = {
+    "jpg": {".jpg", ".jpeg", ".jpe"},
+    "png": {".png", ".apng"},
+    "webp": {".webp"},
+    "gif": {".gif"},
+}
+
+
+class Command(BaseCommand):
+    help = (
+        "Clean every file under IN_DIR into OUT_DIR with the same relative paths (the extension changes "
+        "where the format does). Refused files are listed with their reason and get no output."
+    )
+    requires_system_checks: list = []
+
+    def add_arguments(self, parser):
+        parser.add_argument("in_dir", type=Path)
+        parser.add_argument("out_dir", type=Path)
+
+    def handle(self, *args, **options):
+        source: Path = options["in_dir"]
+        target: Path = options["out_dir"]
+        if not source.is_dir():
+            raise CommandError(f"{source} is not a folder.")
+        started = time.monotonic()
+        cleaned = refused = failed = 0
+        bytes_in = bytes_out = 0
+        for path in sorted(p for p in source.rglob("*") if p.is_file()):
+            relative = path.relative_to(source)
+            data = path.read_bytes()
+            bytes_in += len(data)
+            try:
+                result = clean(data)
+            except Refused as refusal:
+                refused += 1
+                self.stdout.write(f"refused {relative}: {refusal.reason}")
+                continue
+            except Exception as error:  # noqa: BLE001 - one bad file must not stop the batch
+                failed += 1
+                self.stderr.write(f"error {relative}: internal error ({type(error).__name__})")
+                continue
+            destination = target / output_name(relative, result.extension)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            destination.write_bytes(result.data)
+            cleaned += 1
+            bytes_out += len(result.data)
+        seconds = time.monotonic() - started
+        self.stdout.write(
+            f"{cleaned} cleaned, {refused} refused, {failed} failed; "
+            f"{bytes_in / 1e6:.1f} MB in, {bytes_out / 1e6:.1f} MB out, {seconds:.1f} s"
+        )
+        if failed:
+            raise CommandError(f"{failed} file(s) hit an internal error.")
+
+
+def output_name(relative: Path, extension: str) -> Path:
+    if relative.suffix.lower() in _SAME_FORMAT[extension]:
+        return relative
+    return relative.with_suffix(f".{extension}")
