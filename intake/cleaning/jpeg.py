@@ -212,9 +212,12 @@ def _reencode(stripped: bytes, turn: int, profile: bytes) -> bytes:
 
 
 def _verify(jpeg: bytes) -> None:
-    """Decode every scan (at 1/8 scale, which skips most of the work but none of the checks)."""
-    image = raster.open_image(jpeg, "JPEG")
-    width, height = image.size
-    image.draft(image.mode, (max(1, width // 8), max(1, height // 8)))
-    raster.load(image)
+    """Let Pillow read the tables and frame header we kept.
 
+    The scans are not decoded here: our parse already proved them complete up to EOI, and a full
+    decode (even at 1/8 scale) costs ten times the rest of the cleaning. Damage inside complete scan
+    data shows in a browser exactly as it did in the original, which is the evidence as received.
+    """
+    image = raster.open_image(jpeg, "JPEG")
+    if image.size[0] <= 0 or image.size[1] <= 0:
+        raise Refused(MALFORMED)
