@@ -38,7 +38,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
+    "intake.middleware.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -166,6 +166,10 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "no-referrer"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# W003 looks for Django's CSRF middleware by its exact path; ours is a subclass of it that lets the
+# "Origin: null" of Referrer-Policy no-referrer through to the token check (intake.middleware).
+# tests/test_secure_defaults.py checks that it is installed.
+SILENCED_SYSTEM_CHECKS = ["security.W003"]
 
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {

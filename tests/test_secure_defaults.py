@@ -73,3 +73,35 @@ def test_no_template_has_inline_script_or_style():
 
 def test_staff_login_form_has_a_csrf_token(client):
     assert "csrfmiddlewaretoken" in client.get(reverse("review:login")).content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("origin", "with_token", "accepted"),
+    [
+        ("null", True, True),  # what browsers send under Referrer-Policy: no-referrer
+        ("http://testserver", True, True),
+        ("https://evil.example", True, False),
+        ("null", False, False),
+        (None, False, False),
+    ],
+)
+def test_csrf_checks_the_token_and_refuses_foreign_origins(origin, with_token, accepted):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    token = client.get(reverse("witness:status")).cookies["csrftoken"].value
+    data = {"receipt": "x", **({"csrfmiddlewaretoken": token} if with_token else {})}
+    headers = {"HTTP_ORIGIN": origin} if origin else {}
+    response = client.post(reverse("witness:status"), data, **headers)
+    assert (response.status_code == 200) is accepted
+
+
+def test_csrf_middleware_is_installed_in_place_of_djangos(settings):
+    """security.W003 is silenced because it looks for Django's class by name; this takes its place."""
+    from django.middleware.csrf import CsrfViewMiddleware as DjangoCsrf
+    from django.utils.module_loading import import_string
+
+    installed = [import_string(path) for path in settings.MIDDLEWARE]
+    assert any(isinstance(cls, type) and issubclass(cls, DjangoCsrf) for cls in installed)
+    assert settings.SILENCED_SYSTEM_CHECKS == ["security.W003"]
