@@ -91,7 +91,7 @@ def test_a_submission_accepted_while_the_broker_is_down_is_cleaned_when_a_worker
         reverse("witness:submit"),
         {"account": "Sent during an outage.", "images": [SimpleUploadedFile("a.jpg", camera_jpeg(), "image/jpeg")]},
     )
-    assert response.status_code == 200 and "Keep it safe" in response.content.decode()
+    assert response.status_code == 200 and "Keep these words secret" in response.content.decode()
     assert Image.objects.get().state == Image.State.PENDING
     monkeypatch.undo()
 

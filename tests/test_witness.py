@@ -57,7 +57,7 @@ def test_a_testimony_with_photos_is_stored_and_a_receipt_is_shown(client, photo)
     assert response.status_code == 200
     receipt = receipt_in(response)
     assert receipts.normalise(receipt) == receipt
-    assert "Keep it safe" in response.content.decode()
+    assert "Keep these words secret" in response.content.decode()
     submission = Submission.objects.get()
     assert submission.account == "Men in masks took my neighbours at night."
     assert submission.happened_when == "7 March, night"
@@ -134,7 +134,7 @@ def test_files_over_the_total_limit_are_refused(client, settings, photo):
 
 def test_more_than_ten_photos_are_refused(client):
     response = submit(client, images=[upload(png_bytes(), f"{n}.png") for n in range(11)])
-    assert "at most 10 images; you chose 11" in response.content.decode()
+    assert "You chose 11 photos; the most you can send is 10." in response.content.decode()
     assert not Submission.objects.exists()
     assert blobs.all_names() == []
 

@@ -27,9 +27,9 @@ class ImagesField(forms.Field):
         if len(uploads) > settings.INTAKE_MAX_IMAGES:
             errors.append(
                 ngettext(
-                    "You can attach at most %(limit)d image; you chose %(count)d.",
-                    "You can attach at most %(limit)d images; you chose %(count)d.",
-                    settings.INTAKE_MAX_IMAGES,
+                    "You chose %(count)d photo; the most you can send is %(limit)d.",
+                    "You chose %(count)d photos; the most you can send is %(limit)d.",
+                    len(uploads),
                 )
                 % {"limit": settings.INTAKE_MAX_IMAGES, "count": len(uploads)}
             )
