@@ -128,13 +128,18 @@ def _inflate_profile(body: bytes) -> bytes:
 
 
 def _reencode(data: bytes, turn: int, profile: bytes, animated: bool, kinds: set[str]) -> Outcome:
-    image = raster.open_image(data, "PNG")
-    if animated:
-        result = animation.to_apng(image, turn=turn, profile=profile)
-    else:
-        raster.load(image)
-        pixels = icc.to_srgb(image, profile) if profile else image
-        result = raster.encode_png(orientation.apply(pixels, turn))
+    result = _rewrite(data, turn, profile, animated)
     raster.decode_every_frame(result, "PNG")
     return Outcome(result, "image/png", "png", kinds)
 
+
+def _rewrite(data: bytes, turn: int, profile: bytes, animated: bool) -> bytes:
+    """The pixels turned and in sRGB; the decoded copies are freed on return, before the check."""
+    image = raster.open_image(data, "PNG")
+    if animated:
+        return animation.to_apng(image, turn=turn, profile=profile)
+    raster.load(image)
+    pixels = icc.to_srgb(image, profile) if profile else image
+    turned = orientation.apply(pixels, turn)
+    del image, pixels
+    return raster.encode_png(turned)

@@ -117,19 +117,24 @@ def _bitstream_size(kind: bytes, body: bytes) -> tuple[int, int]:
 def _reencode(
     data: bytes, turn: int, profile: bytes, animated: bool, lossless: bool, kinds: set[str]
 ) -> Outcome:
-    image = raster.open_image(data, "WEBP")
     if animated:
-        result = animation.to_apng(image, turn=turn, profile=profile)
+        result = animation.to_apng(raster.open_image(data, "WEBP"), turn=turn, profile=profile)
         raster.decode_every_frame(result, "PNG")
         return Outcome(result, "image/png", "png", kinds)
-    raster.load(image)
-    pixels = icc.to_srgb(image, profile) if profile else image
-    pixels = orientation.apply(pixels, turn)
-    pixels.info = {}
-    out = io.BytesIO()
-    options = {"lossless": True} if lossless else {"quality": raster.JPEG_QUALITY}
-    pixels.save(out, "WEBP", **options)
-    result = out.getvalue()
+    result = _rewrite(data, turn, profile, lossless)
     raster.decode_every_frame(result, "WEBP")
     return Outcome(result, "image/webp", "webp", kinds)
 
+
+def _rewrite(data: bytes, turn: int, profile: bytes, lossless: bool) -> bytes:
+    """The pixels turned and in sRGB; the decoded copies are freed on return, before the check."""
+    image = raster.open_image(data, "WEBP")
+    raster.load(image)
+    pixels = icc.to_srgb(image, profile) if profile else image
+    turned = orientation.apply(pixels, turn)
+    del image, pixels
+    turned.info = {}
+    out = io.BytesIO()
+    options = {"lossless": True} if lossless else {"quality": raster.JPEG_QUALITY}
+    turned.save(out, "WEBP", **options)
+    return out.getvalue()
