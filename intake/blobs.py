@@ -5,9 +5,10 @@ name. File times are set to midnight of the day, like every other time the servi
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from django.conf import settings
@@ -45,10 +46,8 @@ class BlobWriter:
         return self.name
 
     def discard(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # the blob is being thrown away; its state does not matter
             self._stream.close()
-        except Exception:  # noqa: BLE001 - the blob is being thrown away; its state does not matter
-            pass
         delete(self.name)
 
 
@@ -82,7 +81,7 @@ def all_names() -> list[str]:
 
 
 def _blur_file_times(path: Path) -> None:
-    midnight = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
     os.utime(path, (midnight, midnight))
 
 

@@ -16,7 +16,7 @@ KEPT_HEADERS = frozenset(
         "HTTP_X_FORWARDED_PROTO",  # read only when INTAKE_BEHIND_TLS_PROXY is set
     }
 )
-UNKNOWN_ADDRESS = "0.0.0.0"
+UNKNOWN_ADDRESS = "0.0.0.0"  # noqa: S104 - a placeholder address, not a binding
 
 
 def forget_client(get_response):

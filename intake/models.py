@@ -120,6 +120,9 @@ class Note(models.Model):
     class Meta:
         ordering = ["created_at"]
 
+    def __str__(self):
+        return f"{self.submission.reference} note {self.created_at:%Y-%m-%d %H:%M}"
+
 
 class AuditLogIsAppendOnly(Exception):
     pass

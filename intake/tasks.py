@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import resource
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
@@ -78,7 +78,7 @@ def _remove_orphan_blobs() -> None:
     known = set(referenced.values_list("original_blob", flat=True)) | set(
         referenced.values_list("clean_blob", flat=True)
     )
-    day_ago = (datetime.now(timezone.utc) - timedelta(days=1)).timestamp()
+    day_ago = (datetime.now(UTC) - timedelta(days=1)).timestamp()
     for name in names - known:
         if blobs.path_of(name).stat().st_mtime < day_ago:
             blobs.delete(name)

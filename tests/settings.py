@@ -4,7 +4,8 @@ import tempfile
 from pathlib import Path
 
 os.environ["INTAKE_DATA_DIR"] = tempfile.mkdtemp(prefix="intake-test-")
-for variable in ("INTAKE_BLOB_DIR", "INTAKE_BROKER_DIR", "INTAKE_KEYS", "INTAKE_KEYS_FILE", "SECRET_KEY", "SECRET_KEY_FILE"):
+_OUTSIDE = ("INTAKE_BLOB_DIR", "INTAKE_BROKER_DIR", "INTAKE_KEYS", "INTAKE_KEYS_FILE", "SECRET_KEY", "SECRET_KEY_FILE")
+for variable in _OUTSIDE:
     os.environ.pop(variable, None)
 
 from config.settings import *  # noqa: E402,F403

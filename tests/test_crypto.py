@@ -164,7 +164,11 @@ def test_missing_keys_are_a_configuration_error(settings):
 
 @pytest.mark.parametrize(
     "document",
-    ["not json", json.dumps({"version": 2}), json.dumps({"version": 1, "fields": {}, "files": {}, "receipt_pepper": "AA=="})],
+    [
+        "not json",
+        json.dumps({"version": 2}),
+        json.dumps({"version": 1, "fields": {}, "files": {}, "receipt_pepper": "AA=="}),
+    ],
 )
 def test_a_broken_keys_document_is_a_configuration_error(document):
     with pytest.raises(ImproperlyConfigured):

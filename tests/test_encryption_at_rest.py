@@ -26,12 +26,19 @@ def all_database_bytes() -> bytes:
     return dump.getvalue()
 
 
+def row_id(instance):
+    """A UUID primary key as the database stores it (SQLite keeps it as hex text)."""
+    return instance.pk.hex if connection.vendor == "sqlite" else instance.pk
+
+
 def files_under(folder) -> bytes:
     return b"".join(path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file())
 
 
 @pytest.mark.django_db
-def test_no_plaintext_in_database_blobs_or_temp_after_a_submission_with_a_large_image(client, settings, tmp_path, reviewer):
+def test_no_plaintext_in_database_blobs_or_temp_after_a_submission_with_a_large_image(
+    client, settings, tmp_path, reviewer
+):
     temp = tmp_path / "tmp"
     temp.mkdir()
     settings.FILE_UPLOAD_TEMP_DIR = str(temp)
@@ -59,14 +66,14 @@ def test_encrypted_columns_hold_versioned_ciphertext_bound_to_their_row(reviewer
     first = Submission.objects.create(receipt_digest="a" * 64, account="first account")
     second = Submission.objects.create(receipt_digest="b" * 64, account="second account")
     with connection.cursor() as cursor:
-        cursor.execute("SELECT account FROM intake_submission WHERE id = %s", [first.pk.hex if connection.vendor == "sqlite" else first.pk])
+        cursor.execute("SELECT account FROM intake_submission WHERE id = %s", [row_id(first)])
         stored = bytes(cursor.fetchone()[0])
     assert stored[:1] == b"\x01" and b"first account" not in stored
     # Copy the first row's ciphertext into the second row: it must not decrypt there.
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE intake_submission SET account = %s WHERE id = %s",
-            [stored, second.pk.hex if connection.vendor == "sqlite" else second.pk],
+            [stored, row_id(second)],
         )
     from intake.crypto import DecryptionError
 

@@ -52,7 +52,8 @@ def test_staff_without_the_reviewer_role_cannot_read_a_submission(client, submis
 
 
 def test_anonymous_visitors_are_sent_to_the_staff_login(client, submission):
-    for url in (reverse("review:queue"), submission_url(submission), reverse("review:image", args=[submission.images.get().pk])):
+    image_url = reverse("review:image", args=[submission.images.get().pk])
+    for url in (reverse("review:queue"), submission_url(submission), image_url):
         response = client.get(url)
         assert response.status_code == 302 and response["Location"].startswith(reverse("review:login"))
 

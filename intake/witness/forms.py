@@ -85,5 +85,7 @@ class ReceiptForm(forms.Form):
         label=_("Your receipt"),
         help_text=_("The eight words you were given, in order."),
         max_length=200,
-        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false", "dir": "ltr"}),
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false", "dir": "ltr"}
+        ),
     )
