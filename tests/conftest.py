@@ -179,6 +179,9 @@ def worker(transactional_db, settings, tmp_path):
         env["REDIS_URL"] = settings.REDIS_URL
     else:
         env["INTAKE_BROKER_DIR"] = settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"]
+    # The worker's own temporary folder, so that tests can check it stays free of plaintext.
+    env["TMPDIR"] = str(tmp_path / "worker-tmp")
+    (tmp_path / "worker-tmp").mkdir()
     log_path = tmp_path / "worker.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
@@ -193,6 +196,7 @@ def worker(transactional_db, settings, tmp_path):
             pytest.fail("the worker did not start:\n" + log_path.read_text(errors="replace"))
         time.sleep(0.2)
     process.log_path = log_path
+    process.temp_dir = tmp_path / "worker-tmp"
     yield process
     os.killpg(process.pid, signal.SIGTERM)
     try:

@@ -33,8 +33,11 @@ def close(a, b, tolerance=40):
     return all(abs(x - y) <= tolerance for x, y in zip(a, b, strict=True))
 
 
+MARKER = b"E2E-MARKER-Jableh-7731"
+
+
 def test_a_camera_photo_reaches_the_reviewer_with_nothing_identifying_and_the_right_way_up(worker, client, reviewer):
-    original = camera_jpeg(orientation=6)
+    original = camera_jpeg(orientation=6, comment=MARKER)
     truncated = camera_jpeg(orientation=1)[:300]  # looks like a JPEG, cannot be decoded
     response = client.post(
         reverse("witness:submit"),
@@ -51,6 +54,10 @@ def test_a_camera_photo_reaches_the_reviewer_with_nothing_identifying_and_the_ri
     assert broken.state == Image.State.FAILED and broken.failure_reason
     assert photo.original_blob == "" and broken.original_blob == ""
     assert set(blobs.all_names()) == {photo.clean_blob}  # both originals destroyed
+    on_disk = b"".join(path.read_bytes() for path in worker.temp_dir.rglob("*") if path.is_file())
+    on_disk += blobs.path_of(photo.clean_blob).read_bytes()
+    for plaintext in (MARKER, b"WitnessPhone", CAMERA_SERIAL.encode(), b"They took"):
+        assert plaintext not in on_disk
 
     client.force_login(reviewer)
     submission = Submission.objects.get()
@@ -65,7 +72,7 @@ def test_a_camera_photo_reaches_the_reviewer_with_nothing_identifying_and_the_ri
     assert not [key for key in tags if key.startswith(("GPS:", "IFD1:", "MakerNotes:"))], found
     for leak in ("GPSLatitude", "SerialNumber", "MakerNote", "ThumbnailImage", "WitnessPhone", "WP-9", "2026:03:07"):
         assert leak not in found, leak
-    assert CAMERA_SERIAL.encode() not in served and b"WitnessPhone" not in served
+    assert CAMERA_SERIAL.encode() not in served and b"WitnessPhone" not in served and MARKER not in served
     assert tags.get("IFD0:Orientation") in (None, "Horizontal (normal)")
     assert {labels.GPS, labels.SERIAL, labels.MAKER_NOTES, labels.THUMBNAIL} <= set(photo.removed)
 
