@@ -214,3 +214,15 @@ def test_a_large_photo_is_received_without_django_temporary_files(client, settin
     submit(client, images=[upload(big)])
     assert Image.objects.count() == 1
     assert list((tmp_path / "uploads-tmp").iterdir()) == []
+
+
+@pytest.mark.parametrize("format_name", ["JPEG", "PNG", "WEBP", "GIF", "TIFF", "HEIF", "AVIF"])
+def test_every_promised_format_is_accepted_by_its_content(client, format_name):
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    out = io.BytesIO()
+    PILImage.new("RGB", (32, 32), (90, 20, 20)).save(out, format_name)
+    response = submit(client, images=[upload(out.getvalue(), "upload.bin", "application/octet-stream")])
+    assert "Keep these words secret" in response.content.decode(), format_name
+    assert Image.objects.count() == 1
