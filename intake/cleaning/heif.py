@@ -90,7 +90,7 @@ def _needs_conversion(profile: bytes, kinds: set[str]) -> bool:
     if not profile:
         return False
     kinds.add(labels.COLOUR_PROFILE)
-    return not icc.renders_as_srgb(profile) and icc.usable(profile)
+    return icc.must_apply(profile)
 
 
 def _write(pixels: Image.Image, profile: bytes, kinds: set[str], subsampling: int) -> Outcome:

@@ -7,7 +7,6 @@ pixels (converted to sRGB), which means re-encoding.
 """
 from __future__ import annotations
 
-import hashlib
 import io
 from functools import lru_cache
 
@@ -20,11 +19,11 @@ _SRGB = ImageCms.createProfile("sRGB")
 
 def renders_as_srgb(profile: bytes) -> bool:
     """True when dropping ``profile`` leaves every colour (within a few levels) where it was."""
-    return _renders_as_srgb(hashlib.sha256(profile).digest(), profile)
+    return _renders_as_srgb(profile)
 
 
-@lru_cache(maxsize=64)
-def _renders_as_srgb(digest: bytes, profile: bytes) -> bool:
+@lru_cache(maxsize=64)  # a phone writes the same profile into every photo
+def _renders_as_srgb(profile: bytes) -> bool:
     try:
         source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
         if source.profile.xcolor_space.strip() == "GRAY":
@@ -39,6 +38,11 @@ def _renders_as_srgb(digest: bytes, profile: bytes) -> bool:
     assert converted is not None
     worst = max(high for _, high in ImageChops.difference(probe, converted).getextrema())
     return worst <= _SAME_AS_SRGB
+
+
+def must_apply(profile: bytes) -> bool:
+    """True when the pixels must be converted for the colours to stay right once ``profile`` goes."""
+    return bool(profile) and not renders_as_srgb(profile) and usable(profile)
 
 
 def usable(profile: bytes) -> bool:

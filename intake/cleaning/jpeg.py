@@ -54,7 +54,7 @@ def clean(data: bytes) -> Outcome:
     kinds = set(parsed.kinds)
 
     profile = b"".join(chunk for _, chunk in sorted(parsed.icc_chunks.items()))
-    convert_profile = bool(profile) and not icc.renders_as_srgb(profile) and icc.usable(profile)
+    convert_profile = icc.must_apply(profile)
     if profile:
         kinds.add(labels.COLOUR_PROFILE)
     if parsed.orientation != 1:

@@ -26,7 +26,7 @@ def clean(data: bytes) -> Outcome:
     convert = False
     if profile:
         kinds.add(labels.COLOUR_PROFILE)
-        convert = not icc.renders_as_srgb(profile) and icc.usable(profile)
+        convert = icc.must_apply(profile)
     keep = _full_size_pages(image, pages)
     if len(keep) < pages:
         kinds.add(labels.THUMBNAIL)

@@ -95,7 +95,7 @@ def clean(data: bytes) -> Outcome:
     if turn != 1:
         kinds.add(labels.ORIENTATION)
 
-    convert_profile = bool(profile) and not icc.renders_as_srgb(profile) and icc.usable(profile)
+    convert_profile = icc.must_apply(profile)
     if turn != 1 or convert_profile:
         return _reencode(data, turn, profile if convert_profile else b"", frames > 1, lossless, kinds)
     body = b"WEBP" + b"".join(kept)
