@@ -26,7 +26,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import piexif  # noqa: E402
 import pillow_heif  # noqa: E402
 from PIL import Image, ImageFilter  # noqa: E402
 

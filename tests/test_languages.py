@@ -77,3 +77,13 @@ def test_errors_are_shown_in_arabic(client):
 def test_the_stylesheet_uses_logical_directions_only():
     css = (ROOT / "intake" / "static" / "intake" / "site.css").read_text()
     assert not re.search(r"(margin|padding|border)-(left|right)|text-align:\s*(left|right)|float:\s*(left|right)", css)
+
+
+def test_the_kinds_of_metadata_removed_are_translated_for_reviewers():
+    from django.utils import translation
+
+    from intake.cleaning import labels
+
+    with translation.override("ar"):
+        for label in labels.ORDER:
+            assert translation.gettext(label) != label, label

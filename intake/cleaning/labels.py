@@ -4,30 +4,36 @@ These strings reach the review screen. They name a kind of data, never a value f
 are plain constants so that the translation layer can wrap them in one place.
 """
 
-GPS = "GPS location"
-CAMERA = "camera make and model"
-SERIAL = "camera or lens serial number"
-OWNER = "owner or author name"
-MAKER_NOTES = "maker notes"
-UNIQUE_ID = "unique image ID"
-DATES = "dates and times"
-SOFTWARE = "software or device names"
-LENS = "lens details"
-DESCRIPTION = "description or comment"
-CAMERA_SETTINGS = "camera settings"
-THUMBNAIL = "embedded thumbnail or preview"
-SECONDARY_IMAGES = "secondary images"
-DEPTH_MAP = "depth map"
-GAIN_MAP = "HDR gain map"
-TRAILER = "data after the end of the image"
-XMP = "XMP metadata"
-IPTC = "IPTC or Photoshop data"
-CONTENT_CREDENTIALS = "content credentials"
-TEXT = "text chunks"
-PRIVATE = "private or unknown data blocks"
-APPLICATION_EXTENSIONS = "application extensions"
-COLOUR_PROFILE = "colour profile"
-ORIENTATION = "orientation tag (applied to the pixels)"
+
+def gettext_noop(message: str) -> str:
+    """Marks a label for Django's `makemessages` without importing Django; the review page translates it."""
+    return message
+
+
+GPS = gettext_noop("GPS location")
+CAMERA = gettext_noop("camera make and model")
+SERIAL = gettext_noop("camera or lens serial number")
+OWNER = gettext_noop("owner or author name")
+MAKER_NOTES = gettext_noop("maker notes")
+UNIQUE_ID = gettext_noop("unique image ID")
+DATES = gettext_noop("dates and times")
+SOFTWARE = gettext_noop("software or device names")
+LENS = gettext_noop("lens details")
+DESCRIPTION = gettext_noop("description or comment")
+CAMERA_SETTINGS = gettext_noop("camera settings")
+THUMBNAIL = gettext_noop("embedded thumbnail or preview")
+SECONDARY_IMAGES = gettext_noop("secondary images")
+DEPTH_MAP = gettext_noop("depth map")
+GAIN_MAP = gettext_noop("HDR gain map")
+TRAILER = gettext_noop("data after the end of the image")
+XMP = gettext_noop("XMP metadata")
+IPTC = gettext_noop("IPTC or Photoshop data")
+CONTENT_CREDENTIALS = gettext_noop("content credentials")
+TEXT = gettext_noop("text chunks")
+PRIVATE = gettext_noop("private or unknown data blocks")
+APPLICATION_EXTENSIONS = gettext_noop("application extensions")
+COLOUR_PROFILE = gettext_noop("colour profile")
+ORIENTATION = gettext_noop("orientation tag (applied to the pixels)")
 
 ORDER: tuple[str, ...] = (
     GPS,

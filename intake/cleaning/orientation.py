@@ -49,7 +49,7 @@ def jpeg_lossless(jpeg: bytes, orientation: int) -> bytes | None:
     if executable is None or orientation not in _JPEGTRAN:
         return None
     try:
-        result = subprocess.run(
+        result = subprocess.run(  # noqa: S603 - a fixed argument list, no shell; the image goes to stdin
             [executable, "-copy", "none", "-perfect", "-optimize", *_JPEGTRAN[orientation]],
             input=jpeg,
             capture_output=True,

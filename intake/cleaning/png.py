@@ -80,7 +80,7 @@ def clean(data: bytes) -> Outcome:
     width = height = 0
     frames = 1
     end = 8
-    for index, (kind, body, end) in enumerate(chunks(data)):
+    for index, (kind, body, end) in enumerate(chunks(data)):  # noqa: B007 - `end` of the last chunk is read below
         if index == 0:
             if kind != b"IHDR" or len(body) != 13:
                 raise Refused(MALFORMED)

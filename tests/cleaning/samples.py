@@ -36,7 +36,12 @@ def picture(width: int = 64, height: int = 48, mode: str = "RGB") -> Image.Image
     image = Image.new("RGB", (width, height))
     half_w, half_h = width // 2, height // 2
     for index, box in enumerate(
-        [(0, 0, half_w, half_h), (half_w, 0, width, half_h), (0, half_h, half_w, height), (half_w, half_h, width, height)]
+        [
+            (0, 0, half_w, half_h),
+            (half_w, 0, width, half_h),
+            (0, half_h, half_w, height),
+            (half_w, half_h, width, height),
+        ]
     ):
         image.paste(QUADRANTS[index], box)
     return image.convert(mode) if mode != "RGB" else image
@@ -106,7 +111,11 @@ def icc_profile(wide_gamut: bool) -> bytes:
     profile = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
     profile[48:56] = b"SECRSCN1"  # device manufacturer and model
     count = struct.unpack_from(">I", profile, 128)[0]
-    primaries = {b"rXYZ": (0.6097, 0.3111, 0.0195), b"gXYZ": (0.2053, 0.6257, 0.0609), b"bXYZ": (0.1492, 0.0632, 0.7446)}
+    primaries = {
+        b"rXYZ": (0.6097, 0.3111, 0.0195),
+        b"gXYZ": (0.2053, 0.6257, 0.0609),
+        b"bXYZ": (0.1492, 0.0632, 0.7446),
+    }
     for i in range(count):
         signature, offset, _size = struct.unpack_from(">4sII", profile, 132 + 12 * i)
         if wide_gamut and signature in primaries:
@@ -200,7 +209,11 @@ def webp(orientation: int = 1, animated: bool = False, lossless: bool = False, i
     if icc:
         options["icc_profile"] = icc
     if animated:
-        frames = [picture(), picture().transpose(Image.Transpose.ROTATE_180), picture().transpose(Image.Transpose.FLIP_LEFT_RIGHT)]
+        frames = [
+            picture(),
+            picture().transpose(Image.Transpose.ROTATE_180),
+            picture().transpose(Image.Transpose.FLIP_LEFT_RIGHT),
+        ]
         frames[0].save(out, "WEBP", save_all=True, append_images=frames[1:], duration=150, loop=0, **options)
     else:
         picture().save(out, "WEBP", quality=90, **options)
@@ -307,7 +320,12 @@ def displayed(data: bytes) -> Image.Image:
 
 def quadrant_colours(image: Image.Image) -> list[tuple[int, ...]]:
     width, height = image.size
-    points = [(width // 4, height // 4), (3 * width // 4, height // 4), (width // 4, 3 * height // 4), (3 * width // 4, 3 * height // 4)]
+    points = [
+        (width // 4, height // 4),
+        (3 * width // 4, height // 4),
+        (width // 4, 3 * height // 4),
+        (3 * width // 4, 3 * height // 4),
+    ]
     return [image.convert("RGB").getpixel(p) for p in points]  # type: ignore[misc]
 
 

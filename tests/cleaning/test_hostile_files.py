@@ -132,7 +132,12 @@ def test_a_polyglot_with_a_zip_after_the_png_loses_the_zip():
 
 
 def test_an_exif_block_whose_offsets_loop_is_survived():
-    looping = b"Exif\x00\x00II*\x00\x08\x00\x00\x00" + b"\x01\x00" + struct.pack("<HHII", 0x8769, 4, 1, 8) + b"\x08\x00\x00\x00"
+    looping = (
+        b"Exif\x00\x00II*\x00\x08\x00\x00\x00"
+        + b"\x01\x00"
+        + struct.pack("<HHII", 0x8769, 4, 1, 8)
+        + b"\x08\x00\x00\x00"
+    )
     out = io.BytesIO()
     samples.picture().save(out, "JPEG", exif=looping)
     result = clean(out.getvalue())
