@@ -29,7 +29,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First, so that nothing after it ever sees who the client is.
+    # Outermost, so that it runs however the request ends.
+    "intake.middleware.discard_unclaimed_uploads",
+    # Next, so that nothing after it ever sees who the client is.
     "intake.middleware.forget_client",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -93,8 +95,9 @@ INTAKE_MAX_ACCOUNT_CHARS = env_int("INTAKE_MAX_ACCOUNT_CHARS", 50_000, minimum=1
 
 # Uploads are encrypted while they are received; Django's own handlers would spool to a plaintext file.
 FILE_UPLOAD_HANDLERS = ["intake.uploads.EncryptingUploadHandler"]
-DATA_UPLOAD_MAX_MEMORY_SIZE = 4 * INTAKE_MAX_ACCOUNT_CHARS + 64 * 1024
-DATA_UPLOAD_MAX_NUMBER_FILES = INTAKE_MAX_IMAGES + 1  # one more, so the form can say what the limit is
+DATA_UPLOAD_MAX_MEMORY_SIZE = 16 * INTAKE_MAX_ACCOUNT_CHARS + 64 * 1024
+# Far above INTAKE_MAX_IMAGES, so that the form can say what the limit is; files past it are not stored.
+DATA_UPLOAD_MAX_NUMBER_FILES = 100
 
 # --- Background work -------------------------------------------------------------------------
 
@@ -151,6 +154,9 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 LANGUAGE_COOKIE_SECURE = True
+# The CSRF cookie lives only as long as the browser session: a year-long cookie on a witness's device
+# would be evidence of a visit.
+CSRF_COOKIE_AGE = None
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 LANGUAGE_COOKIE_HTTPONLY = True

@@ -11,12 +11,24 @@ KEPT_HEADERS = frozenset(
         "HTTP_ACCEPT",
         "HTTP_ACCEPT_LANGUAGE",
         "HTTP_ORIGIN",
-        "HTTP_REFERER",
         "HTTP_X_CSRFTOKEN",
         "HTTP_X_FORWARDED_PROTO",  # read only when INTAKE_BEHIND_TLS_PROXY is set
     }
 )
 UNKNOWN_ADDRESS = "0.0.0.0"  # noqa: S104 - a placeholder address, not a binding
+
+
+def discard_unclaimed_uploads(get_response):
+    """Whatever happened to the request, its uploads that no stored submission claims are removed."""
+
+    def middleware(request):
+        try:
+            return get_response(request)
+        finally:
+            for upload in getattr(request, "sealed_uploads", ()):
+                upload.discard()
+
+    return middleware
 
 
 def forget_client(get_response):
@@ -25,8 +37,8 @@ def forget_client(get_response):
     def middleware(request):
         meta = request.META
         meta["REMOTE_ADDR"] = UNKNOWN_ADDRESS
-        meta.pop("REMOTE_HOST", None)
-        meta.pop("REMOTE_PORT", None)
+        for key in ("REMOTE_HOST", "REMOTE_PORT", "gunicorn.socket"):  # the socket knows the peer address
+            meta.pop(key, None)
         for key in [key for key in meta if key.startswith("HTTP_") and key not in KEPT_HEADERS]:
             del meta[key]
         return get_response(request)

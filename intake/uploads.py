@@ -1,9 +1,14 @@
 """An upload handler that encrypts each file as it is received, so no upload touches the disk in clear.
 
 Django's own handlers keep small files in memory and spool large ones to a plaintext temporary file.
-This one streams every chunk through intake.blobs instead, keeps only the first bytes in memory (to
-decide the type by content), and stops storing a file that passes the size limit, so that the form can
-say so and keep the rest of what the witness wrote.
+This one streams every chunk through intake.blobs instead and keeps only the first bytes in memory (to
+decide the type by content). It stops storing a file that passes the per-file limit, and any file once
+the request has passed the image count or the total size, so that the form can say what was wrong
+and keep the rest of what the witness wrote.
+
+Every upload of a request is listed on ``request.sealed_uploads`` from its first byte on.
+``intake.middleware.discard_unclaimed_uploads`` removes whatever the request did not store, however it
+ended: a refused form, a CSRF failure, a parse error or a crash.
 """
 from __future__ import annotations
 
@@ -21,58 +26,66 @@ HEAD_BYTES = 8192
 class SealedUpload:
     """A received file: its encrypted blob, size and first bytes. The client's file name is not kept."""
 
-    blob: str | None
-    size: int
-    head: bytes
+    blob: str | None = None
+    size: int = 0
+    head: bytes = b""
     too_large: bool = False
     claimed: bool = field(default=False, repr=False)
+    _writer: blobs.BlobWriter | None = field(default=None, repr=False)
 
     def discard(self) -> None:
-        if self.blob and not self.claimed:
+        """Remove the blob unless a stored submission refers to it. Safe to call more than once."""
+        if self.claimed:
+            return
+        if self._writer is not None:
+            self._writer.discard()
+            self._writer = None
+        if self.blob:
             blobs.delete(self.blob)
             self.blob = None
+
+    # Django closes the files of a request whose parsing failed.
+    close = discard
 
 
 class EncryptingUploadHandler(FileUploadHandler):
     def __init__(self, request=None):
         super().__init__(request)
         self.received: list[SealedUpload] = []
+        self.total = 0
         if request is not None:
-            # The view discards whatever it does not claim, whether the form was valid or not.
             request.sealed_uploads = self.received
 
     def new_file(self, *args, **kwargs):
         super().new_file(*args, **kwargs)
         self.file_name = ""  # a phone's file name often holds a date, a name or a place
-        self._writer: blobs.BlobWriter | None = blobs.BlobWriter()
-        self._head = bytearray()
-        self._size = 0
+        self.upload = SealedUpload()
+        self.received.append(self.upload)
+        if len(self.received) <= settings.INTAKE_MAX_IMAGES and self.total <= settings.INTAKE_MAX_TOTAL_BYTES:
+            self.upload._writer = blobs.BlobWriter()
+            self.upload.blob = self.upload._writer.name
 
     def receive_data_chunk(self, raw_data, start):
-        self._size += len(raw_data)
-        if self._writer is None:
+        upload = self.upload
+        upload.size += len(raw_data)
+        self.total += len(raw_data)
+        if len(upload.head) < HEAD_BYTES:
+            upload.head += raw_data[: HEAD_BYTES - len(upload.head)]
+        if upload._writer is None:
             return None
-        if self._size > settings.INTAKE_MAX_IMAGE_BYTES:
-            self._writer.discard()
-            self._writer = None
+        if upload.size > settings.INTAKE_MAX_IMAGE_BYTES or self.total > settings.INTAKE_MAX_TOTAL_BYTES:
+            upload.too_large = upload.size > settings.INTAKE_MAX_IMAGE_BYTES
+            upload.discard()
             return None
-        if len(self._head) < HEAD_BYTES:
-            self._head += raw_data[: HEAD_BYTES - len(self._head)]
-        self._writer.write(raw_data)
+        upload._writer.write(raw_data)
         return None
 
     def file_complete(self, file_size):
-        writer, self._writer = self._writer, None
-        upload = SealedUpload(
-            blob=writer.close() if writer else None,
-            size=self._size,
-            head=bytes(self._head),
-            too_large=writer is None,
-        )
-        self.received.append(upload)
+        upload = self.upload
+        if upload._writer is not None:
+            upload._writer.close()
+            upload._writer = None
         return upload
 
     def upload_interrupted(self):
-        if self._writer is not None:
-            self._writer.discard()
-            self._writer = None
+        self.upload.discard()

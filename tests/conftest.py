@@ -145,6 +145,30 @@ def exiftool(data: bytes) -> dict:
     return json.loads(result.stdout)[0]
 
 
+@pytest.fixture
+def temporary_files(monkeypatch) -> list[str]:
+    """Records every temporary file this process creates while the test runs."""
+    import tempfile
+
+    import django.core.files.temp
+
+    made: list[str] = []
+
+    def spy(real, name):
+        def create(*args, **kwargs):
+            made.append(name)
+            return real(*args, **kwargs)
+
+        return create
+
+    for name in ("NamedTemporaryFile", "TemporaryFile", "SpooledTemporaryFile", "mkstemp"):
+        monkeypatch.setattr(tempfile, name, spy(getattr(tempfile, name), name))
+    monkeypatch.setattr(
+        django.core.files.temp, "NamedTemporaryFile", spy(django.core.files.temp.NamedTemporaryFile, "django")
+    )
+    return made
+
+
 # --- A real worker ----------------------------------------------------------------------------
 
 

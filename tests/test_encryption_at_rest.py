@@ -37,7 +37,7 @@ def files_under(folder) -> bytes:
 
 @pytest.mark.django_db
 def test_no_plaintext_in_database_blobs_or_temp_after_a_submission_with_a_large_image(
-    client, settings, tmp_path, reviewer
+    client, settings, tmp_path, reviewer, temporary_files
 ):
     temp = tmp_path / "tmp"
     temp.mkdir()
@@ -57,6 +57,7 @@ def test_no_plaintext_in_database_blobs_or_temp_after_a_submission_with_a_large_
     stored = all_database_bytes() + files_under(settings.INTAKE_BLOB_DIR) + files_under(temp)
     for needle in needles:
         assert needle not in stored
+    assert temporary_files == []  # Django deletes its spool files at the end of a request: none was made
     # The plaintext was there to find: the same search finds it in what was posted.
     assert MARKER.encode() in photo and b"WitnessPhone" in photo
 

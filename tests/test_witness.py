@@ -67,9 +67,17 @@ def test_a_testimony_with_photos_is_stored_and_a_receipt_is_shown(client, photo)
 
 
 def test_the_receipt_has_at_least_80_bits_of_entropy():
-    words = receipts.new_receipt().split()
-    assert len(words) == receipts.WORDS
-    assert len(words) * 11 >= 80  # 2048 words: 11 bits each
+    import math
+
+    wordlist = receipts._wordlist()
+    assert len(set(wordlist)) == len(wordlist) == 2048
+    assert receipts.WORDS * math.log2(len(wordlist)) >= 80
+    drawn = [receipts.new_receipt() for _ in range(200)]
+    assert all(len(receipt.split()) == receipts.WORDS for receipt in drawn)
+    assert len(set(drawn)) == 200
+    # Every word position uses the whole list, not a part of it.
+    first_words = {receipt.split()[0] for receipt in drawn}
+    assert len(first_words) > 150
 
 
 def test_the_receipt_itself_is_not_stored(client):
@@ -197,23 +205,83 @@ def test_the_witness_sees_a_coarse_status(client, status, shown):
     assert f"<strong>{shown}</strong>" in client.post(STATUS, {"receipt": receipt}).content.decode()
 
 
-def test_a_witness_post_without_the_csrf_token_is_refused(photo):
+@pytest.mark.parametrize("with_cookie", [False, True])
+def test_a_witness_post_without_the_csrf_token_is_refused_and_keeps_no_upload(photo, with_cookie):
     from django.test import Client
 
-    response = Client(enforce_csrf_checks=True).post(SUBMIT, {"account": "x", "images": [upload(photo)]})
+    client = Client(enforce_csrf_checks=True)
+    if with_cookie:
+        client.get(SUBMIT)  # the CSRF cookie is set, but the form's token is missing
+    response = client.post(SUBMIT, {"account": "x", "images": [upload(photo)]})
     assert response.status_code == 403
     assert not Submission.objects.exists()
     assert blobs.all_names() == []
 
 
-def test_a_large_photo_is_received_without_django_temporary_files(client, settings, tmp_path):
-    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "uploads-tmp")
-    (tmp_path / "uploads-tmp").mkdir()
+def test_twelve_photos_get_the_forms_message_and_only_ten_are_ever_written(client, monkeypatch):
+    written = []
+    original_init = blobs.BlobWriter.__init__
+
+    def counting_init(self):
+        original_init(self)
+        written.append(self.name)
+
+    monkeypatch.setattr(blobs.BlobWriter, "__init__", counting_init)
+    response = submit(client, account="kept", images=[upload(png_bytes(), f"{n}.png") for n in range(12)])
+    assert response.status_code == 200
+    assert "You chose 12 photos; the most you can send is 10." in response.content.decode()
+    assert response.context["form"]["account"].value() == "kept"
+    assert len(written) == 10
+    assert blobs.all_names() == []
+
+
+def test_an_account_far_over_the_limit_with_a_photo_gets_the_forms_message(client, settings, photo):
+    too_long = "x" * (settings.INTAKE_MAX_ACCOUNT_CHARS * 6)
+    response = submit(client, account=too_long, images=[upload(photo)])
+    assert response.status_code == 200
+    assert "Ensure this value has at most" in response.content.decode()
+    assert blobs.all_names() == []
+
+
+def test_a_request_too_large_to_parse_gets_a_clear_page_and_keeps_no_upload(client, settings, photo):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = submit(client, account="x" * 5000, images=[upload(photo)])
+    assert response.status_code == 400
+    assert "Nothing was stored" in response.content.decode()
+    assert not Submission.objects.exists()
+    assert blobs.all_names() == []
+
+
+def test_a_crash_after_the_uploads_were_received_keeps_no_upload(client, photo, monkeypatch):
+    from intake.witness import views
+
+    def crash(**kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(views.actions, "submit_testimony", crash)
+    client.raise_request_exception = False
+    response = submit(client, images=[upload(photo), upload(photo)])
+    assert response.status_code == 500
+    assert blobs.all_names() == []
+
+
+def test_a_large_photo_never_goes_through_a_temporary_file(client, temporary_files):
+    """Django spools uploads over 2.5 MB to a plaintext temporary file; ours must never make one."""
     big = camera_jpeg(size=(3000, 2400)) + b"\0" * 3_000_000  # past Django's 2.5 MB memory threshold
     assert len(big) > 2_621_440
     submit(client, images=[upload(big)])
     assert Image.objects.count() == 1
-    assert list((tmp_path / "uploads-tmp").iterdir()) == []
+    assert temporary_files == []
+
+
+def test_the_temporary_file_check_catches_djangos_own_upload_handlers(client, settings, temporary_files):
+    settings.FILE_UPLOAD_HANDLERS = [
+        "django.core.files.uploadhandler.MemoryFileUploadHandler",
+        "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+    ]
+    big = camera_jpeg(size=(3000, 2400)) + b"\0" * 3_000_000
+    client.post(SUBMIT, {"account": "x", "images": [upload(big)]})
+    assert temporary_files != []
 
 
 @pytest.mark.parametrize("format_name", ["JPEG", "PNG", "WEBP", "GIF", "TIFF", "HEIF", "AVIF"])

@@ -51,6 +51,8 @@ class ImagesField(forms.Field):
                 _("Together the files are larger than %(limit)s.")
                 % {"limit": filesizeformat(settings.INTAKE_MAX_TOTAL_BYTES)}
             )
+        if not errors and any(upload.blob is None for upload in uploads):
+            errors.append(_("A file was not received completely. Please choose your photos again."))
         if errors:
             raise forms.ValidationError(errors)
 

@@ -12,24 +12,20 @@ from intake.witness.forms import ReceiptForm, TestimonyForm
 
 @require_http_methods(["GET", "POST"])
 def submit(request):
-    try:
-        if request.method == "POST":
-            form = TestimonyForm(request.POST, request.FILES)
-            if form.is_valid():
-                receipt = actions.submit_testimony(
-                    account=form.cleaned_data["account"],
-                    happened_when=form.cleaned_data["happened_when"],
-                    happened_where=form.cleaned_data["happened_where"],
-                    uploads=form.cleaned_data["images"],
-                )
-                return render(request, "witness/receipt.html", {"receipt": receipt.split()})
-        else:
-            form = TestimonyForm()
-        return render(request, "witness/submit.html", {"form": form, **_limits()})
-    finally:
-        # Uploads of a refused or failed submission are removed; accepted ones were claimed on commit.
-        for upload in getattr(request, "sealed_uploads", ()):
-            upload.discard()
+    # Uploads that this view does not store are removed by intake.middleware.discard_unclaimed_uploads.
+    if request.method == "POST":
+        form = TestimonyForm(request.POST, request.FILES)
+        if form.is_valid():
+            receipt = actions.submit_testimony(
+                account=form.cleaned_data["account"],
+                happened_when=form.cleaned_data["happened_when"],
+                happened_where=form.cleaned_data["happened_where"],
+                uploads=form.cleaned_data["images"],
+            )
+            return render(request, "witness/receipt.html", {"receipt": receipt.split()})
+    else:
+        form = TestimonyForm()
+    return render(request, "witness/submit.html", {"form": form, **_limits()})
 
 
 @require_http_methods(["GET", "POST"])
