@@ -137,7 +137,8 @@ class AuditEventQuerySet(models.QuerySet):
 
 
 class AuditEvent(models.Model):
-    """One thing a member of staff did with a submission: the chain of custody. Append-only.
+    """One thing a member of staff did with a submission or an account: the chain of custody.
+    Append-only.
 
     PostgreSQL enforces this with a trigger as well (migration 0003), so not even a bug in this code
     or a shell on the application can rewrite the record.
@@ -148,12 +149,16 @@ class AuditEvent(models.Model):
         VIEWED_IMAGE = "viewed_image", _("Viewed an image")
         CHANGED_STATUS = "changed_status", _("Changed the status")
         ADDED_NOTE = "added_note", _("Added a note")
+        CREATED_ACCOUNT = "created_account", _("Created an account")
+        CHANGED_ROLES = "changed_roles", _("Changed an account's roles")
+        SET_PASSWORD = "set_password", _("Set an account's password")
 
     at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     action = models.CharField(max_length=20, choices=Action.choices)
-    # Not a foreign key: the record must outlive the submission it speaks of.
-    submission_id = models.UUIDField(db_index=True)
+    # Not foreign keys: the record must outlive what it speaks of.
+    submission_id = models.UUIDField(db_index=True, null=True, blank=True)
+    account = models.CharField(max_length=150, blank=True)
     detail = models.JSONField(default=dict, blank=True)
 
     objects = AuditEventQuerySet.as_manager()

@@ -181,3 +181,70 @@ def test_the_queue_filters_by_status_and_hides_closed_ones_by_default(reviewer_c
     assert submission.reference in page and closed.reference not in page
     page = reviewer_client.get(reverse("review:queue") + "?status=archived").content.decode()
     assert closed.reference in page and submission.reference not in page
+
+
+# --- Admins cannot become readers ------------------------------------------------------------------
+
+
+def change_form(user, **overrides):
+    data = {
+        "username": user.username, "first_name": "", "last_name": "", "email": "",
+        "is_active": "on", "is_staff": "on" if user.is_staff else "",
+        "groups": [str(group.pk) for group in user.groups.all()],
+        "last_login_0": "", "last_login_1": "", "date_joined_0": "2026-01-01", "date_joined_1": "00:00:00",
+    }
+    data.update(overrides)
+    return {key: value for key, value in data.items() if value != ""}
+
+
+def test_an_admin_cannot_give_themselves_the_reviewer_role_or_superuser_status(client, admin_user):
+    from django.contrib.auth.models import Group
+
+    client.force_login(admin_user)
+    reviewer_group = Group.objects.get(name="Reviewer")
+    client.post(
+        reverse("admin:auth_user_change", args=[admin_user.pk]),
+        change_form(admin_user, groups=[str(reviewer_group.pk)], is_superuser="on", first_name="Adam"),
+    )
+    admin_user.refresh_from_db()
+    assert admin_user.first_name == "Adam"  # the form was saved...
+    assert not admin_user.is_superuser  # ...without the fields an admin may not change on themselves
+    assert list(admin_user.groups.values_list("name", flat=True)) == ["Admin"]
+
+
+def test_an_admin_cannot_set_the_password_of_an_account_in_use(client, admin_user, reviewer):
+    from django.utils import timezone
+
+    reviewer.last_login = timezone.now()
+    reviewer.save()
+    client.force_login(admin_user)
+    url = reverse("admin:auth_user_password_change", args=[reviewer.pk])
+    response = client.post(url, {"password1": "a new long passphrase 42", "password2": "a new long passphrase 42"})
+    assert response.status_code == 403
+    reviewer.refresh_from_db()
+    assert reviewer.check_password("correct horse battery staple")
+
+
+def test_account_creation_roles_and_passwords_set_by_an_admin_are_audited(client, admin_user):
+    from django.contrib.auth.models import Group, User
+
+    client.force_login(admin_user)
+    client.post(reverse("admin:auth_user_add"), {
+        "username": "newreviewer", "password1": "a new long passphrase 42", "password2": "a new long passphrase 42",
+        "usable_password": "true",
+    })
+    account = User.objects.get(username="newreviewer")
+    reviewer_group = Group.objects.get(name="Reviewer")
+    client.post(
+        reverse("admin:auth_user_change", args=[account.pk]), change_form(account, groups=[str(reviewer_group.pk)])
+    )
+    client.post(
+        reverse("admin:auth_user_password_change", args=[account.pk]),
+        {"password1": "another long passphrase 7", "password2": "another long passphrase 7"},
+    )
+    events = list(AuditEvent.objects.order_by("at", "id").values_list("actor__username", "action", "account", "detail"))
+    assert events == [
+        ("adam", "created_account", "newreviewer", {}),
+        ("adam", "changed_roles", "newreviewer", {"from": [], "to": ["Reviewer"]}),
+        ("adam", "set_password", "newreviewer", {}),
+    ]
