@@ -9,8 +9,8 @@ threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 timeout = 120
 accesslog = None
 errorlog = "-"
-# "warning" and above never include the client's address (gunicorn logs it only at debug level).
-loglevel = "warning"
+# gunicorn names the client's address in some warnings ("Invalid request from ip=..."): errors only.
+loglevel = "error"
 # The client address is never trusted from headers either; the app drops it anyway (intake.middleware).
 forwarded_allow_ips = ""
 proxy_allow_ips = ""

@@ -11,6 +11,7 @@ from celery.signals import worker_process_init, worker_ready
 from django.conf import settings
 from django.db import DatabaseError
 from django.db.models import F, Q
+from kombu.exceptions import ChannelError
 
 from intake import actions, blobs, cleaning, crypto
 from intake.models import Image
@@ -37,12 +38,13 @@ def clean_image(image_id: str) -> None:
     if image.attempts >= MAX_ATTEMPTS:
         actions.record_failure(image, "The file stopped the cleaning process several times.")
         return
-    Image.objects.filter(pk=image.pk).update(attempts=F("attempts") + 1)
     try:
         data = blobs.read(image.original_blob)
     except (crypto.DecryptionError, FileNotFoundError):
         actions.record_failure(image, "The upload could not be read back from storage.")
         return
+    # Counted just before the part that parses the hostile file, which is what can kill the process.
+    Image.objects.filter(pk=image.pk).update(attempts=F("attempts") + 1)
     try:
         cleaned = cleaning.clean(data)
     except cleaning.Refused as refusal:
@@ -52,22 +54,41 @@ def clean_image(image_id: str) -> None:
     except MemoryError:
         actions.record_failure(image, "Cleaning needed more memory than allowed.")
     except Exception as error:  # noqa: BLE001 - a hostile file must not stop the queue
-        # The type of error only: its message could quote the file.
-        log.error("cleaning image %s failed with %s", image.pk, type(error).__name__)
+        # The type of error only: its message could quote the file, and an id with the log line's
+        # time would say when a witness submitted.
+        log.error("cleaning an image failed with %s", type(error).__name__)
         actions.record_failure(image, "The file could not be cleaned.")
     else:
-        actions.record_clean(image, cleaned)
+        try:
+            actions.record_clean(image, cleaned)
+        except (DatabaseError, OSError):
+            # The file was fine, storage was not: this try does not count against the file.
+            Image.objects.filter(pk=image.pk).update(attempts=F("attempts") - 1)
+            raise
 
 
 @shared_task
 def requeue_pending() -> int:
     """Enqueue every image still waiting (the broker may have been down when it arrived) and remove
-    blobs that no row refers to (left by a request that died), once they are a day old."""
+    blobs that no row refers to (left by a request that died), once they are surely two days old.
+
+    Images are enqueued only when the queue is empty: a backlog is not multiplied every sweep."""
+    _remove_orphan_blobs()
+    if _queued_messages() > 0:
+        return 0
     pending = list(Image.objects.filter(state=Image.State.PENDING).values_list("pk", flat=True))
     for image_id in pending:
         clean_image.delay(str(image_id))
-    _remove_orphan_blobs()
     return len(pending)
+
+
+def _queued_messages() -> int:
+    with clean_image.app.connection_for_write() as connection:
+        queue = clean_image.app.conf.task_default_queue
+        try:
+            return connection.default_channel.queue_declare(queue=queue, passive=True).message_count
+        except ChannelError:  # the queue does not exist yet: nothing was ever sent to it
+            return 0
 
 
 def _remove_orphan_blobs() -> None:
@@ -78,9 +99,10 @@ def _remove_orphan_blobs() -> None:
     known = set(referenced.values_list("original_blob", flat=True)) | set(
         referenced.values_list("clean_blob", flat=True)
     )
-    day_ago = (datetime.now(UTC) - timedelta(days=1)).timestamp()
+    # File times are blurred to midnight, so a blob written just before midnight looks a day older.
+    two_days_ago = (datetime.now(UTC) - timedelta(days=2)).timestamp()
     for name in names - known:
-        if blobs.path_of(name).stat().st_mtime < day_ago:
+        if blobs.path_of(name).stat().st_mtime < two_days_ago:
             blobs.delete(name)
 
 

@@ -19,8 +19,10 @@ PRODUCTION_ENVIRONMENT = {
 
 
 def run_manage(*args, env_extra=None):
+    from django.conf import settings
+
     env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "SECRET_KEY", "SECURE_"))}
-    env.update({"DJANGO_SETTINGS_MODULE": "config.settings", "INTAKE_DATA_DIR": "/nonexistent-intake-dir"})
+    env.update({"DJANGO_SETTINGS_MODULE": "config.settings", "INTAKE_DATA_DIR": str(settings.DATA_DIR / "manage")})
     env.update(env_extra or {})
     return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True)
 
