@@ -13,7 +13,8 @@ Envelope: one version byte, then Tink's own output (its 5-byte key-id prefix sel
 what makes rotation work). No timestamps, no pickling: a field decrypts to UTF-8 text and nothing else.
 
 The keys are one JSON document (``INTAKE_KEYS`` or ``INTAKE_KEYS_FILE``), separate from SECRET_KEY;
-``manage.py initkeys`` writes one and ``manage.py rotatekeys`` adds new primary keys to it.
+``manage.py initkeys`` writes one; ``manage.py rotatekeys add`` then ``rotatekeys promote`` rotate it in two
+steps, so that processes running either of two consecutive documents read each other's data.
 """
 from __future__ import annotations
 
@@ -76,10 +77,12 @@ def new_keys_document() -> str:
     )
 
 
-def rotated_keys_document(document: str) -> str:
-    """The same document with a new primary key in each keyset; old keys stay to decrypt old data.
+def keys_document_with_new_keys(document: str) -> str:
+    """Step 1 of a rotation: the same document with a new key in each keyset, not yet the primary.
 
-    The receipt pepper is not rotated: the receipts already handed out must keep working.
+    Processes given this document decrypt what the new key will encrypt, while still encrypting
+    under the old primary, so it can be deployed to web and worker one at a time. The receipt pepper
+    is never rotated: the receipts already handed out must keep working.
     """
     keys = json.loads(document)
     for name, template in (("fields", FIELD_KEY_TEMPLATE), ("files", FILE_KEY_TEMPLATE)):
@@ -89,7 +92,17 @@ def rotated_keys_document(document: str) -> str:
         while new_key["keyId"] in taken:
             new_key = _keyset_json(template)["key"][0]
         keyset["key"].append(new_key)
-        keyset["primaryKeyId"] = new_key["keyId"]
+    return json.dumps(keys, indent=2)
+
+
+def keys_document_promoting_newest(document: str) -> str:
+    """Step 2 of a rotation: the newest key of each keyset becomes the one new data is encrypted under.
+
+    Deploy it only once every process runs the document of step 1: they all decrypt under that key.
+    """
+    keys = json.loads(document)
+    for name in ("fields", "files"):
+        keys[name]["primaryKeyId"] = keys[name]["key"][-1]["keyId"]
     return json.dumps(keys, indent=2)
 
 

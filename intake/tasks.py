@@ -25,7 +25,7 @@ MAX_ATTEMPTS = 3
 @shared_task(
     acks_late=True,
     reject_on_worker_lost=True,
-    autoretry_for=(DatabaseError, OSError),
+    autoretry_for=(DatabaseError, OSError, crypto.DecryptionError),
     retry_backoff=5,
     retry_backoff_max=600,
     retry_jitter=True,
@@ -40,9 +40,14 @@ def clean_image(image_id: str) -> None:
         return
     try:
         data = blobs.read(image.original_blob)
-    except (crypto.DecryptionError, FileNotFoundError):
+    except FileNotFoundError:
         actions.record_failure(image, "The upload could not be read back from storage.")
         return
+    except crypto.DecryptionError:
+        # Most likely this worker runs other keys than the web process (a rotation deployed out of
+        # order, a wrong INTAKE_KEYS): the upload is kept and tried again, never destroyed.
+        log.error("an upload does not decrypt with this worker's keys: check that INTAKE_KEYS matches the web's")
+        raise
     # Counted just before the part that parses the hostile file, which is what can kill the process.
     Image.objects.filter(pk=image.pk).update(attempts=F("attempts") + 1)
     try:

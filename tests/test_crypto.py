@@ -107,25 +107,80 @@ def test_other_keys_cannot_open_it(settings):
         crypto.open_text(sealed, context)
 
 
-def test_rotation_keeps_old_ciphertexts_readable_and_encrypts_new_ones_under_the_new_key(settings):
-    context = crypto.field_context("t", "c", "row-1")
-    old_field = crypto.seal_text("before", context)
-    old_file = crypto.seal_bytes(b"old image", crypto.blob_context("b"))
-    old_prefix = old_field[1:6]
-
-    settings.INTAKE_KEYS = crypto.rotated_keys_document(settings.INTAKE_KEYS)
+def sealed_under(document: str, settings) -> tuple[bytes, bytes]:
+    """A field and a file encrypted by a process running ``document``."""
+    settings.INTAKE_KEYS = document
     crypto.forget_loaded_keys()
+    return crypto.seal_text("text", FIELD), crypto.seal_bytes(b"image", crypto.blob_context("b"))
 
-    assert crypto.open_text(old_field, context) == "before"
-    assert crypto.open_stream(io.BytesIO(old_file), crypto.blob_context("b")) == b"old image"
-    assert crypto.seal_text("after", context)[1:6] != old_prefix  # Tink's key-id prefix changed
+
+def opens_under(document: str, settings, sealed: tuple[bytes, bytes]) -> bool:
+    settings.INTAKE_KEYS = document
+    crypto.forget_loaded_keys()
+    field, file = sealed
+    return (
+        crypto.open_text(field, FIELD) == "text"
+        and crypto.open_stream(io.BytesIO(file), crypto.blob_context("b")) == b"image"
+    )
+
+
+FIELD = crypto.field_context("t", "c", "row-1")
+
+
+def test_during_each_step_of_a_rotation_web_and_worker_read_each_others_data(settings):
+    """While a new document is deployed, some processes run it and some the one before."""
+    original = settings.INTAKE_KEYS
+    added = crypto.keys_document_with_new_keys(original)
+    promoted = crypto.keys_document_promoting_newest(added)
+    for before, after in ((original, added), (added, promoted)):
+        assert opens_under(after, settings, sealed_under(before, settings))
+        assert opens_under(before, settings, sealed_under(after, settings))
+    # Data from before the rotation still opens at its end.
+    assert opens_under(promoted, settings, sealed_under(original, settings))
+
+
+def test_adding_a_key_does_not_change_what_new_data_is_encrypted_under(settings):
+    original = settings.INTAKE_KEYS
+    prefix_before = sealed_under(original, settings)[0][1:6]  # Tink's key-id prefix
+    added = crypto.keys_document_with_new_keys(original)
+    assert sealed_under(added, settings)[0][1:6] == prefix_before
+    promoted = crypto.keys_document_promoting_newest(added)
+    assert sealed_under(promoted, settings)[0][1:6] != prefix_before
+
+
+def test_the_last_step_of_a_rotation_is_not_readable_by_the_document_before_the_first(settings):
+    """Why the rotation has two steps: skipping the first would strand data on some processes."""
+    original = settings.INTAKE_KEYS
+    promoted = crypto.keys_document_promoting_newest(crypto.keys_document_with_new_keys(original))
+    with pytest.raises(crypto.DecryptionError):
+        opens_under(original, settings, sealed_under(promoted, settings))
 
 
 def test_rotation_keeps_the_receipt_pepper(settings):
     before = crypto.receipt_digest("abandon ability able about above absent absorb abstract")
-    settings.INTAKE_KEYS = crypto.rotated_keys_document(settings.INTAKE_KEYS)
+    settings.INTAKE_KEYS = crypto.keys_document_promoting_newest(
+        crypto.keys_document_with_new_keys(settings.INTAKE_KEYS)
+    )
     crypto.forget_loaded_keys()
     assert crypto.receipt_digest("abandon ability able about above absent absorb abstract") == before
+
+
+def test_the_rotate_command_prints_each_step(settings):
+    from django.core.management import call_command
+
+    def run(step: str, document: str) -> str:
+        out = io.StringIO()
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr("sys.stdin", io.StringIO(document))
+            call_command("rotatekeys", step, stdout=out)
+        return out.getvalue()
+
+    added = json.loads(run("add", settings.INTAKE_KEYS))
+    assert len(added["fields"]["key"]) == len(added["files"]["key"]) == 2
+    assert added["fields"]["primaryKeyId"] == added["fields"]["key"][0]["keyId"]
+    promoted = json.loads(run("promote", json.dumps(added)))
+    assert promoted["fields"]["primaryKeyId"] == promoted["fields"]["key"][1]["keyId"]
+    assert promoted["files"]["primaryKeyId"] == promoted["files"]["key"][1]["keyId"]
 
 
 def test_files_round_trip_across_many_segments():

@@ -70,6 +70,21 @@ def test_a_lost_upload_is_reported_not_retried_forever(pending):
     assert image.state == Image.State.FAILED and "could not be read" in image.failure_reason
 
 
+def test_an_upload_that_does_not_decrypt_with_the_workers_keys_is_kept_and_retried(pending, settings):
+    from celery.exceptions import Retry
+
+    from intake import crypto
+
+    image = pending(camera_jpeg())
+    settings.INTAKE_KEYS = crypto.new_keys_document()  # a worker deployed with other keys
+    crypto.forget_loaded_keys()
+    with pytest.raises(Retry):
+        tasks.clean_image.apply(args=[str(image.pk)], throw=True)
+    image.refresh_from_db()
+    assert image.state == Image.State.PENDING and image.attempts == 0
+    assert blobs.exists(image.original_blob)
+
+
 def test_a_task_for_a_finished_or_missing_image_does_nothing(pending):
     image = pending(camera_jpeg())
     Image.objects.filter(pk=image.pk).update(state=Image.State.CLEAN)

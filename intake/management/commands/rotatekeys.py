@@ -1,19 +1,32 @@
-"""Add a new primary key to each keyset. Old keys stay, so everything stored keeps decrypting."""
+"""Rotate the encryption keys in two steps, so that web and worker never disagree on a key.
+
+    manage.py rotatekeys add     < keys.json > step1.json   # deploy to every process, then
+    manage.py rotatekeys promote < step1.json > step2.json  # deploy to every process
+
+Old keys stay in the document, so everything stored keeps decrypting.
+"""
 import sys
 
 from django.core.management.base import BaseCommand
 
 from intake import crypto
 
+STEPS = {"add": crypto.keys_document_with_new_keys, "promote": crypto.keys_document_promoting_newest}
+
 
 class Command(BaseCommand):
     help = (
-        "Read a keys document on standard input and print it with a new primary key in each keyset. "
-        "Deploy the result everywhere, then new data is encrypted under the new keys."
+        "Read a keys document on standard input and print the next step of a rotation: 'add' a new key "
+        "to each keyset (deploy it everywhere), then 'promote' it to encrypt new data (deploy it everywhere)."
     )
     requires_system_checks: list = []
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument("step", choices=sorted(STEPS))
+
+    def handle(self, *args, step, **options):
         document = sys.stdin.read()
         crypto.load_keys(document)  # refuse to rotate something that is not a keys document
-        self.stdout.write(crypto.rotated_keys_document(document))
+        result = STEPS[step](document)
+        crypto.load_keys(result)
+        self.stdout.write(result)
