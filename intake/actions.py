@@ -124,3 +124,22 @@ def add_note(user, submission: Submission, text: str) -> Note:
             actor=user, action=AuditEvent.Action.ADDED_NOTE, submission_id=submission.pk, detail={"note": str(note.pk)}
         )
     return note
+
+
+def record_account_change(user, action: str, account, detail: dict | None = None) -> None:
+    AuditEvent.objects.create(actor=user, action=action, account=account.get_username(), detail=detail or {})
+
+
+def record_login(sender, request, user, **kwargs) -> None:
+    AuditEvent.objects.create(actor=user, action=AuditEvent.Action.LOGGED_IN)
+
+
+def record_logout(sender, request, user, **kwargs) -> None:
+    if user is not None:
+        AuditEvent.objects.create(actor=user, action=AuditEvent.Action.LOGGED_OUT)
+
+
+def record_failed_login(sender, credentials, request=None, **kwargs) -> None:
+    # Logged, not audited: anyone can fail a login, and the audit log can never be pruned. Without the
+    # name typed: people type their password into the wrong field.
+    log.warning("a staff login failed")

@@ -1,27 +1,42 @@
 """The Django admin: accounts and roles for Admins, and the audit log, which nobody can change.
 
-An Admin (not a superuser) cannot give themselves roles or superuser status, and cannot set the
-password of an account that has already been used: otherwise an Admin could become a Reviewer, or read
-testimony under a Reviewer's name. Every account created, role changed and password set is audited.
+An Admin who is not a superuser must not be able to become a reader of testimony, directly or by
+taking over someone else's account. So such an Admin:
+
+- cannot give anyone the Reviewer role (only a superuser, who runs the server, can; removing it is
+  allowed, so that access can be taken away quickly);
+- cannot change a superuser's account, nor their own roles, staff or active status;
+- cannot set the password of a Reviewer, of a superuser, or of any account that has been used;
+- cannot change the fields those rules rest on: last login, date joined, username, superuser status
+  and permissions.
+
+Every account created, changed, given roles or a password is written to the audit log.
 """
+from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext_lazy as _
 
+from intake import actions
+from intake.access import REVIEWER
 from intake.models import AuditEvent
 
 User = get_user_model()
+
+# Changes to these are audited by name and new value; any other field by name only.
+AUDITED_VALUES = ("is_active", "is_staff", "is_superuser", "username")
 
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
     """The chain of custody, readable by admins and changeable by nobody."""
 
-    list_display = ("at", "actor", "action", "submission_id", "account", "detail")
+    list_display = ("at", "actor_name", "action", "submission_id", "account", "detail")
     list_filter = ("action",)
-    search_fields = ("actor__username", "account", "submission_id")
+    search_fields = ("actor_name", "account", "submission_id")
     date_hierarchy = "at"
 
     def has_add_permission(self, request):
@@ -42,15 +57,47 @@ class StaffUserAdmin(UserAdmin):
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
         if not request.user.is_superuser:
-            fields += ["is_superuser", "user_permissions"]
+            fields += ["is_superuser", "user_permissions", "last_login", "date_joined"]
+            if obj is not None:
+                fields.append("username")
             if obj is not None and obj.pk == request.user.pk:
                 fields += ["groups", "is_staff", "is_active"]
         return fields
 
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if request.user.is_superuser or "groups" not in form.base_fields:
+            return form
+
+        class AdminGrantsNoReviewerRole(form):
+            def clean_groups(self):
+                groups = self.cleaned_data["groups"]
+                had = set(self.instance.groups.values_list("name", flat=True)) if self.instance.pk else set()
+                if REVIEWER not in had and groups.filter(name=REVIEWER).exists():
+                    raise forms.ValidationError(
+                        _("Only a superuser can give the Reviewer role, which reads testimony.")
+                    )
+                return groups
+
+        return AdminGrantsNoReviewerRole
+
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         if not change:
-            _audit(request, AuditEvent.Action.CREATED_ACCOUNT, obj)
+            actions.record_account_change(request.user, AuditEvent.Action.CREATED_ACCOUNT, obj)
+            return
+        # Roles are audited in save_related; the dates are bookkeeping (the admin's form drops their
+        # microseconds, so they would always look changed).
+        changed = [name for name in form.changed_data if name not in ("groups", "date_joined", "last_login")]
+        if changed:
+            detail = {name: getattr(obj, name) for name in changed if name in AUDITED_VALUES}
+            detail["fields"] = sorted(changed)
+            actions.record_account_change(request.user, AuditEvent.Action.CHANGED_ACCOUNT, obj, detail)
 
     def save_related(self, request, form, formsets, change):
         account = form.instance
@@ -58,17 +105,26 @@ class StaffUserAdmin(UserAdmin):
         super().save_related(request, form, formsets, change)
         after = sorted(account.groups.values_list("name", flat=True))
         if before != after:
-            _audit(request, AuditEvent.Action.CHANGED_ROLES, account, {"from": before, "to": after})
+            actions.record_account_change(
+                request.user, AuditEvent.Action.CHANGED_ROLES, account, {"from": before, "to": after}
+            )
 
     def user_change_password(self, request, id, form_url=""):
         account = get_object_or_404(User, pk=id)
-        if not request.user.is_superuser and account.last_login is not None and account != request.user:
-            raise PermissionDenied  # only a superuser may take over an account that is in use
+        if not may_set_password(request.user, account):
+            raise PermissionDenied
         response = super().user_change_password(request, id, form_url)
         if request.method == "POST" and response.status_code == 302:
-            _audit(request, AuditEvent.Action.SET_PASSWORD, account)
+            actions.record_account_change(request.user, AuditEvent.Action.SET_PASSWORD, account)
         return response
 
 
-def _audit(request, action, account, detail=None) -> None:
-    AuditEvent.objects.create(actor=request.user, action=action, account=account.get_username(), detail=detail or {})
+def may_set_password(actor, account) -> bool:
+    """A superuser may set any password; an Admin only that of a new account that reads no testimony."""
+    if actor.is_superuser:
+        return True
+    return (
+        not account.is_superuser
+        and account.last_login is None
+        and not account.groups.filter(name=REVIEWER).exists()
+    )

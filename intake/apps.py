@@ -11,6 +11,14 @@ class IntakeConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from django.contrib.auth import signals
+
+        from intake import actions
+
+        signals.user_logged_in.connect(actions.record_login, dispatch_uid="intake-audit-login")
+        signals.user_logged_out.connect(actions.record_logout, dispatch_uid="intake-audit-logout")
+        signals.user_login_failed.connect(actions.record_failed_login, dispatch_uid="intake-log-failed-login")
+
         # The file-system broker (used when no REDIS_URL is set) needs its folders before the first
         # message; web and worker both start here.
         from django.conf import settings

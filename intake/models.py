@@ -97,7 +97,7 @@ class Image(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
-        ordering = ["submission", "position"]
+        ordering = ["submission_id", "position"]  # by id: no join, so the worker needs no other table
         constraints = [models.UniqueConstraint(fields=["submission", "position"], name="image_position_unique")]
 
     def __str__(self):
@@ -150,12 +150,18 @@ class AuditEvent(models.Model):
         CHANGED_STATUS = "changed_status", _("Changed the status")
         ADDED_NOTE = "added_note", _("Added a note")
         CREATED_ACCOUNT = "created_account", _("Created an account")
+        CHANGED_ACCOUNT = "changed_account", _("Changed an account")
         CHANGED_ROLES = "changed_roles", _("Changed an account's roles")
         SET_PASSWORD = "set_password", _("Set an account's password")
+        CHANGED_OWN_PASSWORD = "changed_own_password", _("Changed their own password")
+        LOGGED_IN = "logged_in", _("Logged in")
+        LOGGED_OUT = "logged_out", _("Logged out")
 
     at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    action = models.CharField(max_length=20, choices=Action.choices)
+    # The name as it was when the event was written: renaming an account does not rewrite history.
+    actor_name = models.CharField(max_length=150, editable=False)
+    action = models.CharField(max_length=30, choices=Action.choices)
     # Not foreign keys: the record must outlive what it speaks of.
     submission_id = models.UUIDField(db_index=True, null=True, blank=True)
     account = models.CharField(max_length=150, blank=True)
@@ -168,11 +174,12 @@ class AuditEvent(models.Model):
         default_permissions = ("view",)
 
     def __str__(self):
-        return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.get_action_display()}"
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name} {self.get_action_display()}"
 
     def save(self, *args, **kwargs):
         if not self._state.adding:
             raise AuditLogIsAppendOnly("audit events cannot be changed")
+        self.actor_name = self.actor.get_username()
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):

@@ -107,7 +107,7 @@ def test_nobody_can_edit_the_audit_log_in_the_admin(client, superuser, reviewer,
     client.post(reverse("admin:intake_auditevent_change", args=[event.pk]), {"action": "added_note"})
     event.refresh_from_db()
     assert event.action == "viewed"
-    assert AuditEvent.objects.count() == 1
+    assert list(AuditEvent.objects.values_list("action", flat=True)) == ["logged_in", "viewed"]
 
 
 def test_the_admin_has_no_page_for_testimony(client, superuser):
@@ -125,7 +125,11 @@ def test_every_view_and_change_is_in_the_audit_log(reviewer_client, reviewer, su
     reviewer_client.post(submission_url(submission, "review:set_status"), {"status": "in_review"})
     reviewer_client.post(submission_url(submission, "review:add_note"), {"text": "Geolocated: matches the mosque."})
 
-    events = list(AuditEvent.objects.order_by("at", "id").values_list("actor__username", "action", "submission_id"))
+    events = list(
+        AuditEvent.objects.filter(submission_id__isnull=False)
+        .order_by("at", "id")
+        .values_list("actor_name", "action", "submission_id")
+    )
     assert [action for _, action, _ in events] == ["viewed", "viewed_image", "changed_status", "added_note"]
     assert {(actor, sid) for actor, _, sid in events} == {(reviewer.username, submission.pk)}
     assert AuditEvent.objects.get(action="changed_status").detail == {"from": "new", "to": "in_review"}
@@ -187,24 +191,34 @@ def test_the_queue_filters_by_status_and_hides_closed_ones_by_default(reviewer_c
 
 
 def change_form(user, **overrides):
+    """The Django admin's change form for ``user`` as a browser would post it, with ``overrides``."""
     data = {
         "username": user.username, "first_name": "", "last_name": "", "email": "",
-        "is_active": "on", "is_staff": "on" if user.is_staff else "",
+        "is_active": "on" if user.is_active else "", "is_staff": "on" if user.is_staff else "",
         "groups": [str(group.pk) for group in user.groups.all()],
-        "last_login_0": "", "last_login_1": "", "date_joined_0": "2026-01-01", "date_joined_1": "00:00:00",
+        "last_login_0": "", "last_login_1": "",
+        "date_joined_0": f"{user.date_joined:%Y-%m-%d}", "date_joined_1": f"{user.date_joined:%H:%M:%S}",
     }
     data.update(overrides)
     return {key: value for key, value in data.items() if value != ""}
 
 
-def test_an_admin_cannot_give_themselves_the_reviewer_role_or_superuser_status(client, admin_user):
+def group(name):
     from django.contrib.auth.models import Group
 
+    return str(Group.objects.get(name=name).pk)
+
+
+def set_password(client, account):
+    url = reverse("admin:auth_user_password_change", args=[account.pk])
+    return client.post(url, {"password1": "a new long passphrase 42", "password2": "a new long passphrase 42"})
+
+
+def test_an_admin_cannot_give_themselves_the_reviewer_role_or_superuser_status(client, admin_user):
     client.force_login(admin_user)
-    reviewer_group = Group.objects.get(name="Reviewer")
     client.post(
         reverse("admin:auth_user_change", args=[admin_user.pk]),
-        change_form(admin_user, groups=[str(reviewer_group.pk)], is_superuser="on", first_name="Adam"),
+        change_form(admin_user, groups=[group("Reviewer")], is_superuser="on", first_name="Adam"),
     )
     admin_user.refresh_from_db()
     assert admin_user.first_name == "Adam"  # the form was saved...
@@ -212,39 +226,153 @@ def test_an_admin_cannot_give_themselves_the_reviewer_role_or_superuser_status(c
     assert list(admin_user.groups.values_list("name", flat=True)) == ["Admin"]
 
 
-def test_an_admin_cannot_set_the_password_of_an_account_in_use(client, admin_user, reviewer):
+def test_an_admin_cannot_give_anyone_the_reviewer_role(client, admin_user, outsider):
+    client.force_login(admin_user)
+    response = client.post(
+        reverse("admin:auth_user_change", args=[outsider.pk]), change_form(outsider, groups=[group("Reviewer")])
+    )
+    assert "Only a superuser can give the Reviewer role" in response.content.decode()
+    assert not outsider.groups.exists()
+
+
+def test_a_superuser_gives_the_reviewer_role_and_it_is_audited(client, superuser, outsider):
+    client.force_login(superuser)
+    url = reverse("admin:auth_user_change", args=[outsider.pk])
+    client.post(url, change_form(outsider, groups=[group("Reviewer")]))
+    assert list(outsider.groups.values_list("name", flat=True)) == ["Reviewer"]
+    event = AuditEvent.objects.get(action="changed_roles")
+    assert (event.actor_name, event.account, event.detail) == ("root", "olga", {"from": [], "to": ["Reviewer"]})
+
+
+def test_an_admin_can_take_the_reviewer_role_away(client, admin_user, reviewer):
+    client.force_login(admin_user)
+    client.post(reverse("admin:auth_user_change", args=[reviewer.pk]), change_form(reviewer, groups=[]))
+    assert not reviewer.groups.exists()
+
+
+def test_an_admin_cannot_set_the_password_of_an_account_in_use(client, admin_user, outsider):
     from django.utils import timezone
 
-    reviewer.last_login = timezone.now()
-    reviewer.save()
+    outsider.last_login = timezone.now()
+    outsider.save()
     client.force_login(admin_user)
-    url = reverse("admin:auth_user_password_change", args=[reviewer.pk])
-    response = client.post(url, {"password1": "a new long passphrase 42", "password2": "a new long passphrase 42"})
-    assert response.status_code == 403
+    assert set_password(client, outsider).status_code == 403
+    outsider.refresh_from_db()
+    assert outsider.check_password("correct horse battery staple")
+
+
+def test_an_admin_cannot_clear_the_last_login_to_take_over_an_account(client, admin_user, outsider):
+    from django.utils import timezone
+
+    used = timezone.now()
+    outsider.last_login = used
+    outsider.save()
+    client.force_login(admin_user)
+    client.post(reverse("admin:auth_user_change", args=[outsider.pk]), change_form(outsider, first_name="Olga"))
+    outsider.refresh_from_db()
+    assert outsider.first_name == "Olga" and outsider.last_login == used
+    assert set_password(client, outsider).status_code == 403
+
+
+def test_an_admin_cannot_set_the_password_of_a_reviewer_even_a_new_one(client, admin_user, reviewer):
+    assert reviewer.last_login is None
+    client.force_login(admin_user)
+    assert set_password(client, reviewer).status_code == 403
     reviewer.refresh_from_db()
     assert reviewer.check_password("correct horse battery staple")
 
 
-def test_account_creation_roles_and_passwords_set_by_an_admin_are_audited(client, admin_user):
-    from django.contrib.auth.models import Group, User
+def test_an_admin_cannot_change_a_superuser(client, admin_user, superuser):
+    client.force_login(admin_user)
+    response = client.post(
+        reverse("admin:auth_user_change", args=[superuser.pk]), change_form(superuser, is_active="")
+    )
+    assert response.status_code == 403
+    assert set_password(client, superuser).status_code == 403
+    superuser.refresh_from_db()
+    assert superuser.is_active and superuser.check_password("correct horse battery staple")
+
+
+def test_an_admin_cannot_rename_an_account_and_a_rename_does_not_rewrite_the_audit_log(
+    client, admin_user, superuser, reviewer, submission
+):
+    AuditEvent.objects.create(actor=reviewer, action="viewed", submission_id=submission.pk)
+    client.force_login(admin_user)
+    client.post(reverse("admin:auth_user_change", args=[reviewer.pk]), change_form(reviewer, username="someone"))
+    reviewer.refresh_from_db()
+    assert reviewer.username == "rania"
+
+    client.force_login(superuser)
+    client.post(reverse("admin:auth_user_change", args=[reviewer.pk]), change_form(reviewer, username="someone"))
+    reviewer.refresh_from_db()
+    assert reviewer.username == "someone"
+    assert AuditEvent.objects.get(action="viewed").actor_name == "rania"
+    renamed = AuditEvent.objects.get(action="changed_account")
+    assert (renamed.actor_name, renamed.detail) == ("root", {"username": "someone", "fields": ["username"]})
+
+
+def test_account_creation_changes_and_passwords_set_by_an_admin_are_audited(client, admin_user):
+    from django.contrib.auth.models import User
 
     client.force_login(admin_user)
     client.post(reverse("admin:auth_user_add"), {
-        "username": "newreviewer", "password1": "a new long passphrase 42", "password2": "a new long passphrase 42",
+        "username": "newadmin", "password1": "a new long passphrase 42", "password2": "a new long passphrase 42",
         "usable_password": "true",
     })
-    account = User.objects.get(username="newreviewer")
-    reviewer_group = Group.objects.get(name="Reviewer")
+    account = User.objects.get(username="newadmin")
     client.post(
-        reverse("admin:auth_user_change", args=[account.pk]), change_form(account, groups=[str(reviewer_group.pk)])
+        reverse("admin:auth_user_change", args=[account.pk]), change_form(account, groups=[group("Admin")],
+                                                                           is_staff="on")
     )
-    client.post(
-        reverse("admin:auth_user_password_change", args=[account.pk]),
-        {"password1": "another long passphrase 7", "password2": "another long passphrase 7"},
+    set_password(client, account)
+    account.refresh_from_db()
+    client.post(reverse("admin:auth_user_change", args=[account.pk]), change_form(account, is_active=""))
+    events = list(
+        AuditEvent.objects.exclude(action="logged_in").order_by("at", "id").values_list(
+            "actor_name", "action", "account", "detail"
+        )
     )
-    events = list(AuditEvent.objects.order_by("at", "id").values_list("actor__username", "action", "account", "detail"))
     assert events == [
-        ("adam", "created_account", "newreviewer", {}),
-        ("adam", "changed_roles", "newreviewer", {"from": [], "to": ["Reviewer"]}),
-        ("adam", "set_password", "newreviewer", {}),
+        ("adam", "created_account", "newadmin", {}),
+        ("adam", "changed_account", "newadmin", {"is_staff": True, "fields": ["is_staff"]}),
+        ("adam", "changed_roles", "newadmin", {"from": [], "to": ["Admin"]}),
+        ("adam", "set_password", "newadmin", {}),
+        ("adam", "changed_account", "newadmin", {"is_active": False, "fields": ["is_active"]}),
     ]
+
+
+# --- Staff sessions and passwords --------------------------------------------------------------------
+
+
+def test_staff_logins_and_logouts_are_audited_and_failures_logged_without_the_name_typed(client, reviewer, caplog):
+    client.post(reverse("review:login"), {"username": "rania", "password": "my-password-typed-in-the-name"})
+    client.post(reverse("review:login"), {"username": "rania", "password": "correct horse battery staple"})
+    client.post(reverse("review:logout"))
+    assert list(AuditEvent.objects.order_by("at", "id").values_list("actor_name", "action")) == [
+        ("rania", "logged_in"), ("rania", "logged_out")
+    ]
+    assert "a staff login failed" in caplog.text
+    assert "rania" not in caplog.text and "my-password" not in caplog.text
+
+
+def test_staff_change_their_own_password_and_it_is_audited(reviewer_client, reviewer):
+    response = reviewer_client.post(reverse("review:password_change"), {
+        "old_password": "correct horse battery staple",
+        "new_password1": "a brand new passphrase 31", "new_password2": "a brand new passphrase 31",
+    })
+    assert response.status_code == 302
+    reviewer.refresh_from_db()
+    assert reviewer.check_password("a brand new passphrase 31")
+    assert AuditEvent.objects.filter(action="changed_own_password", actor=reviewer).exists()
+
+
+def test_the_admins_own_password_page_leads_to_the_audited_one(client, admin_user):
+    client.force_login(admin_user)
+    response = client.get(reverse("admin:password_change"))
+    assert response.status_code == 302 and response["Location"] == reverse("review:password_change")
+
+
+def test_a_refused_note_shows_the_submission_and_is_audited_as_a_view(reviewer_client, submission):
+    response = reviewer_client.post(submission_url(submission, "review:add_note"), {"text": ""})
+    assert response.status_code == 400 and "They came at dawn." in response.content.decode()
+    assert AuditEvent.objects.filter(action="viewed", submission_id=submission.pk).count() == 1

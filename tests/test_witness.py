@@ -81,10 +81,20 @@ def test_the_receipt_has_at_least_80_bits_of_entropy():
 
 
 def test_the_receipt_itself_is_not_stored(client):
+    from tests.test_encryption_at_rest import all_database_bytes
+
     receipt = receipt_in(submit(client))
-    submission = Submission.objects.get()
-    assert submission.receipt_digest != receipt
-    assert receipt.split()[0] not in submission.receipt_digest
+    stored = all_database_bytes()
+    words = receipt.split()
+    # Neither the receipt nor any two of its words in a row appear anywhere in the database.
+    for first, second in zip(words, words[1:], strict=False):
+        assert f"{first} {second}".encode() not in stored
+    assert Submission.objects.get().receipt_digest == receipts.digest(receipt)
+
+
+def test_the_receipt_page_offers_no_way_off_it_but_the_status_link(client):
+    page = submit(client).content.decode()
+    assert 'action="/i18n/setlang/"' not in page  # switching language would lose the receipt
 
 
 def test_a_testimony_needs_an_account(client):

@@ -4,15 +4,17 @@ Every view needs the Reviewer role: the queue through ``access.reviewer_required
 ``access.submission_for`` and ``access.clean_image_for``, which answer 404 to anyone else. Every look
 at a submission is written to the audit log (intake.actions).
 """
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from intake import access, actions, blobs
-from intake.models import Image, Submission
+from intake.models import AuditEvent, Image, Submission
 from intake.review.forms import NoteForm, QueueFilterForm, StatusForm
 
 PAGE_SIZE = 25
@@ -36,18 +38,7 @@ def queue(request):
 @login_required
 def submission(request, submission_id):
     submission = access.submission_for(request.user, submission_id)
-    actions.record_view(request.user, submission)
-    return render(
-        request,
-        "review/submission.html",
-        {
-            "submission": submission,
-            "images": submission.images.all(),
-            "notes": submission.notes.select_related("author"),
-            "status_form": StatusForm(initial={"status": submission.status}),
-            "note_form": NoteForm(),
-        },
-    )
+    return _show(request, submission, NoteForm())
 
 
 @require_POST
@@ -68,6 +59,12 @@ def add_note(request, submission_id):
     if form.is_valid():
         actions.add_note(request.user, submission, form.cleaned_data["text"])
         return redirect("review:submission", submission_id=submission.pk)
+    return _show(request, submission, form, status=400)
+
+
+def _show(request, submission, note_form, status=200):
+    """The submission page. Every rendering of it shows testimony, so every rendering is audited."""
+    actions.record_view(request.user, submission)
     return render(
         request,
         "review/submission.html",
@@ -76,10 +73,22 @@ def add_note(request, submission_id):
             "images": submission.images.all(),
             "notes": submission.notes.select_related("author"),
             "status_form": StatusForm(initial={"status": submission.status}),
-            "note_form": form,
+            "note_form": note_form,
         },
-        status=400,
+        status=status,
     )
+
+
+class ChangePassword(auth_views.PasswordChangeView):
+    """Any member of staff changes their own password here (the admin's own page leads here too)."""
+
+    template_name = "review/password_change.html"
+    success_url = reverse_lazy("review:password_changed")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        actions.record_account_change(self.request.user, AuditEvent.Action.CHANGED_OWN_PASSWORD, self.request.user)
+        return response
 
 
 @require_GET
