@@ -14,7 +14,8 @@ what makes rotation work). No timestamps, no pickling: a field decrypts to UTF-8
 
 The keys are one JSON document (``INTAKE_KEYS`` or ``INTAKE_KEYS_FILE``), separate from SECRET_KEY;
 ``manage.py initkeys`` writes one; ``manage.py rotatekeys add`` then ``rotatekeys promote`` rotate it in two
-steps, so that processes running either of two consecutive documents read each other's data.
+steps, so that processes running either of two consecutive documents read each other's data. The worker
+is given a smaller document with the file keys only (``manage.py workerkeys``).
 """
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ FIELD_KEY_TEMPLATE = aead.aead_key_templates.XCHACHA20_POLY1305
 FILE_KEY_TEMPLATE = streaming_aead.streaming_aead_key_templates.AES256_GCM_HKDF_1MB
 ENVELOPE_V1 = b"\x01"
 KEYS_DOCUMENT_VERSION = 1
+WORKER = "worker"
 
 
 class DecryptionError(Exception):
@@ -47,9 +49,24 @@ class DecryptionError(Exception):
 
 @dataclass(frozen=True)
 class Keys:
-    fields: aead.Aead
+    """The keys a process holds. The worker holds only ``files``: it never reads testimony text, so an
+    exploit in the image decoders it runs does not surrender the text (``worker_keys_document``)."""
+
     files: streaming_aead.StreamingAead
-    receipt_pepper: bytes
+    _fields: aead.Aead | None = None
+    _receipt_pepper: bytes | None = None
+
+    @property
+    def fields(self) -> aead.Aead:
+        if self._fields is None:
+            raise ImproperlyConfigured("These are the worker's keys: they cannot encrypt or decrypt text fields.")
+        return self._fields
+
+    @property
+    def receipt_pepper(self) -> bytes:
+        if self._receipt_pepper is None:
+            raise ImproperlyConfigured("These are the worker's keys: they hold no receipt pepper.")
+        return self._receipt_pepper
 
 
 # --- Keys ------------------------------------------------------------------------------------
@@ -106,19 +123,24 @@ def keys_document_promoting_newest(document: str) -> str:
     return json.dumps(keys, indent=2)
 
 
+def worker_keys_document(document: str) -> str:
+    """What the worker needs of a keys document: the file keys, and nothing that opens text or receipts."""
+    keys = json.loads(document)
+    return json.dumps({"version": keys["version"], "purpose": WORKER, "files": keys["files"]}, indent=2)
+
+
 def load_keys(document: str) -> Keys:
     try:
         keys = json.loads(document)
         if keys.get("version") != KEYS_DOCUMENT_VERSION:
             raise ValueError(f"unknown keys document version {keys.get('version')!r}")
+        files = _handle(keys["files"]).primitive(streaming_aead.StreamingAead)
+        if keys.get("purpose") == WORKER:
+            return Keys(files=files)
         pepper = base64.b64decode(keys["receipt_pepper"], validate=True)
         if len(pepper) < 32:
             raise ValueError("the receipt pepper must be at least 32 bytes")
-        return Keys(
-            fields=_handle(keys["fields"]).primitive(aead.Aead),
-            files=_handle(keys["files"]).primitive(streaming_aead.StreamingAead),
-            receipt_pepper=pepper,
-        )
+        return Keys(files=files, _fields=_handle(keys["fields"]).primitive(aead.Aead), _receipt_pepper=pepper)
     except (ValueError, KeyError, TypeError, tink.TinkError) as error:
         raise ImproperlyConfigured(f"INTAKE_KEYS is not a valid keys document: {error}") from None
 

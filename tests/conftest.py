@@ -172,12 +172,20 @@ def temporary_files(monkeypatch) -> list[str]:
 # --- A real worker ----------------------------------------------------------------------------
 
 
+WORKER_ROLE = "intake_test_worker"
+
+
 def database_url() -> str:
+    """The test database as the worker reaches it: on PostgreSQL, as a role that may only read and
+    update image rows, as in production (``manage.py grantroles``)."""
+    from django.core.management import call_command
     from django.db import connection
 
     db = connection.settings_dict
     if connection.vendor == "sqlite":
         return f"sqlite:///{db['NAME']}"
+    call_command("grantroles", web="intake_test_web", worker=WORKER_ROLE, stdout=io.StringIO())
+    db = {**db, "USER": WORKER_ROLE, "PASSWORD": ""}
     user = db.get("USER") or ""
     password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
     credentials = f"{user}{password}@" if user else ""
@@ -187,18 +195,19 @@ def database_url() -> str:
 @pytest.fixture
 def worker(transactional_db, settings, tmp_path):
     """A Celery worker in its own process, configured through the environment like a deployed one,
-    sharing the test database, the blob folder, the broker and the keys with this process."""
+    sharing the test database, the blob folder and the broker with this process. Like a deployed
+    worker it holds only the file keys, and no SECRET_KEY."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DATABASE_URL": database_url(),
         "INTAKE_DATA_DIR": str(settings.DATA_DIR),
         "INTAKE_BLOB_DIR": str(settings.INTAKE_BLOB_DIR),
-        "INTAKE_KEYS_FILE": str(settings.INTAKE_KEYS_FILE),
-        "SECRET_KEY": settings.SECRET_KEY,
+        "INTAKE_KEYS_FILE": str(settings.INTAKE_WORKER_KEYS_FILE),
         "PYTHONUNBUFFERED": "1",
     }
-    env.pop("INTAKE_KEYS", None)
+    for variable in ("INTAKE_KEYS", "SECRET_KEY", "SECRET_KEY_FILE"):
+        env.pop(variable, None)
     if settings.REDIS_URL:
         env["REDIS_URL"] = settings.REDIS_URL
     else:

@@ -10,7 +10,7 @@ for variable in _OUTSIDE:
 
 from config.settings import *  # noqa: E402,F403
 from config.settings import DATA_DIR  # noqa: E402
-from intake.crypto import new_keys_document  # noqa: E402
+from intake.crypto import new_keys_document, worker_keys_document  # noqa: E402
 
 SECRET_KEY = "tests-only-" + "x" * 50
 INTAKE_KEYS = new_keys_document()
@@ -18,6 +18,9 @@ INTAKE_KEYS = new_keys_document()
 INTAKE_KEYS_FILE = Path(DATA_DIR) / "keys" / "intake-keys.json"
 INTAKE_KEYS_FILE.parent.mkdir(parents=True, exist_ok=True)
 INTAKE_KEYS_FILE.write_text(INTAKE_KEYS)
+# The worker processes get only their share of the keys, as in production.
+INTAKE_WORKER_KEYS_FILE = INTAKE_KEYS_FILE.with_name("worker-keys.json")
+INTAKE_WORKER_KEYS_FILE.write_text(worker_keys_document(INTAKE_KEYS))
 
 INTAKE_RECEIPT_SCRYPT_N = 16
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -246,3 +246,43 @@ def test_known_answer_receipt_digest(known_keys, settings):
 
 
 KNOWN_RECEIPT_DIGEST = "cfe115634ddffe822a7d55704f2351eb65c9d50de6b64dd82d6a3afcdbe635f6"
+
+
+# --- The worker's share of the keys ---------------------------------------------------------------
+
+
+def test_the_workers_keys_open_files_but_no_text_and_no_receipt(settings):
+    full = settings.INTAKE_KEYS
+    text = crypto.seal_text("testimony", FIELD)
+    file = crypto.seal_bytes(b"image", crypto.blob_context("b"))
+
+    settings.INTAKE_KEYS = crypto.worker_keys_document(full)
+    crypto.forget_loaded_keys()
+    assert crypto.open_stream(io.BytesIO(file), crypto.blob_context("b")) == b"image"
+    cleaned = crypto.seal_bytes(b"clean", crypto.blob_context("c"))
+    with pytest.raises(ImproperlyConfigured, match="worker"):
+        crypto.open_text(text, FIELD)
+    with pytest.raises(ImproperlyConfigured, match="worker"):
+        crypto.receipt_digest("abandon ability able about above absent absorb abstract")
+
+    settings.INTAKE_KEYS = full  # the web reads what the worker wrote
+    crypto.forget_loaded_keys()
+    assert crypto.open_stream(io.BytesIO(cleaned), crypto.blob_context("c")) == b"clean"
+
+
+def test_the_workers_document_holds_no_key_material_but_the_file_keys(settings):
+    full = json.loads(settings.INTAKE_KEYS)
+    worker = crypto.worker_keys_document(settings.INTAKE_KEYS)
+    assert json.loads(worker)["files"] == full["files"]
+    for key in full["fields"]["key"]:
+        assert key["keyData"]["value"] not in worker
+    assert full["receipt_pepper"] not in worker
+
+
+def test_the_workerkeys_command_refuses_a_workers_document(settings):
+    from django.core.management import CommandError, call_command
+
+    worker = crypto.worker_keys_document(settings.INTAKE_KEYS)
+    with pytest.MonkeyPatch.context() as patch, pytest.raises((ImproperlyConfigured, CommandError)):
+        patch.setattr("sys.stdin", io.StringIO(worker))
+        call_command("workerkeys", stdout=io.StringIO())

@@ -1,4 +1,5 @@
-"""Write the files a fresh installation needs: SECRET_KEY and the encryption keys. Never overwrites."""
+"""Write the files a fresh installation needs: SECRET_KEY, the encryption keys and the worker's share of
+them. Never overwrites."""
 import json
 import os
 from pathlib import Path
@@ -11,23 +12,34 @@ from intake import crypto
 
 
 class Command(BaseCommand):
-    help = "Create var/keys/secret_key and var/keys/intake-keys.json if they do not exist yet."
+    help = (
+        "Create var/keys/secret_key, var/keys/intake-keys.json and var/keys/worker-keys.json "
+        "if they do not exist yet."
+    )
     requires_system_checks: list = []
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--print", action="store_true", help="print new SECRET_KEY and INTAKE_KEYS lines for a .env file instead"
+            "--print",
+            action="store_true",
+            help="print new SECRET_KEY, INTAKE_KEYS and INTAKE_WORKER_KEYS lines for a .env file instead",
         )
 
     def handle(self, *args, **options):
         if options["print"]:
-            keys = json.dumps(json.loads(crypto.new_keys_document()), separators=(",", ":"))
-            self.stdout.write(f"SECRET_KEY='{get_random_secret_key()}'\nINTAKE_KEYS='{keys}'")
+            keys = crypto.new_keys_document()
+            self.stdout.write(
+                f"SECRET_KEY='{get_random_secret_key()}'\n"
+                f"INTAKE_KEYS='{_one_line(keys)}'\n"
+                f"INTAKE_WORKER_KEYS='{_one_line(crypto.worker_keys_document(keys))}'"
+            )
             return
         folder = Path(settings.DATA_DIR) / "keys"
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._create(folder / "secret_key", get_random_secret_key)
-        self._create(folder / "intake-keys.json", crypto.new_keys_document)
+        keys = folder / "intake-keys.json"
+        self._create(keys, crypto.new_keys_document)
+        self._create(folder / "worker-keys.json", lambda: crypto.worker_keys_document(keys.read_text()))
 
     def _create(self, path: Path, make) -> None:
         try:
@@ -38,3 +50,7 @@ class Command(BaseCommand):
         with os.fdopen(descriptor, "w") as file:
             file.write(make())
         self.stdout.write(f"Created {path}. Back it up somewhere safe: without it the data cannot be read.")
+
+
+def _one_line(document: str) -> str:
+    return json.dumps(json.loads(document), separators=(",", ":"))

@@ -3,7 +3,8 @@
     manage.py rotatekeys add     < keys.json > step1.json   # deploy to every process, then
     manage.py rotatekeys promote < step1.json > step2.json  # deploy to every process
 
-Old keys stay in the document, so everything stored keeps decrypting.
+Old keys stay in the document, so everything stored keeps decrypting. After each step, derive the
+worker's document from the new one with ``manage.py workerkeys``.
 """
 import sys
 
@@ -26,7 +27,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, step, **options):
         document = sys.stdin.read()
-        crypto.load_keys(document)  # refuse to rotate something that is not a keys document
+        crypto.load_keys(document).fields  # noqa: B018 - refuses anything but a full keys document
         result = STEPS[step](document)
         crypto.load_keys(result)
         self.stdout.write(result)

@@ -1,0 +1,67 @@
+"""Give the web and the worker PostgreSQL roles of their own, with no more rights than they need.
+
+Run by the role that owns the tables (the one that runs ``migrate``), after every migration:
+
+    manage.py grantroles --web intake_web --worker intake_worker
+
+- The web role reads and writes the service's tables, but may only read and add to the audit log. It
+  owns nothing, so it cannot drop the audit log's trigger, truncate the table or rewrite a row.
+- The worker role reads and updates image rows and nothing else: the process that parses hostile
+  files cannot read a testimony, a note, a receipt digest or the audit log.
+
+Passwords come from ``INTAKE_WEB_DB_PASSWORD`` and ``INTAKE_WORKER_DB_PASSWORD`` when set (or their
+``_FILE`` forms); a role that already exists keeps its other settings.
+"""
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection, transaction
+from psycopg import sql
+
+from config.env import env_secret
+from intake.models import AuditEvent, Image
+
+
+class Command(BaseCommand):
+    help = "Create or update the web's and the worker's PostgreSQL roles and grant each only what it needs."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--web", required=True, metavar="ROLE", help="role the web process connects as")
+        parser.add_argument("--worker", required=True, metavar="ROLE", help="role the worker connects as")
+
+    def handle(self, *args, web, worker, **options):
+        if connection.vendor != "postgresql":
+            raise CommandError("Roles are a PostgreSQL feature; this database is " + connection.vendor)
+        with transaction.atomic(), connection.cursor() as cursor:
+            for role, password in ((web, "INTAKE_WEB_DB_PASSWORD"), (worker, "INTAKE_WORKER_DB_PASSWORD")):
+                self._ensure_role(cursor, role, env_secret(password))
+            tables = connection.introspection.table_names(cursor)
+            self._grant_web(cursor, sql.Identifier(web), tables)
+            self._grant_worker(cursor, sql.Identifier(worker), tables)
+        self.stdout.write(f"Granted {web} the web's rights and {worker} the worker's.")
+
+    def _ensure_role(self, cursor, role: str, password: str) -> None:
+        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
+        verb = "ALTER" if cursor.fetchone() else "CREATE"
+        statement = sql.SQL(verb + " ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT").format(
+            sql.Identifier(role)
+        )
+        if password:
+            statement += sql.SQL(" PASSWORD {}").format(sql.Literal(password))
+        cursor.execute(statement)
+        database = sql.Identifier(connection.settings_dict["NAME"])
+        cursor.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(database, sql.Identifier(role)))
+        cursor.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(sql.Identifier(role)))
+
+    def _grant_web(self, cursor, role, tables) -> None:
+        narrower = {AuditEvent._meta.db_table: "SELECT, INSERT", "django_migrations": "SELECT"}
+        for table in tables:
+            name = sql.Identifier(table)
+            rights = sql.SQL(narrower.get(table, "SELECT, INSERT, UPDATE, DELETE"))
+            cursor.execute(sql.SQL("REVOKE ALL ON {} FROM {}").format(name, role))
+            cursor.execute(sql.SQL("GRANT {} ON {} TO {}").format(rights, name, role))
+        cursor.execute(sql.SQL("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {}").format(role))
+
+    def _grant_worker(self, cursor, role, tables) -> None:
+        image = Image._meta.db_table
+        for table in tables:
+            cursor.execute(sql.SQL("REVOKE ALL ON {} FROM {}").format(sql.Identifier(table), role))
+        cursor.execute(sql.SQL("GRANT SELECT, UPDATE ON {} TO {}").format(sql.Identifier(image), role))

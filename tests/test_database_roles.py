@@ -1,0 +1,70 @@
+"""On PostgreSQL the web and the worker connect as roles with no more rights than they need
+(``manage.py grantroles``): a compromised web process cannot rewrite the audit log, and a compromised
+worker, which parses hostile files, cannot read testimony."""
+import psycopg
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+pytestmark = [
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="database roles exist only on PostgreSQL"),
+    pytest.mark.django_db(transaction=True),
+]
+
+WEB, WORKER = "intake_test_web", "intake_test_worker"
+
+
+@pytest.fixture
+def connect_as():
+    call_command("grantroles", web=WEB, worker=WORKER, stdout=open("/dev/null", "w"))  # noqa: SIM115
+    opened = []
+
+    def connect(role: str) -> psycopg.Connection:
+        db = connection.settings_dict
+        conn = psycopg.connect(host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, dbname=db["NAME"],
+                               user=role, autocommit=True)
+        opened.append(conn)
+        return conn
+
+    yield connect
+    for conn in opened:
+        conn.close()
+
+
+def refused(conn, statement: str) -> bool:
+    try:
+        conn.execute(statement)
+    except psycopg.errors.InsufficientPrivilege:
+        return True
+    return False
+
+
+def test_the_web_role_adds_to_the_audit_log_but_cannot_rewrite_it(connect_as, reviewer):
+    web = connect_as(WEB)
+    web.execute(
+        "INSERT INTO intake_auditevent (at, actor_id, actor_name, action, account, detail)"
+        " VALUES (now(), %s, 'rania', 'logged_in', '', '{}')", [reviewer.pk]
+    )
+    assert refused(web, "UPDATE intake_auditevent SET action = 'viewed'")
+    assert refused(web, "DELETE FROM intake_auditevent")
+    assert refused(web, "TRUNCATE intake_auditevent")
+    assert refused(web, "ALTER TABLE intake_auditevent DISABLE TRIGGER intake_audit_no_update_delete")
+    assert refused(web, "DROP TRIGGER intake_audit_no_update_delete ON intake_auditevent")
+    assert web.execute("SELECT action FROM intake_auditevent").fetchall() == [("logged_in",)]
+
+
+def test_the_web_role_reads_and_writes_the_rest(connect_as):
+    web = connect_as(WEB)
+    web.execute("SELECT count(*) FROM intake_submission").fetchone()
+    web.execute("DELETE FROM django_session")
+    assert refused(web, "DELETE FROM django_migrations")
+
+
+def test_the_worker_role_reads_and_updates_images_and_nothing_else(connect_as):
+    worker = connect_as(WORKER)
+    worker.execute("SELECT id, original_blob FROM intake_image").fetchall()
+    worker.execute("UPDATE intake_image SET attempts = attempts")
+    for table in ("intake_submission", "intake_note", "intake_auditevent", "auth_user", "django_session"):
+        assert refused(worker, f"SELECT * FROM {table}"), table  # noqa: S608 - fixed names
+    assert refused(worker, "INSERT INTO intake_image (id) VALUES (gen_random_uuid())")
+    assert refused(worker, "DELETE FROM intake_image")
