@@ -11,14 +11,17 @@ $(VENV)/.installed: requirements.txt requirements-test.txt
 	$(BIN)/python -m pip install --quiet -r requirements-test.txt
 	touch $@
 
-# The web app (gunicorn on http://127.0.0.1:8000) and a Celery worker, until Ctrl-C.
+# The web app (gunicorn on http://127.0.0.1:8000) and a Celery worker, until Ctrl-C. The worker gets only
+# the file keys; it logs warnings only, since Celery's line for each task received would time a submission.
 run: $(VENV)/.installed
 	$(BIN)/python manage.py initkeys
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	@echo "Serving on http://127.0.0.1:8000/ (staff: http://127.0.0.1:8000/staff/). Ctrl-C stops."
 	@trap 'kill 0' INT TERM EXIT; \
-	$(BIN)/celery -A config worker --beat --concurrency 2 --loglevel INFO & \
+	INTAKE_KEYS="$${INTAKE_WORKER_KEYS:-}" \
+	INTAKE_KEYS_FILE="$${INTAKE_WORKER_KEYS_FILE:-$${INTAKE_DATA_DIR:-var}/keys/worker-keys.json}" \
+	  $(BIN)/celery -A config worker --beat --concurrency 2 --loglevel WARNING & \
 	$(BIN)/gunicorn --config config/gunicorn.py config.wsgi & \
 	wait
 

@@ -14,3 +14,10 @@ loglevel = "error"
 # The client address is never trusted from headers either; the app drops it anyway (intake.middleware).
 forwarded_allow_ips = ""
 proxy_allow_ips = ""
+
+
+def post_fork(server, worker):
+    """Each web worker holds decrypted testimony in memory: it must never dump it to disk."""
+    from intake.process_limits import forbid_core_dumps
+
+    forbid_core_dumps()

@@ -108,7 +108,7 @@ if REDIS_URL:
 else:
     # A broker that needs no server: messages are files under var/broker (they carry only ids).
     _broker_dir = Path(env_str("INTAKE_BROKER_DIR", str(DATA_DIR / "broker")))
-    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_URL = "filesystem://localhost//"  # with a host name, kombu does not warn of its absence
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir),
         "data_folder_out": str(_broker_dir),

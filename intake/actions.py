@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 from django.db import transaction
+from kombu.exceptions import OperationalError
 
 from intake import blobs, receipts
 from intake.cleaning import Cleaned
@@ -48,10 +49,17 @@ def find_by_receipt(text: str) -> Submission | None:
 
 def enqueue_cleaning(image_id) -> None:
     """Hand an image to the worker. If the broker is down the image stays pending; the worker's
-    periodic sweep (intake.tasks.requeue_pending) finds it again, so nothing accepted is lost."""
+    periodic sweep (intake.tasks.requeue_pending) finds it again, so nothing accepted is lost.
+
+    A broker outage is not logged here: a log line written as a witness submits would record when
+    they did. The worker reports the outage, and the pending images are counted (docs/deployment.md).
+    """
     from intake.tasks import clean_image
 
-    clean_image.delay(str(image_id))
+    try:
+        clean_image.delay(str(image_id))
+    except (OperationalError, OSError):
+        pass
 
 
 def record_clean(image: Image, cleaned: Cleaned) -> None:

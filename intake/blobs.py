@@ -1,7 +1,9 @@
 """Encrypted files on disk: uploads as they arrive, and the cleaned images.
 
 A blob is named by 128 random bits and encrypted with the streaming AEAD of intake.crypto, bound to its
-name. File times are set to midnight of the day, like every other time the service keeps of a witness.
+name. Its access and modification times are set to midnight of the day, like every other time the
+service keeps of a witness. (The change time, which only the kernel sets, still says when the file was
+written: see "What the service does not protect against" in docs/threat-model.md.)
 """
 from __future__ import annotations
 
@@ -41,8 +43,15 @@ class BlobWriter:
         self._stream.write(data)
 
     def close(self) -> str:
+        """Finish the blob and make it durable: a submission is stored only once its files are."""
         self._stream.close()  # also closes the file
         _blur_file_times(self.path)
+        for path, flags in ((self.path, os.O_RDONLY), (self.path.parent, os.O_RDONLY | os.O_DIRECTORY)):
+            descriptor = os.open(path, flags)
+            try:
+                os.fsync(descriptor)
+            finally:
+                os.close(descriptor)
         return self.name
 
     def discard(self) -> None:

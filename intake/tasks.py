@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import resource
 from datetime import UTC, datetime, timedelta
 
 from celery import shared_task
@@ -13,7 +12,7 @@ from django.db import DatabaseError
 from django.db.models import F, Q
 from kombu.exceptions import ChannelError
 
-from intake import actions, blobs, cleaning, crypto
+from intake import actions, blobs, cleaning, crypto, process_limits
 from intake.models import Image
 
 log = logging.getLogger(__name__)
@@ -117,6 +116,6 @@ def _sweep_at_start(sender, **kwargs):
 
 
 @worker_process_init.connect
-def _limit_memory(**kwargs):
-    limit = settings.INTAKE_WORKER_MEMORY_MB * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+def limit_worker_process(**kwargs):
+    process_limits.forbid_core_dumps()
+    process_limits.limit_address_space(settings.INTAKE_WORKER_MEMORY_MB)

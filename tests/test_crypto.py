@@ -286,3 +286,33 @@ def test_the_workerkeys_command_refuses_a_workers_document(settings):
     with pytest.MonkeyPatch.context() as patch, pytest.raises((ImproperlyConfigured, CommandError)):
         patch.setattr("sys.stdin", io.StringIO(worker))
         call_command("workerkeys", stdout=io.StringIO())
+
+
+def test_initkeys_writes_private_key_files_once_and_the_workers_share_matches(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("INTAKE_", "SECRET_KEY"))}
+    env.update({"DJANGO_SETTINGS_MODULE": "config.settings", "INTAKE_DATA_DIR": str(tmp_path)})
+
+    def initkeys(*args):
+        command = [sys.executable, "manage.py", "initkeys", *args]
+        return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout
+
+    initkeys()
+    folder = tmp_path / "keys"
+    files = {path.name: path.read_text() for path in folder.iterdir()}
+    assert sorted(files) == ["intake-keys.json", "secret_key", "worker-keys.json"]
+    assert all(path.stat().st_mode & 0o077 == 0 for path in folder.iterdir())
+    assert files["worker-keys.json"] == crypto.worker_keys_document(files["intake-keys.json"])
+
+    initkeys()  # a second run leaves every key as it was
+    assert {path.name: path.read_text() for path in folder.iterdir()} == files
+
+    printed = dict(line.split("=", 1) for line in initkeys("--print").splitlines())
+    assert sorted(printed) == ["INTAKE_KEYS", "INTAKE_WORKER_KEYS", "SECRET_KEY"]
+    full, worker = (json.loads(printed[name].strip("'")) for name in ("INTAKE_KEYS", "INTAKE_WORKER_KEYS"))
+    assert worker == json.loads(crypto.worker_keys_document(json.dumps(full)))

@@ -1,5 +1,6 @@
 """The service never keeps who a witness is: no address, no user agent, no fingerprint, anywhere."""
 import logging
+import os
 import subprocess
 import sys
 import time
@@ -119,3 +120,41 @@ def test_gunicorn_writes_no_access_log(tmp_path, settings):
     written = output.read_text()
     assert "GET /" not in written
     assert WITNESS_ADDRESS not in written and "127.0.0.1 " not in written and "Fingerprint/77" not in written
+
+
+PROCESS_LIMITS_PROBE = """
+import ctypes, json, resource, sys
+sys.path.insert(0, {root!r})
+{setup}
+print(json.dumps({{"core": resource.getrlimit(resource.RLIMIT_CORE),
+                   "dumpable": ctypes.CDLL(None).prctl(3, 0, 0, 0, 0),
+                   "address_space": resource.getrlimit(resource.RLIMIT_AS)[0]}}))
+"""
+
+
+def probe_process_limits(setup: str, settings) -> dict:
+    import json
+
+    code = PROCESS_LIMITS_PROBE.format(root=str(ROOT), setup=setup)
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return json.loads(result.stdout)
+
+
+def test_a_worker_process_can_never_dump_its_memory_to_disk(settings):
+    limits = probe_process_limits(
+        "import django; django.setup()\nfrom intake import tasks\ntasks.limit_worker_process()", settings
+    )
+    assert limits["core"] == [0, 0] and limits["dumpable"] == 0
+    assert limits["address_space"] == settings.INTAKE_WORKER_MEMORY_MB * 1024 * 1024
+
+
+def test_a_web_process_can_never_dump_its_memory_to_disk(settings):
+    setup = "import runpy\nrunpy.run_path('config/gunicorn.py')['post_fork'](None, None)"
+    limits = probe_process_limits(f"import os\nos.chdir({str(ROOT)!r})\n{setup}", settings)
+    assert limits["core"] == [0, 0] and limits["dumpable"] == 0
+
+
+def test_a_process_without_the_limits_could_dump(settings):
+    """The probe itself tells the difference."""
+    assert probe_process_limits("", settings)["dumpable"] == 1

@@ -96,6 +96,7 @@ def test_a_task_for_a_finished_or_missing_image_does_nothing(pending):
 def test_the_sweep_requeues_pending_images_and_removes_old_orphan_blobs(pending, monkeypatch):
     import os
 
+    tasks.clean_image.app.control.purge()  # whatever earlier tests left in the broker's queue
     queued = []
     monkeypatch.setattr(tasks.clean_image, "delay", lambda image_id: queued.append(image_id))
     image = pending(camera_jpeg())
@@ -107,6 +108,16 @@ def test_the_sweep_requeues_pending_images_and_removes_old_orphan_blobs(pending,
     assert queued == [str(image.pk)]
     assert not blobs.exists(old_orphan)
     assert blobs.exists(new_orphan) and blobs.exists(image.original_blob)
+
+
+def test_the_sweep_does_not_multiply_a_backlog(pending, monkeypatch):
+    tasks.clean_image.app.control.purge()
+    image = pending(camera_jpeg())
+    tasks.clean_image.delay(str(image.pk))  # a real message waits in the queue
+    queued = []
+    monkeypatch.setattr(tasks.clean_image, "delay", lambda image_id: queued.append(image_id))
+    assert tasks.requeue_pending() == 0 and queued == []
+    assert tasks.clean_image.app.control.purge() == 1
 
 
 def test_the_task_is_configured_to_survive_crashes_and_outages(settings):

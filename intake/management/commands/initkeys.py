@@ -39,7 +39,9 @@ class Command(BaseCommand):
         self._create(folder / "secret_key", get_random_secret_key)
         keys = folder / "intake-keys.json"
         self._create(keys, crypto.new_keys_document)
-        self._create(folder / "worker-keys.json", lambda: crypto.worker_keys_document(keys.read_text()))
+        # The worker's share of the keys the web will use: INTAKE_KEYS if it is set, else the file.
+        full = settings.INTAKE_KEYS or keys.read_text()
+        self._create(folder / "worker-keys.json", lambda: crypto.worker_keys_document(full))
 
     def _create(self, path: Path, make) -> None:
         try:
