@@ -29,9 +29,11 @@ test: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
+# Extract every message of the code and templates into the Arabic catalogue, then compile it.
 messages: $(VENV)/.installed
-	cd intake && ../$(BIN)/django-admin makemessages --locale ar --no-obsolete --add-location file
-	cd intake && ../$(BIN)/django-admin compilemessages --locale ar
+	$(BIN)/python manage.py makemessages --locale ar --no-obsolete --add-location file \
+	  --ignore .venv --ignore staticfiles --ignore var --ignore tests --ignore benchmarks --ignore docs
+	$(BIN)/python manage.py compilemessages --locale ar --ignore .venv
 
 clean:
 	rm -rf $(VENV) staticfiles

@@ -137,11 +137,12 @@ class AuditEventQuerySet(models.QuerySet):
 
 
 class AuditEvent(models.Model):
-    """One thing a member of staff did with a submission or an account: the chain of custody.
-    Append-only.
+    """One thing a member of staff did: with a submission, an account, or by logging in or out. The
+    chain of custody. Append-only.
 
-    PostgreSQL enforces this with a trigger as well (migration 0003), so not even a bug in this code
-    or a shell on the application can rewrite the record.
+    On PostgreSQL the database enforces this too: a trigger refuses UPDATE and DELETE (migration 0003),
+    and the web's role may only read and insert (``manage.py grantroles``), so neither a bug in this
+    code nor a shell on the web server can rewrite the record.
     """
 
     class Action(models.TextChoices):
