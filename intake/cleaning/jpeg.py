@@ -51,6 +51,7 @@ def clean(data: bytes) -> Outcome:
     parsed = _parse(data)
     guard.check_dimensions(parsed.width, parsed.height, guard.MAX_JPEG_PIXELS)
     stripped = _assemble(parsed)
+    parsed.segments.clear()  # now a second copy of the file
     kinds = set(parsed.kinds)
 
     profile = b"".join(chunk for _, chunk in sorted(parsed.icc_chunks.items()))

@@ -113,6 +113,7 @@ def clean(data: bytes) -> Outcome:
 
     convert_profile = icc.must_apply(profile)
     if turn != 1 or convert_profile:
+        kept.clear()  # a copy of every chunk: not needed when the pixels are rewritten, and it counts
         return _reencode(data, turn, profile if convert_profile else b"", frames > 1, kinds)
     result = b"".join(kept)
     raster.decode_every_frame(result, "PNG")

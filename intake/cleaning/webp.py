@@ -97,6 +97,7 @@ def clean(data: bytes) -> Outcome:
 
     convert_profile = icc.must_apply(profile)
     if turn != 1 or convert_profile:
+        kept.clear()  # a copy of every chunk: not needed when the pixels are rewritten, and it counts
         return _reencode(data, turn, profile if convert_profile else b"", frames > 1, lossless, kinds)
     body = b"WEBP" + b"".join(kept)
     result = b"RIFF" + struct.pack("<I", len(body)) + body
