@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import magic
 
-from intake.cleaning import gif, guard, heif, jpeg, labels, png, tiff, webp
+from intake.cleaning import gif, guard, heif, jpeg, labels, png, raster, tiff, webp
 from intake.cleaning.errors import Refused
 from intake.cleaning.outcome import Outcome
 
@@ -31,6 +31,7 @@ OUTPUT_MEDIA_TYPES: frozenset[str] = frozenset(
 )
 
 NOT_AN_IMAGE = "The file is not an image in a format we accept (JPEG, PNG, WebP, GIF, TIFF, HEIC, AVIF)."
+UNEXPECTED = "The file's structure is damaged or unusual in a way we cannot clean safely."
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,16 @@ def clean(data: bytes) -> Cleaned:
     cleaner = _cleaner_for(data)
     if cleaner is None:
         raise Refused(NOT_AN_IMAGE)
-    outcome: Outcome = cleaner(data)
-    assert outcome.media_type in OUTPUT_MEDIA_TYPES
+    try:
+        outcome: Outcome = cleaner(data)
+    except Refused:
+        raise
+    except (*raster.DECODE_ERRORS, ArithmeticError, LookupError, RecursionError, AssertionError) as error:
+        # Each format module refuses what it knows to be wrong; a hostile file may still find a
+        # corner of a decoder that raises something else. It is refused all the same, never passed on.
+        raise Refused(UNEXPECTED) from error
+    if outcome.media_type not in OUTPUT_MEDIA_TYPES:
+        raise Refused(UNEXPECTED)
     return Cleaned(
         data=outcome.data,
         media_type=outcome.media_type,

@@ -8,14 +8,19 @@ We only need tag numbers and one small value (the orientation): values are never
 from __future__ import annotations
 
 import struct
+from collections import deque
 from dataclasses import dataclass, field
 
 from intake.cleaning import labels
 
 ORIENTATION_TAG = 0x0112
 _EXIF_IFD, _GPS_IFD, _INTEROP_IFD, _SUB_IFDS = 0x8769, 0x8825, 0xA005, 0x014A
+_POINTERS = {_EXIF_IFD: "Exif", _GPS_IFD: "GPS", _INTEROP_IFD: "Interop"}
+_SHORT = 3
 _MAX_IFDS = 64
 _MAX_ENTRIES = 4096
+#: Entries read from one block, over all its IFDs: a real camera block has a few hundred.
+_MAX_VISITS = 8192
 
 _TAG_KINDS: dict[int, str] = {
     0x010F: labels.CAMERA,  # Make
@@ -120,11 +125,16 @@ def read_tiff_file(data: bytes) -> ExifFindings:
 
 
 class _Walker:
+    """Visits IFDs breadth-first from an explicit queue (no recursion for a hostile file to exhaust),
+    each offset once, at most ``_MAX_IFDS`` of them and ``_MAX_VISITS`` entries in all: IFDs may
+    overlap, so the number of entries is not bounded by the size of the block."""
+
     def __init__(self, data: bytes, findings: ExifFindings, structural_ok: bool = False):
         self.data = data
         self.findings = findings
         self.structural_ok = structural_ok
         self.seen: set[int] = set()
+        self.visits = 0
         if data[:4] == b"II*\x00":
             self.order = "<"
         elif data[:4] == b"MM\x00*":
@@ -139,49 +149,56 @@ class _Walker:
         return struct.unpack_from(self.order + "I", self.data, offset)[0]
 
     def walk(self) -> None:
-        offset = self.u32(4)
-        index = 0
-        while offset and len(self.seen) < _MAX_IFDS:
-            next_offset = self.ifd(offset, kind="IFD0" if index == 0 else "IFD1")
-            if next_offset is None:
-                break
-            offset = next_offset
-            index += 1
+        queue: deque[tuple[int, str]] = deque([(self.u32(4), "IFD0")])
+        while queue:
+            offset, kind = queue.popleft()
+            if not offset or offset in self.seen or offset + 2 > len(self.data):
+                continue
+            if len(self.seen) >= _MAX_IFDS:
+                raise ValueError("too many IFDs")
+            self.seen.add(offset)
+            queue.extend(self.ifd(offset, kind))
 
-    def ifd(self, offset: int, kind: str) -> int | None:
-        if offset in self.seen or offset + 2 > len(self.data):
-            return None
-        self.seen.add(offset)
+    def ifd(self, offset: int, kind: str) -> list[tuple[int, str]]:
+        """Read one IFD; return the IFDs it points to."""
         count = self.u16(offset)
         if count > _MAX_ENTRIES or offset + 2 + 12 * count > len(self.data):
             raise ValueError("IFD out of bounds")
+        self.visits += count
+        if self.visits > _MAX_VISITS:
+            raise ValueError("too many entries")
         if kind == "GPS" and count:
             self.findings.kinds.add(labels.GPS)
         if kind == "IFD1" and not self.structural_ok and count:
             self.findings.kinds.add(labels.THUMBNAIL)
+        found = []
         for i in range(count):
             entry = offset + 2 + 12 * i
             tag, type_, n = struct.unpack_from(self.order + "HHI", self.data, entry)
-            self.entry(kind, tag, type_, n, entry + 8)
+            pointed = self.entry(kind, tag, type_, n, entry + 8)
+            if pointed:
+                found.append(pointed)
         end = offset + 2 + 12 * count
-        return self.u32(end) if end + 4 <= len(self.data) else None
+        if kind in ("IFD0", "IFD1") and end + 4 <= len(self.data):
+            found.append((self.u32(end), "IFD1"))
+        return found
 
-    def entry(self, kind: str, tag: int, type_: int, n: int, value_at: int) -> None:
+    def entry(self, kind: str, tag: int, type_: int, n: int, value_at: int) -> tuple[int, str] | None:
         if tag == ORIENTATION_TAG and kind == "IFD0":
-            value = self.u16(value_at) if type_ == 3 else 1
+            # Only a single SHORT counts, as in browsers and ExifTool; anything else means "as stored".
+            value = self.u16(value_at) if (type_, n) == (_SHORT, 1) else 1
             self.findings.orientation = value if 1 <= value <= 8 else 1
-            return
-        if tag in (_EXIF_IFD, _GPS_IFD, _INTEROP_IFD):
-            sub = {_EXIF_IFD: "Exif", _GPS_IFD: "GPS", _INTEROP_IFD: "Interop"}[tag]
-            self.ifd(self.u32(value_at), kind=sub)
-            return
+            return None
+        if tag in _POINTERS:
+            return self.u32(value_at), _POINTERS[tag]
         if tag == _SUB_IFDS:
             self.findings.kinds.add(labels.THUMBNAIL)
-            return
+            return None
         if kind in ("GPS", "Interop"):
-            return
+            return None
         known = _TAG_KINDS.get(tag)
         if known:
             self.findings.kinds.add(known)
         elif tag not in STRUCTURAL_TAGS:
             self.findings.kinds.add(labels.CAMERA_SETTINGS)
+        return None

@@ -21,7 +21,6 @@ _AVIF_BRANDS = frozenset({b"avif", b"avis"})
 _HEIF_BRANDS = frozenset(
     {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1", b"mif2"}
 )
-_HEIF_ERRORS = (*raster.DECODE_ERRORS, RuntimeError)
 
 
 def clean(data: bytes) -> Outcome:
@@ -53,7 +52,7 @@ def _heic(data: bytes, kinds: set[str]) -> Outcome:
         pixels = Image.frombuffer(
             primary.mode, primary.size, primary.data, "raw", primary.mode, primary.stride, 1
         )
-    except _HEIF_ERRORS as error:
+    except raster.DECODE_ERRORS as error:
         raise Refused(raster.DAMAGED) from error
     subsampling = 2 if info.get("chroma") == 420 else 0
     return _write(pixels, info.get("icc_profile") or b"", kinds, subsampling)

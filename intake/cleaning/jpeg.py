@@ -20,12 +20,17 @@ from intake.cleaning.outcome import Outcome
 
 TRUNCATED = "The JPEG file is truncated: its image data ends early."
 MALFORMED = "The JPEG file's structure is malformed."
+#: Encoders write one scan, or about ten for a progressive image. Each scan is decoded in turn, so
+#: tens of thousands of tiny ones take minutes, in the worker and in a reviewer's browser alike.
+MAX_SCANS = 500
+TOO_MANY_SCANS = f"The JPEG file has more than {MAX_SCANS} scans, far more than any camera writes."
 
 _SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 #: Huffman-coded baseline, extended and progressive: what every browser decodes.
 _BROWSER_SOF = frozenset({0xC0, 0xC1, 0xC2})
 #: Segments needed to decode: DHT, DAC, DQT, DNL, DRI, EXP, and the frame headers.
 _DECODING = frozenset({0xC4, 0xCC, 0xDB, 0xDC, 0xDD, 0xDF}) | _SOF
+_NOT_FOR_HUFFMAN = frozenset({0xCC, 0xDC, 0xDF})  # DAC, DNL, EXP
 _SOS, _EOI, _COM = 0xDA, 0xD9, 0xFE
 # In scan data a 0xFF byte is followed by 0x00 (stuffing), a restart marker, or a fill 0xFF;
 # anything else is the next marker.
@@ -38,6 +43,7 @@ class _Parsed:
     segments: list[bytes] = field(default_factory=list)
     kinds: set[str] = field(default_factory=set)
     orientation: int = 1
+    exif_seen: bool = False
     icc_chunks: dict[int, bytes] = field(default_factory=dict)
     adobe_transform: int | None = None
     jfif: bool = False
@@ -117,6 +123,8 @@ def _parse(data: bytes) -> _Parsed:
                 raise Refused(TRUNCATED)
             parsed.segments.append(segment + data[pos : found.start()])
             parsed.scans += 1
+            if parsed.scans > MAX_SCANS:
+                raise Refused(TOO_MANY_SCANS)
             pos = found.start()
         elif marker in _DECODING:
             if marker in _SOF:
@@ -152,10 +160,15 @@ def _read_application_segment(parsed: _Parsed, marker: int, payload: bytes) -> N
     elif marker == 0xE0 and payload.startswith(b"JFXX\x00"):
         kinds.add(labels.THUMBNAIL)
     elif marker == 0xE1 and payload.startswith(b"Exif\x00"):
+        if parsed.exif_seen:
+            # Browsers read the first Exif segment only; reading every one would let a file of many
+            # small crafted segments cost minutes.
+            kinds.add(labels.CAMERA_SETTINGS)
+            return
+        parsed.exif_seen = True
         found = exif.read(payload[6:])
         kinds |= found.kinds
-        if parsed.orientation == 1:
-            parsed.orientation = found.orientation
+        parsed.orientation = found.orientation
     elif marker == 0xE1 and payload.startswith(b"http://ns.adobe.com/"):
         kinds.add(labels.XMP)
         _read_xmp_hints(kinds, payload)
@@ -191,14 +204,22 @@ def _assemble(parsed: _Parsed) -> bytes:
         # The transform flag tells the decoder whether the channels are YCbCr/YCCK: keep only it.
         adobe = b"Adobe\x00\x64\x00\x00\x00\x00" + bytes((parsed.adobe_transform,))
         parts.append(b"\xff\xee" + (len(adobe) + 2).to_bytes(2, "big") + adobe)
-    parts.extend(parsed.segments)
+    segments = parsed.segments
+    if parsed.sof in _BROWSER_SOF:
+        # Arithmetic-coding tables, a DNL line count and hierarchical expansion mean nothing to a
+        # Huffman-coded frame (decoders skip or choke on them), so they could only carry data.
+        segments = [segment for segment in segments if segment[1] not in _NOT_FOR_HUFFMAN]
+        if len(segments) < len(parsed.segments):
+            parsed.kinds.add(labels.PRIVATE)
+    parts.extend(segments)
     parts.append(b"\xff\xd9")
     return b"".join(parts)
 
 
 def _reencode(stripped: bytes, turn: int, profile: bytes) -> bytes:
     image = raster.open_image(stripped, "JPEG")
-    assert isinstance(image, JpegImagePlugin.JpegImageFile)
+    if not isinstance(image, JpegImagePlugin.JpegImageFile):
+        raise Refused(MALFORMED)
     guard.check_dimensions(*image.size)
     qtables = image.quantization
     subsampling = JpegImagePlugin.get_sampling(image)

@@ -16,8 +16,11 @@ from intake.cleaning import guard
 from intake.cleaning.errors import Refused
 
 DAMAGED = "The image data is damaged or incomplete, so it cannot be shown or cleaned."
+#: What Pillow and its codec plugins raise on a damaged or hostile file (libavif and libheif raise
+#: RuntimeError).
 DECODE_ERRORS = (
     OSError,
+    RuntimeError,
     SyntaxError,
     ValueError,
     EOFError,

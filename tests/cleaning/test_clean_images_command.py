@@ -59,3 +59,13 @@ def test_an_internal_error_exits_non_zero_after_the_whole_batch(tmp_path, monkey
     monkeypatch.setattr("intake.management.commands.clean_images.clean", broken)
     with pytest.raises(CommandError):
         run(source, target)
+
+
+def test_two_files_that_would_get_the_same_output_name_both_get_one(tmp_path):
+    source, target = tmp_path / "in", tmp_path / "out"
+    source.mkdir()
+    (source / "IMG_1.png").write_bytes(samples.png())
+    (source / "IMG_1.tif").write_bytes(samples.tiff())
+    output = run(source, target)
+    assert sorted(p.name for p in target.iterdir()) == ["IMG_1.png", "IMG_1.tif.png"]
+    assert "2 cleaned" in output

@@ -142,3 +142,104 @@ def test_an_exif_block_whose_offsets_loop_is_survived():
     samples.picture().save(out, "JPEG", exif=looping)
     result = clean(out.getvalue())
     assert b"Exif" not in result.data
+
+
+# --- EXIF built to exhaust the reader ---------------------------------------------------------------
+
+
+def exif_nested(depth: int) -> bytes:
+    """An Exif IFD pointing to an Exif IFD pointing to ... ``depth`` deep."""
+    out = bytearray(b"II*\x00" + struct.pack("<I", 8))
+    for level in range(depth):
+        out += struct.pack("<H", 1) + struct.pack("<HHII", 0x8769, 4, 1, 8 + 18 * (level + 1)) + b"\x00" * 4
+    return bytes(out + b"\x00\x00\x00\x00\x00\x00")
+
+
+def exif_overlapping(entries: int = 4096) -> bytes:
+    """One IFD of ``entries`` pointers, each to a different offset in a region where every offset
+    reads as another IFD of ``entries`` entries: millions of entries in a hundred kilobytes."""
+    region = 8 + 2 + 12 * entries + 4
+    pointers = b"".join(struct.pack("<HHII", 0x8769, 4, 1, region + 2 * k) for k in range(entries))
+    block = b"II*\x00" + struct.pack("<I", 8) + struct.pack("<H", entries) + pointers + b"\x00" * 4
+    return block + struct.pack("<H", entries) * ((2 * entries + 2 + 12 * entries + 8) // 2)
+
+
+def jpeg_with_exif(*blocks: bytes) -> bytes:
+    segments = [samples.jpeg_app_segment(0xE1, b"Exif\x00\x00" + block) for block in blocks]
+    return samples.insert_after_soi(samples.jpeg(everything=False), *segments)
+
+
+def test_exif_pointers_nested_deeper_than_pythons_recursion_limit_are_survived():
+    result = clean(jpeg_with_exif(exif_nested(2000)))
+    assert b"Exif" not in result.data
+
+
+def test_overlapping_exif_directories_cost_milliseconds_not_minutes():
+    block = exif_overlapping(2048)
+    assert len(block) < 65000  # fits one segment
+    started = time.monotonic()
+    result = clean(jpeg_with_exif(block))
+    assert time.monotonic() - started < 1
+    assert b"Exif" not in result.data
+
+
+def test_only_the_first_of_many_exif_segments_is_read():
+    block = exif_overlapping(1024)
+    assert len(block) < 65000
+    started = time.monotonic()
+    clean(jpeg_with_exif(*[block] * 200))
+    assert time.monotonic() - started < 2  # reading each would take tens of seconds
+
+
+# --- JPEG structure --------------------------------------------------------------------------------
+
+
+def test_a_jpeg_with_thousands_of_scans_is_refused_before_any_is_decoded():
+    baseline = samples.jpeg(everything=False)
+    eoi = baseline.rindex(b"\xff\xd9")
+    sos = baseline.index(b"\xff\xda")
+    scan = baseline[sos:eoi]
+    bomb = baseline[:eoi] + scan * 600 + b"\xff\xd9"
+    assert "scans" in refused(bomb)
+
+
+def test_a_jpeg_with_as_many_scans_as_progressive_encoders_write_is_cleaned():
+    out = io.BytesIO()
+    samples.picture(256, 192).save(out, "JPEG", progressive=True, quality=90)
+    assert out.getvalue().count(b"\xff\xda") >= 5
+    assert clean(out.getvalue()).data.count(b"\xff\xda") == out.getvalue().count(b"\xff\xda")
+
+
+@pytest.mark.parametrize("marker", [0xCC, 0xDC, 0xDF], ids=["DAC", "DNL", "EXP"])
+def test_segments_meaningless_to_a_huffman_jpeg_are_dropped_and_it_still_decodes(marker):
+    segment = bytes((0xFF, marker)) + struct.pack(">H", 6) + b"LHK1"
+    original = samples.jpeg(everything=False)
+    sos = original.index(b"\xff\xda")
+    result = clean(original[:sos] + segment + original[sos:])
+    assert b"LHK1" not in result.data
+    Image.open(io.BytesIO(result.data)).load()
+
+
+# --- Whatever a decoder raises, the engine refuses ---------------------------------------------------
+
+
+def test_a_damaged_avif_is_refused_not_raised():
+    out = io.BytesIO()
+    samples.picture().save(out, "AVIF", quality=90)
+    data = bytearray(out.getvalue())
+    tile = data.index(b"mdat") + 16
+    data[tile:] = b"\xff" * (len(data) - tile)
+    with pytest.raises(Refused):
+        clean(bytes(data))
+
+
+@pytest.mark.parametrize("error", [RecursionError, RuntimeError, IndexError, ZeroDivisionError, AssertionError])
+def test_an_unexpected_error_inside_a_format_module_becomes_a_refusal(monkeypatch, error):
+    from intake.cleaning import api
+
+    def explode(data):
+        raise error("inside a decoder")
+
+    monkeypatch.setattr(api.png, "clean", explode)
+    with pytest.raises(Refused, match="cannot clean safely"):
+        clean(samples.png())

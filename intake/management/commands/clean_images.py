@@ -35,6 +35,7 @@ class Command(BaseCommand):
             raise CommandError(f"{source} is not a folder.")
         started = time.monotonic()
         cleaned = refused = failed = 0
+        written: set[Path] = set()
         bytes_in = bytes_out = 0
         for path in sorted(p for p in source.rglob("*") if p.is_file()):
             relative = path.relative_to(source)
@@ -50,7 +51,11 @@ class Command(BaseCommand):
                 failed += 1
                 self.stderr.write(f"error {relative}: internal error ({type(error).__name__})")
                 continue
-            destination = target / output_name(relative, result.extension)
+            name = output_name(relative, result.extension)
+            if name in written:  # photo.png and photo.tif would both become photo.png
+                name = relative.with_name(f"{relative.name}.{result.extension}")
+            written.add(name)
+            destination = target / name
             destination.parent.mkdir(parents=True, exist_ok=True)
             destination.write_bytes(result.data)
             cleaned += 1
