@@ -376,3 +376,33 @@ def test_a_refused_note_shows_the_submission_and_is_audited_as_a_view(reviewer_c
     response = reviewer_client.post(submission_url(submission, "review:add_note"), {"text": ""})
     assert response.status_code == 400 and "They came at dawn." in response.content.decode()
     assert AuditEvent.objects.filter(action="viewed", submission_id=submission.pk).count() == 1
+
+
+# --- Finding a submission ------------------------------------------------------------------------------
+
+
+def test_a_reviewer_finds_a_submission_by_its_reference_whatever_its_status(reviewer_client, submission):
+    closed = Submission.objects.create(receipt_digest="e" * 64, account="closed", status="archived")
+    for typed in (closed.reference, closed.reference.lower(), f"  {closed.reference[:5]} "):
+        page = reviewer_client.get(reverse("review:queue"), {"reference": typed}).content.decode()
+        assert closed.reference in page and submission.reference not in page, typed
+
+
+def test_a_malformed_reference_is_explained(reviewer_client, submission):
+    page = reviewer_client.get(reverse("review:queue"), {"reference": "x' OR 1=1"}).content.decode()
+    assert "A reference is up to eight letters and digits" in page
+
+
+def test_the_queue_filters_by_the_day_received_and_pages_keep_the_filters(reviewer_client):
+    import datetime
+
+    for day in range(40):
+        Submission.objects.create(receipt_digest=f"{day:064d}", account="x",
+                                  received_on=datetime.date(2026, 3, 1) + datetime.timedelta(days=day))
+    query = {"received_from": "2026-03-05", "received_to": "2026-04-04"}  # 31 days: two pages
+    page = reviewer_client.get(reverse("review:queue"), query).content.decode()
+    assert "2026-04-04" in page and "2026-04-05" not in page
+    assert "Page 1 of 2" in page
+    assert "received_from=2026-03-05&amp;received_to=2026-04-04&amp;page=2" in page
+    second = reviewer_client.get(reverse("review:queue"), {**query, "page": 2}).content.decode()
+    assert "2026-03-05" in second and "2026-03-04" not in second

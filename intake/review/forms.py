@@ -20,3 +20,36 @@ class QueueFilterForm(forms.Form):
     status = forms.ChoiceField(
         label=_("Status"), choices=[("", _("All open"))] + list(Submission.Status.choices), required=False
     )
+    reference = forms.RegexField(
+        label=_("Reference"),
+        regex=r"^\s*[0-9a-fA-F]{1,8}\s*$",
+        required=False,
+        max_length=20,
+        error_messages={"invalid": _("A reference is up to eight letters and digits, such as 6110FC70.")},
+        widget=forms.TextInput(attrs={"size": 10, "autocomplete": "off", "dir": "ltr"}),
+    )
+    received_from = forms.DateField(
+        label=_("Received from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    received_to = forms.DateField(
+        label=_("to"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def filter(self, submissions):
+        """``submissions`` narrowed to what the form asks for; open ones only unless a status is chosen.
+
+        A reference finds its submission whatever its status."""
+        data = self.cleaned_data if self.is_valid() else {}
+        reference = (data.get("reference") or "").strip().lower()
+        if reference:
+            return submissions.filter(id__startswith=reference)
+        status = data.get("status")
+        submissions = submissions.filter(status=status) if status else submissions.exclude(status__in=CLOSED)
+        if data.get("received_from"):
+            submissions = submissions.filter(received_on__gte=data["received_from"])
+        if data.get("received_to"):
+            submissions = submissions.filter(received_on__lte=data["received_to"])
+        return submissions
+
+
+CLOSED = [Submission.Status.REJECTED, Submission.Status.ARCHIVED]

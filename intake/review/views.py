@@ -18,20 +18,22 @@ from intake.models import AuditEvent, Image, Submission
 from intake.review.forms import NoteForm, QueueFilterForm, StatusForm
 
 PAGE_SIZE = 25
-CLOSED = [Submission.Status.REJECTED, Submission.Status.ARCHIVED]
 
 
 @require_GET
 @access.reviewer_required
 def queue(request):
     filters = QueueFilterForm(request.GET or None)
-    submissions = Submission.objects.ready_for_review().annotate(
-        image_count=Count("images", filter=Q(images__state=Image.State.CLEAN))
+    submissions = filters.filter(
+        Submission.objects.ready_for_review().annotate(
+            image_count=Count("images", filter=Q(images__state=Image.State.CLEAN))
+        )
     )
-    status = filters.cleaned_data["status"] if filters.is_valid() else ""
-    submissions = submissions.filter(status=status) if status else submissions.exclude(status__in=CLOSED)
     page = Paginator(submissions.order_by("-received_on", "id"), PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "review/queue.html", {"page": page, "filters": filters, "status": status})
+    # The filters again in the paging links, without the page itself.
+    kept = request.GET.copy()
+    kept.pop("page", None)
+    return render(request, "review/queue.html", {"page": page, "filters": filters, "query": kept.urlencode()})
 
 
 @require_GET
