@@ -18,6 +18,9 @@ from intake.cleaning.errors import Refused
 #: How long each page of a multi-page document stays on screen.
 PAGE_DELAY_MS = 3000
 _DEFAULT_DELAY_MS = 100
+#: Greyscale deeper than 8 bits (16-bit TIFF pages): brought down to 8 bits when frames must share a mode.
+_DEEP_GREY = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N"})
+_GREY = _DEEP_GREY | {"1", "L"}
 
 
 def to_apng(
@@ -46,7 +49,7 @@ def to_apng(
     for index in indices:
         seek(image, index)
         raster.load(image)
-        frame = image.convert(mode) if image.mode != mode else image.copy()
+        frame = _in_mode(image, mode)
         if profile:
             frame = icc.to_srgb(frame, profile)
         frame = orientation.apply(frame, turn)
@@ -63,16 +66,24 @@ def to_apng(
 def seek(image: Image.Image, index: int) -> None:
     try:
         image.seek(index)
+        orientation.ignore_xmp_orientation(image)
     except raster.DECODE_ERRORS as error:
         raise Refused(raster.DAMAGED) from error
 
 
 def _common_mode(modes: set[str], image: Image.Image) -> str:
-    if modes <= {"1", "L"}:
+    if modes <= _GREY:
         return "L"
     if modes & {"RGBA", "LA", "PA", "RGBa", "La"} or "transparency" in image.info:
         return "RGBA"
     return "RGB"
+
+
+def _in_mode(image: Image.Image, mode: str) -> Image.Image:
+    if image.mode in _DEEP_GREY:
+        # Pillow's conversion from 16 or 32 bits clips at 255 instead of scaling: the page turns white.
+        image = image.convert("I").point(lambda value: value / 257).convert("L")
+    return image.convert(mode) if image.mode != mode else image.copy()
 
 
 def _background(mode: str) -> int | tuple[int, ...]:

@@ -2,8 +2,10 @@
 
 A GIF is a header, a screen descriptor with an optional colour table, then blocks: image frames
 (0x2C), extensions (0x21: graphic control, comment, plain text, application) and a trailer (0x3B).
-We keep frames, graphic controls (timing, transparency) and the looping extension rebuilt from its
-one meaningful field; comments, XMP, other application extensions and trailing bytes go.
+We keep frames, graphic controls (timing, transparency) rebuilt from their fixed fields, and the
+looping extension rebuilt from its one meaningful field; comments, XMP, other application
+extensions and trailing bytes go. Sub-blocks after the end of a frame's LZW data are still copied:
+finding that end means decoding the frame.
 """
 from __future__ import annotations
 
@@ -45,6 +47,7 @@ def clean(data: bytes) -> Outcome:
     kinds: set[str] = set()
     frames = 0
     largest = width * height
+    control = b""  # the graphic control extension for the next image
     while True:
         if pos >= len(data):
             if frames:
@@ -66,7 +69,8 @@ def clean(data: bytes) -> Outcome:
             guard.check_dimensions(frame_width, frame_height)
             largest = max(largest, frame_width * frame_height)
             end = _sub_blocks_end(data, pos + 10 + _colour_table_size(data[pos + 9]) + 1)
-            kept.append(data[pos:end])
+            kept += [control, data[pos:end]]
+            control = b""
             frames += 1
             guard.check_total(largest, frames)
             pos = end
@@ -76,11 +80,13 @@ def clean(data: bytes) -> Outcome:
         label = data[pos + 1]
         end = _sub_blocks_end(data, pos + 2)
         if label == _GRAPHIC_CONTROL:
-            kept.append(data[pos:end])
+            control = _graphic_control(data[pos + 2 : end])
         elif label == _APPLICATION:
             kept.append(_application(data[pos + 2 : end], kinds))
         elif label in (_COMMENT, _PLAIN_TEXT):
             kinds.add(labels.DESCRIPTION)
+            if label == _PLAIN_TEXT:
+                control = b""  # it was for the text, which goes, not for the next image
         else:
             kinds.add(labels.PRIVATE)
         pos = end
@@ -90,6 +96,18 @@ def clean(data: bytes) -> Outcome:
     result = b"".join(kept)
     raster.decode_every_frame(result, "GIF")
     return Outcome(result, "image/gif", "gif", kinds)
+
+
+def _graphic_control(blocks: bytes) -> bytes:
+    """The extension rebuilt from its fixed 4-byte block: disposal, transparency flag, delay, index.
+
+    Decoders read nothing else, so longer blocks, further sub-blocks and reserved bits could only
+    hide data. A block too short to hold the four bytes is dropped, as decoders ignore it.
+    """
+    if not blocks or blocks[0] < 4:
+        return b""
+    flags, delay, transparent = blocks[1] & 0x1F, blocks[2:4], blocks[4]
+    return b"\x21\xf9\x04" + bytes((flags,)) + delay + bytes((transparent, 0))
 
 
 def _application(blocks: bytes, kinds: set[str]) -> bytes:

@@ -59,6 +59,9 @@ def to_srgb(image: Image.Image, profile: bytes) -> Image.Image:
         source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
         return image
+    if "transparency" in image.info:
+        # A tRNS colour or palette entry would not survive the conversion to RGB: make it an alpha channel.
+        image = image.convert("RGBA")
     alpha = image.getchannel("A") if image.mode in ("RGBA", "LA") else None
     colour = image.convert("RGB") if image.mode in ("RGBA", "LA", "P", "PA") else image
     try:

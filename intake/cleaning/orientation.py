@@ -32,12 +32,28 @@ _JPEGTRAN: dict[int, list[str]] = {
     8: ["-rotate", "270"],
 }
 _JPEGTRAN_TIMEOUT_SECONDS = 60
+_ORIENTATION_TAG = 0x0112
 
 
 def apply(image: Image.Image, orientation: int) -> Image.Image:
     """``image`` as it is meant to be shown; the same object when there is nothing to do."""
     operation = _TRANSPOSE.get(orientation)
     return image.transpose(operation) if operation is not None else image
+
+
+def ignore_xmp_orientation(image: Image.Image) -> None:
+    """Make Pillow's TIFF decoder turn a page by its own Orientation tag only, never by its XMP.
+
+    Pillow falls back to an XMP ``tiff:Orientation`` when the IFD has no Orientation tag, but
+    browsers and phones honour only the tag; call this after each seek and before the load.
+    """
+    tags = getattr(image, "tag_v2", None)
+    if tags is None:
+        return
+    image.info.pop("xmp", None)
+    exif = image.getexif()
+    if _ORIENTATION_TAG in exif and _ORIENTATION_TAG not in tags:
+        del exif[_ORIENTATION_TAG]
 
 
 def jpeg_lossless(jpeg: bytes, orientation: int) -> bytes | None:

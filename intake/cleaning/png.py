@@ -4,12 +4,21 @@ A PNG is a signature and a list of chunks (length, type, data, CRC). Text (tEXt,
 XMP, software names, dates and comments live), eXIf, tIME, private chunks and anything after IEND
 go. Pixels are re-encoded only when an eXIf orientation or a non-sRGB colour profile must be
 applied to them.
+
+The chunks we keep are cut to what a decoder reads, since any byte it skips could carry an
+identifier: a chunk longer than its fixed length is cut to it (one too short is dropped, as
+decoders ignore it), a second copy of a chunk read once is dropped, IEND is emptied, and palette
+entries no pixel can point to go. A malformed IHDR, PLTE or animation chunk (acTL, fcTL, or frames
+other than the acTL count) is refused instead: frame counts and sizes must be trusted before any
+decoding. Still copied as is: bytes after the end of the zlib stream in IDAT or fdAT, and palette
+entries no pixel uses, since finding either means decoding.
 """
 from __future__ import annotations
 
 import struct
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 from intake.cleaning import animation, exif, guard, icc, labels, orientation, raster
 from intake.cleaning.errors import Refused
@@ -28,6 +37,18 @@ _RENDERING = frozenset(
 )
 #: Ancillary chunks that neither render nor identify anyone: dropped without a word.
 _SILENT = frozenset({b"pHYs", b"sPLT", b"hIST", b"oFFs", b"pCAL", b"sCAL", b"sTER"})
+#: Lengths the spec fixes; decoders read no further.
+_FIXED_LENGTH = {b"gAMA": 4, b"cHRM": 32, b"sRGB": 1, b"cICP": 4, b"cLLI": 8, b"mDCV": 24}
+#: Lengths by colour type: 0 grey, 2 truecolour, 3 palette, 4 grey with alpha, 6 truecolour with alpha.
+_SBIT_LENGTH = {0: 1, 2: 3, 3: 3, 4: 2, 6: 4}
+_BKGD_LENGTH = {0: 2, 2: 6, 3: 1, 4: 2, 6: 6}
+#: One transparent colour; a palette image has one alpha value per palette entry instead.
+_TRNS_LENGTH = {0: 2, 2: 6}
+_PALETTE = 3
+#: Chunks decoders read once: a second copy is dropped.
+_ONCE = frozenset({b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"cICP", b"mDCV", b"cLLI", b"sBIT", b"bKGD"})
+#: Chunks that shape everything after them: a second copy is refused, as decoders differ on which counts.
+_UNIQUE = frozenset({b"IHDR", b"PLTE", b"acTL"})
 _TEXT_KINDS = {
     b"XML:com.adobe.xmp": labels.XMP,
     b"Raw profile type exif": labels.CAMERA_SETTINGS,
@@ -77,23 +98,23 @@ def clean(data: bytes) -> Outcome:
     kinds: set[str] = set()
     turn = 1
     profile = b""
-    width = height = 0
-    frames = 1
-    end = 8
-    for index, (kind, body, end) in enumerate(chunks(data)):  # noqa: B007 - `end` of the last chunk is read below
-        if index == 0:
-            if kind != b"IHDR" or len(body) != 13:
-                raise Refused(MALFORMED)
-            width, height = struct.unpack_from(">II", body)
-            guard.check_dimensions(width, height)
+    exif_read = False
+    parts = chunks(data)
+    kind, body, end = next(parts)
+    layout = _layout(kind, body)
+    kept.append(chunk(kind, body))
+    for kind, body, end in parts:  # noqa: B007 - `end` of the last chunk is read below
         if kind in _RENDERING:
-            if kind == b"acTL" and len(body) == 8:
-                frames = struct.unpack_from(">I", body)[0]
-                guard.check_frames(width, height, frames)
-            kept.append(chunk(kind, body))
+            needed = _needed(kind, body, layout)
+            if needed is not None:
+                kept.append(chunk(kind, needed))
         elif kind in (b"tEXt", b"zTXt", b"iTXt"):
             kinds.add(_TEXT_KINDS.get(body.split(b"\x00", 1)[0], labels.TEXT))
+        elif kind == b"eXIf" and exif_read:
+            # Decoders read the first; reading each of many crafted ones would take minutes.
+            kinds.add(labels.CAMERA_SETTINGS)
         elif kind == b"eXIf":
+            exif_read = True
             found = exif.read(body)
             kinds |= found.kinds
             turn = found.orientation
@@ -106,6 +127,9 @@ def clean(data: bytes) -> Outcome:
             kinds.add(labels.CONTENT_CREDENTIALS)
         elif kind not in _SILENT:
             kinds.add(labels.PRIVATE)
+    if layout.frames != layout.declared_frames:
+        # Frames beyond the acTL count, or without an acTL, are never shown: they could hide anything.
+        raise Refused(MALFORMED)
     if data[end:].strip(b"\x00"):
         kinds.add(labels.TRAILER)
     if turn != 1:
@@ -114,10 +138,111 @@ def clean(data: bytes) -> Outcome:
     convert_profile = icc.must_apply(profile)
     if turn != 1 or convert_profile:
         kept.clear()  # a copy of every chunk: not needed when the pixels are rewritten, and it counts
-        return _reencode(data, turn, profile if convert_profile else b"", frames > 1, kinds)
+        return _reencode(data, turn, profile if convert_profile else b"", layout, kinds)
     result = b"".join(kept)
     raster.decode_every_frame(result, "PNG")
     return Outcome(result, "image/png", "png", kinds)
+
+
+@dataclass
+class _Layout:
+    """What the header and the chunks read so far say about the image, to judge the chunks that follow."""
+
+    width: int
+    height: int
+    bit_depth: int
+    colour_type: int
+    palette_entries: int = 0
+    declared_frames: int = 0  # from acTL: 0 for a still image
+    frames: int = 0  # fcTL chunks seen
+    poster: bool = False  # the IDAT image is not a frame: only viewers that do not animate show it
+    data_started: bool = False
+    seen: set[bytes] = field(default_factory=lambda: {b"IHDR"})
+
+
+def _layout(kind: bytes, body: bytes) -> _Layout:
+    if kind != b"IHDR" or len(body) != 13:
+        raise Refused(MALFORMED)
+    width, height, bit_depth, colour_type = struct.unpack_from(">IIBB", body)
+    if colour_type not in _SBIT_LENGTH:
+        raise Refused(MALFORMED)
+    guard.check_dimensions(width, height)
+    return _Layout(width, height, bit_depth, colour_type)
+
+
+def _needed(kind: bytes, body: bytes, layout: _Layout) -> bytes | None:
+    """The part of a rendering chunk's ``body`` that decoders read, or None when they read none of it.
+
+    Bytes past a chunk's fixed length, and second copies of a chunk that is read once, are never
+    shown, so they could carry anything: they are cut or dropped. Animation chunks are refused
+    instead when wrong, since the frame count and sizes must be checked before any decoding.
+    """
+    if kind in layout.seen and kind in _ONCE | _UNIQUE:
+        if kind in _UNIQUE:
+            raise Refused(MALFORMED)
+        return None
+    layout.seen.add(kind)
+    if kind == b"PLTE":
+        return _palette(body, layout)
+    if kind == b"acTL":
+        return _animation_control(body, layout)
+    if kind == b"fcTL":
+        return _frame_control(body, layout)
+    if kind == b"IDAT" and not layout.data_started:
+        layout.data_started = True
+        layout.poster = layout.declared_frames > 0 and layout.frames == 0
+    if kind in (b"IDAT", b"fdAT"):
+        return body
+    if kind == b"IEND":
+        return b""
+    shortest, longest = _allowed_length(kind, layout)
+    return body[:longest] if longest and len(body) >= shortest else None
+
+
+def _allowed_length(kind: bytes, layout: _Layout) -> tuple[int, int]:
+    """Shortest and longest body decoders accept for ``kind`` here; longest 0 when it has no place."""
+    if kind == b"tRNS" and layout.colour_type == _PALETTE:
+        return 1, layout.palette_entries
+    if kind == b"tRNS":
+        length = _TRNS_LENGTH.get(layout.colour_type, 0)
+    elif kind == b"sBIT":
+        length = _SBIT_LENGTH[layout.colour_type]
+    elif kind == b"bKGD":
+        length = _BKGD_LENGTH[layout.colour_type]
+    else:
+        length = _FIXED_LENGTH[kind]
+    return length, length
+
+
+def _palette(body: bytes, layout: _Layout) -> bytes | None:
+    if layout.colour_type != _PALETTE:
+        return None  # a suggested palette for quantisers: nothing shows it
+    if not body or len(body) % 3:
+        raise Refused(MALFORMED)
+    # Pixels cannot point past 2**bit_depth entries, nor past 256.
+    layout.palette_entries = min(len(body) // 3, 256, 2**layout.bit_depth)
+    return body[: 3 * layout.palette_entries]
+
+
+def _animation_control(body: bytes, layout: _Layout) -> bytes:
+    if len(body) != 8 or layout.data_started:
+        raise Refused(MALFORMED)
+    (layout.declared_frames,) = struct.unpack_from(">I", body)
+    guard.check_frames(layout.width, layout.height, layout.declared_frames)
+    return body
+
+
+def _frame_control(body: bytes, layout: _Layout) -> bytes:
+    if len(body) != 26:
+        raise Refused(MALFORMED)
+    width, height, x, y = struct.unpack_from(">IIII", body, 4)
+    guard.check_dimensions(width, height)
+    if x + width > layout.width or y + height > layout.height:
+        raise Refused(MALFORMED)
+    layout.frames += 1
+    # Every frame is decoded onto a whole canvas.
+    guard.check_total(layout.width * layout.height, layout.frames + layout.poster)
+    return body
 
 
 def _inflate_profile(body: bytes) -> bytes:
@@ -128,17 +253,19 @@ def _inflate_profile(body: bytes) -> bytes:
         return b""
 
 
-def _reencode(data: bytes, turn: int, profile: bytes, animated: bool, kinds: set[str]) -> Outcome:
-    result = _rewrite(data, turn, profile, animated)
+def _reencode(data: bytes, turn: int, profile: bytes, layout: _Layout, kinds: set[str]) -> Outcome:
+    result = _rewrite(data, turn, profile, layout)
     raster.decode_every_frame(result, "PNG")
     return Outcome(result, "image/png", "png", kinds)
 
 
-def _rewrite(data: bytes, turn: int, profile: bytes, animated: bool) -> bytes:
+def _rewrite(data: bytes, turn: int, profile: bytes, layout: _Layout) -> bytes:
     """The pixels turned and in sRGB; the decoded copies are freed on return, before the check."""
     image = raster.open_image(data, "PNG")
-    if animated:
-        return animation.to_apng(image, turn=turn, profile=profile)
+    if layout.declared_frames:
+        # Pillow counts a poster as frame 0; it is not part of the animation, so it is not made one.
+        first = 1 if layout.poster else 0
+        return animation.to_apng(image, turn=turn, profile=profile, indices=list(range(first, image.n_frames)))
     raster.load(image)
     pixels = icc.to_srgb(image, profile) if profile else image
     turned = orientation.apply(pixels, turn)

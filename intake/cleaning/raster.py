@@ -64,17 +64,13 @@ def for_png(image: Image.Image) -> Image.Image:
     if image.mode in _PNG_MODES:
         converted = image
     elif image.mode in ("I", "I;16B", "I;16L", "I;16N"):
-        converted = image.convert("I;16") if image.mode != "I" else image.point(_clip16).convert("I;16")
+        converted = image.convert("I;16")  # 32-bit values are clipped to 0..65535
     elif image.mode == "F":
         converted = image.convert("L")
     else:
         converted = image.convert("RGBA" if has_alpha(image) else "RGB")
     converted.info = {k: v for k, v in image.info.items() if k == "transparency"}
     return converted
-
-
-def _clip16(value: float) -> float:
-    return min(max(value, 0), 65535)
 
 
 def encode_png(image: Image.Image) -> bytes:

@@ -1,15 +1,19 @@
 """TIFF, single or multi-page: re-encode as PNG (one page) or APNG (one frame per page).
 
 Browsers do not show TIFF, and its IFD0 is where ExifTool's own writer leaves Make, Model, serial
-numbers and GeoTIFF tags. Pillow applies the TIFF orientation while decoding, so the pages come out
-the right way up with nothing of the original file around them.
+numbers and GeoTIFF tags. Pillow applies each page's Orientation tag while decoding (never an XMP
+one, see orientation.py), so the pages come out the right way up with nothing of the original file
+around them.
 """
 from __future__ import annotations
 
 from PIL import Image
 
 from intake.cleaning import animation, exif, guard, icc, labels, raster
+from intake.cleaning.errors import Refused
 from intake.cleaning.outcome import Outcome
+
+MALFORMED = "The TIFF file's structure is malformed."
 
 _NEW_SUBFILE_TYPE, _REDUCED_RESOLUTION = 0x00FE, 0x1
 
@@ -20,15 +24,14 @@ def clean(data: bytes) -> Outcome:
     if found.orientation != 1:
         kinds.add(labels.ORIENTATION)
     image = raster.open_image(data, "TIFF")
-    pages = getattr(image, "n_frames", 1)
-    guard.check_frames(*image.size, pages)
     profile = image.info.get("icc_profile") or b""
     convert = False
     if profile:
         kinds.add(labels.COLOUR_PROFILE)
         convert = icc.must_apply(profile)
-    keep = _full_size_pages(image, pages)
-    if len(keep) < pages:
+    reduced = _reduced_pages(image)
+    keep = [index for index, is_reduced in enumerate(reduced) if not is_reduced] or [0]
+    if len(keep) < len(reduced):
         kinds.add(labels.THUMBNAIL)
     if len(keep) > 1:
         result = animation.to_apng(
@@ -46,11 +49,31 @@ def clean(data: bytes) -> Outcome:
     return Outcome(result, "image/png", "png", kinds)
 
 
-def _full_size_pages(image: Image.Image, pages: int) -> list[int]:
-    """Pages that are not marked as reduced-size copies (thumbnails) of another page."""
-    keep = []
-    for index in range(pages):
-        animation.seek(image, index)
-        if not int(image.tag_v2.get(_NEW_SUBFILE_TYPE, 0)) & _REDUCED_RESOLUTION:
-            keep.append(index)
-    return keep or [0]
+def _reduced_pages(image: Image.Image) -> list[bool]:
+    """For each page, whether it is a reduced-size copy (a thumbnail) of another.
+
+    Reads every page's tags, and checks every page's declared size, before any page is decoded: a
+    thumbnail first page must not vouch for a huge second one.
+    """
+    reduced: list[bool] = []
+    sizes: list[tuple[int, int]] = []
+    # One page more than the limit is enough to refuse; Pillow's own page count walks them all.
+    while len(sizes) <= guard.MAX_FRAMES:
+        try:
+            image.seek(len(sizes))
+        except EOFError:
+            break
+        except raster.DECODE_ERRORS as error:
+            raise Refused(raster.DAMAGED) from error
+        guard.check_dimensions(*image.size)
+        sizes.append(image.size)
+        reduced.append(_is_reduced(image))
+    guard.check_frames(max(w for w, _ in sizes), max(h for _, h in sizes), len(sizes))
+    return reduced
+
+
+def _is_reduced(image: Image.Image) -> bool:
+    flags = image.tag_v2.get(_NEW_SUBFILE_TYPE, 0)
+    if not isinstance(flags, int):
+        raise Refused(MALFORMED)
+    return bool(flags & _REDUCED_RESOLUTION)

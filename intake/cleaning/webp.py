@@ -4,6 +4,11 @@ A WebP file is a RIFF container: 'RIFF', a size, 'WEBP', then chunks. Pictures l
 (with ALPH for lossy alpha), animations in ANIM plus one ANMF chunk per frame; VP8X holds the canvas
 size and flags that announce the optional chunks. Pixels are rewritten only to apply an EXIF
 orientation or a non-sRGB colour profile (browsers honour both in WebP).
+
+We keep only what a decoder reads: for a still image the first bitstream (with the ALPH before a
+lossy one), for an animation ANIM cut to its 6 bytes and in each frame its first bitstream, with
+reserved bits zeroed. Bytes past the end of a VP8 or VP8L bitstream inside its chunk are still
+copied, since finding that end means decoding.
 """
 from __future__ import annotations
 
@@ -48,40 +53,40 @@ def clean(data: bytes) -> Outcome:
     if data[end:].strip(b"\x00"):
         kinds.add(labels.TRAILER)
 
-    kept: list[bytes] = []
+    found = _chunks(data, 12, end)
+    if not found:
+        raise Refused(MALFORMED)
+    (first, first_body), rest = found[0], found[1:]
+    extended = first == b"VP8X"
+    # A simple WebP is its first chunk: decoders read nothing after it.
+    kept = [(first, _canvas(first_body))] if extended else _one_picture(found[:1])
+    animated = extended and bool(first_body[0] & _ANIMATION_FLAG)
     turn, profile, frames, lossless = 1, b"", 0, False
-    width = height = 0
-    for kind, body in _chunks(data, 12, end):
-        if kind == b"VP8X":
-            if len(body) < 10:
+    exif_read = False
+    pictures: list[tuple[bytes, bytes]] = []
+    for kind, body in rest:
+        if kind == b"ANIM" and animated and len(kept) == 1:
+            if len(body) < 6:
                 raise Refused(MALFORMED)
-            width = 1 + int.from_bytes(body[4:7], "little")
-            height = 1 + int.from_bytes(body[7:10], "little")
-            guard.check_dimensions(width, height)
-            flags = body[0] & (_ALPHA_FLAG | _ANIMATION_FLAG)
-            kept.append(_chunk(kind, bytes((flags,)) + body[1:10]))
-        elif kind == b"ANIM":
-            kept.append(_chunk(kind, body))
-        elif kind == b"ANMF":
+            kept.append((kind, body[:6]))  # background colour and loop count
+        elif kind == b"ANMF" and animated:
             frames += 1
-            if len(body) < 16:
-                raise Refused(MALFORMED)
-            inner = _chunks(body, 16, len(body))
+            header, inner = _frame(body)
             if any(k not in _PICTURE for k, _ in inner):
                 kinds.add(labels.PRIVATE)
-            lossless = lossless or any(k == b"VP8L" for k, _ in inner)
-            pictures = b"".join(_chunk(k, b) for k, b in inner if k in _PICTURE)
-            kept.append(_chunk(kind, body[:16] + pictures))
+            picture = _one_picture(inner)
+            lossless = lossless or picture[-1][0] == b"VP8L"
+            kept.append((kind, header + b"".join(_chunk(k, b) for k, b in picture)))
         elif kind in _PICTURE:
-            if not width:
-                width, height = _bitstream_size(kind, body)
-                guard.check_dimensions(width, height)
-            lossless = lossless or kind == b"VP8L"
-            kept.append(_chunk(kind, body))
+            pictures.append((kind, body))
+        elif kind == b"EXIF" and exif_read:
+            # Decoders read the first; reading each of many crafted ones would take minutes.
+            kinds.add(labels.CAMERA_SETTINGS)
         elif kind == b"EXIF":
-            found = exif.read(body)
-            kinds |= found.kinds
-            turn = found.orientation
+            exif_read = True
+            found_exif = exif.read(body)
+            kinds |= found_exif.kinds
+            turn = found_exif.orientation
         elif kind == b"XMP ":
             kinds.add(labels.XMP)
         elif kind == b"ICCP":
@@ -89,9 +94,11 @@ def clean(data: bytes) -> Outcome:
             profile = body
         else:
             kinds.add(labels.PRIVATE)
-    if not width:
-        raise Refused(MALFORMED)
+    if extended and not animated:
+        kept += _one_picture(pictures)
+    width, height = _size(kept)
     guard.check_frames(width, height, max(frames, 1))
+    lossless = lossless or any(kind == b"VP8L" for kind, _ in kept)
     if turn != 1:
         kinds.add(labels.ORIENTATION)
 
@@ -99,10 +106,56 @@ def clean(data: bytes) -> Outcome:
     if turn != 1 or convert_profile:
         kept.clear()  # a copy of every chunk: not needed when the pixels are rewritten, and it counts
         return _reencode(data, turn, profile if convert_profile else b"", frames > 1, lossless, kinds)
-    body = b"WEBP" + b"".join(kept)
+    body = b"WEBP" + b"".join(_chunk(kind, body) for kind, body in kept)
     result = b"RIFF" + struct.pack("<I", len(body)) + body
     raster.decode_every_frame(result, "WEBP")
     return Outcome(result, "image/webp", "webp", kinds)
+
+
+def _canvas(body: bytes) -> bytes:
+    """VP8X with only the flags for what we keep (alpha, animation) and its reserved bits zeroed."""
+    if len(body) < 10:
+        raise Refused(MALFORMED)
+    flags = body[0] & (_ALPHA_FLAG | _ANIMATION_FLAG)
+    return bytes((flags, 0, 0, 0)) + body[4:10]
+
+
+def _frame(body: bytes) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    """An ANMF body's 16-byte header, reserved bits zeroed, and the chunks inside it."""
+    if len(body) < 16:
+        raise Refused(MALFORMED)
+    # Of the header's last byte only the blending and disposal bits mean anything.
+    return body[:15] + bytes((body[15] & 0x03,)), _chunks(body, 16, len(body))
+
+
+def _one_picture(chunks: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The first VP8 or VP8L bitstream, with the ALPH chunk before a VP8 one.
+
+    Decoders stop at the first bitstream, so any picture chunk after it could only hide data.
+    """
+    alpha: list[tuple[bytes, bytes]] = []
+    for kind, body in chunks:
+        if kind == b"ALPH" and not alpha:
+            alpha = [(kind, body)]
+        elif kind == b"VP8 ":
+            return [*alpha, (kind, body)]
+        elif kind == b"VP8L":
+            return [(kind, body)]  # it carries its own alpha
+    raise Refused(MALFORMED)
+
+
+def _size(kept: list[tuple[bytes, bytes]]) -> tuple[int, int]:
+    """The canvas size, once it and any still picture's own size are checked against the limits."""
+    for kind, body in kept:
+        if kind in (b"VP8 ", b"VP8L"):
+            guard.check_dimensions(*_bitstream_size(kind, body))
+    kind, body = kept[0]
+    if kind != b"VP8X":
+        return _bitstream_size(kind, body)
+    width = 1 + int.from_bytes(body[4:7], "little")
+    height = 1 + int.from_bytes(body[7:10], "little")
+    guard.check_dimensions(width, height)
+    return width, height
 
 
 def _bitstream_size(kind: bytes, body: bytes) -> tuple[int, int]:

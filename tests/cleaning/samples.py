@@ -331,3 +331,50 @@ def quadrant_colours(image: Image.Image) -> list[tuple[int, ...]]:
 
 def close(a: tuple[int, ...], b: tuple[int, ...], tolerance: int = 40) -> bool:
     return all(abs(x - y) <= tolerance for x, y in zip(a, b))
+
+
+def handmade_tiff(*pages: tuple[Image.Image, dict[int, tuple[int, tuple[int, ...] | bytes]]]) -> bytes:
+    """A little-endian TIFF with one uncompressed strip per page, written tag by tag.
+
+    Each page is an image (L, RGB or I;16) and tags ``{tag: (TIFF type, values or raw bytes)}`` that
+    are added to, or replace, those describing the image, so a test can make a page lie.
+    """
+    out = bytearray(b"II*\x00\x00\x00\x00\x00")
+    pointer = 4  # where the offset of the next IFD goes
+    for image, extra in pages:
+        strip = image.tobytes()
+        bits, channels, photometric = {"L": ((8,), 1, 1), "RGB": ((8, 8, 8), 3, 2), "I;16": ((16,), 1, 1)}[image.mode]
+        tags: dict[int, tuple[int, tuple[int, ...] | bytes]] = {
+            256: (4, (image.width,)),
+            257: (4, (image.height,)),
+            258: (3, bits),
+            259: (3, (1,)),
+            262: (3, (photometric,)),
+            273: (4, (_tiff_append(out, strip),)),
+            277: (3, (channels,)),
+            278: (4, (image.height,)),
+            279: (4, (len(strip),)),
+            **extra,
+        }
+        entries = b""
+        for tag, (kind, values) in sorted(tags.items()):
+            raw = values if isinstance(values, bytes) else b"".join(struct.pack(_TIFF_FORMATS[kind], v) for v in values)
+            count = len(raw) // struct.calcsize(_TIFF_FORMATS.get(kind, "<B"))
+            if len(raw) > 4:
+                raw = struct.pack("<I", _tiff_append(out, raw))
+            entries += struct.pack("<HHI", tag, kind, count) + raw.ljust(4, b"\x00")
+        ifd = _tiff_append(out, struct.pack("<H", len(tags)) + entries + b"\x00\x00\x00\x00")
+        struct.pack_into("<I", out, pointer, ifd)
+        pointer = ifd + 2 + len(entries)
+    return bytes(out)
+
+
+_TIFF_FORMATS = {3: "<H", 4: "<I"}  # SHORT, LONG; other types are given as raw bytes
+
+
+def _tiff_append(out: bytearray, data: bytes) -> int:
+    if len(out) % 2:
+        out.append(0)  # TIFF offsets point to even bytes
+    offset = len(out)
+    out += data
+    return offset
