@@ -193,50 +193,65 @@ def database_url() -> str:
 
 
 @pytest.fixture
-def worker(transactional_db, settings, tmp_path):
-    """A Celery worker in its own process, configured through the environment like a deployed one,
-    sharing the test database, the blob folder and the broker with this process. Like a deployed
-    worker it holds only the file keys, and no SECRET_KEY."""
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": database_url(),
-        "INTAKE_DATA_DIR": str(settings.DATA_DIR),
-        "INTAKE_BLOB_DIR": str(settings.INTAKE_BLOB_DIR),
-        "INTAKE_KEYS_FILE": str(settings.INTAKE_WORKER_KEYS_FILE),
-        "PYTHONUNBUFFERED": "1",
-    }
-    for variable in ("INTAKE_KEYS", "SECRET_KEY", "SECRET_KEY_FILE"):
-        env.pop(variable, None)
-    if settings.REDIS_URL:
-        env["REDIS_URL"] = settings.REDIS_URL
-    else:
-        env["INTAKE_BROKER_DIR"] = settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"]
-    # The worker's own temporary folder, so that tests can check it stays free of plaintext.
-    env["TMPDIR"] = str(tmp_path / "worker-tmp")
-    (tmp_path / "worker-tmp").mkdir()
-    log_path = tmp_path / "worker.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "--concurrency", "1", "--loglevel", "INFO",
-             "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-    deadline = time.monotonic() + 60
-    while b"ready." not in log_path.read_bytes():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("the worker did not start:\n" + log_path.read_text(errors="replace"))
-        time.sleep(0.2)
-    process.log_path = log_path
-    process.temp_dir = tmp_path / "worker-tmp"
-    yield process
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+def start_worker(transactional_db, settings, tmp_path):
+    """Starts Celery workers in processes of their own, configured through the environment like a
+    deployed one, sharing the test database, the blob folder and the broker with this process. Like a
+    deployed worker each holds only the file keys, and no SECRET_KEY. All are stopped after the test."""
+    started: list[subprocess.Popen] = []
+
+    def start() -> subprocess.Popen:
+        name = f"worker-{len(started)}"
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DATABASE_URL": database_url(),
+            "INTAKE_DATA_DIR": str(settings.DATA_DIR),
+            "INTAKE_BLOB_DIR": str(settings.INTAKE_BLOB_DIR),
+            "INTAKE_KEYS_FILE": str(settings.INTAKE_WORKER_KEYS_FILE),
+            "PYTHONUNBUFFERED": "1",
+            # Its own temporary folder, so that tests can check it stays free of plaintext.
+            "TMPDIR": str(tmp_path / f"{name}-tmp"),
+        }
+        for variable in ("INTAKE_KEYS", "SECRET_KEY", "SECRET_KEY_FILE"):
+            env.pop(variable, None)
+        if settings.REDIS_URL:
+            env["REDIS_URL"] = settings.REDIS_URL
+        else:
+            env["INTAKE_BROKER_DIR"] = settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"]
+        (tmp_path / f"{name}-tmp").mkdir()
+        log_path = tmp_path / f"{name}.log"
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "config", "worker", "--concurrency", "1", "--loglevel",
+                 "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat", "--hostname", f"{name}@%h"],
+                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        started.append(process)
+        deadline = time.monotonic() + 60
+        while b"ready." not in log_path.read_bytes():
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail("the worker did not start:\n" + log_path.read_text(errors="replace"))
+            time.sleep(0.2)
+        process.log_path = log_path
+        process.temp_dir = tmp_path / f"{name}-tmp"
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+@pytest.fixture
+def worker(start_worker):
+    """One running worker (see ``start_worker``)."""
+    return start_worker()
 
 
 def wait_until(condition, timeout=60.0, interval=0.2, message="condition"):

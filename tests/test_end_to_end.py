@@ -127,3 +127,38 @@ def test_a_submission_accepted_while_the_broker_is_down_is_cleaned_when_a_worker
     request.getfixturevalue("worker")  # starts now; its start-up sweep finds the waiting image
     wait_until(all_cleaned, message="the sweep to requeue the image")
     assert Image.objects.get().state == Image.State.CLEAN
+
+
+def test_a_worker_killed_while_cleaning_loses_nothing_and_the_next_worker_finishes(start_worker):
+    """SIGKILL in the middle of a task, as the out-of-memory killer or a power cut would do."""
+    import os
+    import signal
+
+    from PIL import ImageFilter
+
+    from intake import actions
+    from tests.cleaning import samples
+
+    # Slow enough to be caught in the act: 12 megapixels that must be decoded, turned and re-encoded.
+    slow = io.BytesIO()
+    noise = PILImage.effect_noise((4000, 3000), 60).filter(ImageFilter.SMOOTH).convert("RGB")
+    noise.save(slow, "PNG", exif=samples.exif_block(6), compress_level=1)
+    submission = Submission.objects.create(receipt_digest="c" * 64, account="Sent before the crash.")
+    image = Image.objects.create(submission=submission, position=0, original_blob=blobs.write(slow.getvalue()))
+
+    first = start_worker()
+    actions.enqueue_cleaning(image.pk)
+    wait_until(lambda: Image.objects.get().attempts == 1, message="the first worker to start on the image")
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+
+    image.refresh_from_db()
+    original = image.original_blob
+    assert image.state == Image.State.PENDING and blobs.exists(original)
+
+    start_worker()  # its start-up sweep finds the image the dead worker held
+    wait_until(all_cleaned, timeout=120, message="the second worker to clean the image")
+    image.refresh_from_db()
+    assert image.state == Image.State.CLEAN and image.attempts == 2
+    assert not blobs.exists(original) and blobs.exists(image.clean_blob)
+    assert PILImage.open(io.BytesIO(blobs.read(image.clean_blob))).size == (3000, 4000)
