@@ -48,7 +48,10 @@ def _user(username: str, *groups: str, is_staff: bool = False, is_superuser: boo
     user.is_staff = is_staff
     user.is_superuser = is_superuser
     user.save()
-    user.groups.set(Group.objects.filter(name__in=groups))
+    roles = Group.objects.filter(name__in=groups)
+    # The groups come from a data migration: a transactional test without serialized rollback wipes them.
+    assert roles.count() == len(groups), f"role groups missing: {groups}"
+    user.groups.set(roles)
     return user
 
 
@@ -193,7 +196,7 @@ def database_url() -> str:
 
 
 @pytest.fixture
-def start_worker(transactional_db, settings, tmp_path):
+def start_worker(transactional_db, django_db_serialized_rollback, settings, tmp_path):
     """Starts Celery workers in processes of their own, configured through the environment like a
     deployed one, sharing the test database, the blob folder and the broker with this process. Like a
     deployed worker each holds only the file keys, and no SECRET_KEY. All are stopped after the test."""

@@ -8,7 +8,7 @@ from django.db import connection
 
 pytestmark = [
     pytest.mark.skipif(connection.vendor != "postgresql", reason="database roles exist only on PostgreSQL"),
-    pytest.mark.django_db(transaction=True),
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 
 WEB, WORKER = "intake_test_web", "intake_test_worker"

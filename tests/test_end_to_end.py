@@ -111,7 +111,7 @@ def _forget_connections(app):
 
 
 def test_a_submission_accepted_while_the_broker_is_down_is_cleaned_when_a_worker_comes(
-    transactional_db, client, caplog, request, settings
+    transactional_db, django_db_serialized_rollback, client, caplog, request, settings
 ):
     caplog.set_level(logging.DEBUG)
     with broker_unreachable(settings):

@@ -80,7 +80,7 @@ def test_a_server_error_report_does_not_carry_the_address(client, caplog, settin
     assert WITNESS_ADDRESS not in caplog.text and "SM-J530F" not in caplog.text  # ...without the witness
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_gunicorn_writes_no_access_log(tmp_path, settings):
     """Start the real web server, send it a request with an address in the forwarding headers, and read
     everything it wrote."""
