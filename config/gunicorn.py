@@ -14,6 +14,8 @@ loglevel = "error"
 # The client address is never trusted from headers either; the app drops it anyway (intake.middleware).
 forwarded_allow_ips = ""
 proxy_allow_ips = ""
+# No control socket: nothing uses it, and it would be written under $HOME, read-only in the container.
+control_socket_disable = True
 
 
 def post_fork(server, worker):

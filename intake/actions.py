@@ -76,11 +76,16 @@ def record_clean(image: Image, cleaned: Cleaned) -> None:
         locked.sha256 = cleaned.sha256
         locked.removed = list(cleaned.removed)
         locked.original_blob = ""
-        locked.save()
+        locked.save(update_fields=["state", "clean_blob", "media_type", "sha256", "removed", "original_blob"])
         transaction.on_commit(lambda: blobs.delete(original))
 
 
-def record_failure(image: Image, reason: str) -> None:
+def record_failure(image: Image, reason: str, keep_original: bool = False) -> None:
+    """Mark an image refused, so that the rest of its submission reaches reviewers.
+
+    The original goes: it could still identify the witness, and nobody may see it. Only an upload the
+    worker could not decrypt is kept (``keep_original``), still encrypted, to be tried again.
+    """
     with transaction.atomic():
         locked = Image.objects.select_for_update().filter(pk=image.pk, state=Image.State.PENDING).first()
         if locked is None:
@@ -88,10 +93,10 @@ def record_failure(image: Image, reason: str) -> None:
         original = locked.original_blob
         locked.state = Image.State.FAILED
         locked.failure_reason = reason[:300]
-        locked.original_blob = ""
-        locked.save()
-        # A refused original could still identify the witness; nobody may see it, so it goes too.
-        transaction.on_commit(lambda: blobs.delete(original))
+        if not keep_original:
+            locked.original_blob = ""
+            transaction.on_commit(lambda: blobs.delete(original))
+        locked.save(update_fields=["state", "failure_reason", "original_blob"])
 
 
 # --- Staff -----------------------------------------------------------------------------------

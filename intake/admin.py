@@ -17,6 +17,7 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
 
@@ -113,9 +114,11 @@ class StaffUserAdmin(UserAdmin):
         account = get_object_or_404(User, pk=id)
         if not may_set_password(request.user, account):
             raise PermissionDenied
-        response = super().user_change_password(request, id, form_url)
-        if request.method == "POST" and response.status_code == 302:
-            actions.record_account_change(request.user, AuditEvent.Action.SET_PASSWORD, account)
+        with transaction.atomic():
+            response = super().user_change_password(request, id, form_url)
+            # Django also redirects after a form that changed nothing: compare the stored hash.
+            if User.objects.get(pk=id).password != account.password:
+                actions.record_account_change(request.user, AuditEvent.Action.SET_PASSWORD, account)
         return response
 
 

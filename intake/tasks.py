@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 # A file that kills the worker process (it is re-delivered each time) is refused after this many tries.
 MAX_ATTEMPTS = 3
+UNREADABLE = "The upload could not be decrypted with the worker's keys. It is kept, encrypted, for an operator."
 
 
 @shared_task(
@@ -46,6 +47,11 @@ def clean_image(image_id: str) -> None:
         # Most likely this worker runs other keys than the web process (a rotation deployed out of
         # order, a wrong INTAKE_KEYS): the upload is kept and tried again, never destroyed.
         log.error("an upload does not decrypt with this worker's keys: check that INTAKE_KEYS matches the web's")
+        if clean_image.request.retries >= clean_image.max_retries:
+            # Tried for the better part of an hour: let the rest of the testimony reach reviewers,
+            # and keep the upload, still encrypted, for an operator to try again (docs/deployment.md).
+            actions.record_failure(image, UNREADABLE, keep_original=True)
+            return
         raise
     # Counted just before the part that parses the hostile file, which is what can kill the process.
     Image.objects.filter(pk=image.pk).update(attempts=F("attempts") + 1)
@@ -106,7 +112,11 @@ def _remove_orphan_blobs() -> None:
     # File times are blurred to midnight, so a blob written just before midnight looks a day older.
     two_days_ago = (datetime.now(UTC) - timedelta(days=2)).timestamp()
     for name in names - known:
-        if blobs.path_of(name).stat().st_mtime < two_days_ago:
+        try:
+            old = blobs.path_of(name).stat().st_mtime < two_days_ago
+        except FileNotFoundError:  # deleted since it was listed: by a request, or by this worker
+            continue
+        if old:
             blobs.delete(name)
 
 

@@ -68,4 +68,6 @@ def test_the_worker_role_reads_and_updates_images_and_nothing_else(connect_as):
     for table in ("intake_submission", "intake_note", "intake_auditevent", "auth_user", "django_session"):
         assert refused(worker, f"SELECT * FROM {table}"), table  # noqa: S608 - fixed names
     assert refused(worker, "INSERT INTO intake_image (id) VALUES (gen_random_uuid())")
+    assert refused(worker, "UPDATE intake_image SET submission_id = submission_id")
+    assert refused(worker, "UPDATE intake_image SET position = position")
     assert refused(worker, "DELETE FROM intake_image")

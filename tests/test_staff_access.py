@@ -406,3 +406,12 @@ def test_the_queue_filters_by_the_day_received_and_pages_keep_the_filters(review
     assert "received_from=2026-03-05&amp;received_to=2026-04-04&amp;page=2" in page
     second = reviewer_client.get(reverse("review:queue"), {**query, "page": 2}).content.decode()
     assert "2026-03-05" in second and "2026-03-04" not in second
+
+
+def test_a_password_form_that_sets_nothing_writes_no_audit_event(client, admin_user, outsider):
+    client.force_login(admin_user)
+    url = reverse("admin:auth_user_password_change", args=[outsider.pk])
+    client.post(url, {"usable_password": "false", "password1": "", "password2": ""})  # Django saves nothing
+    outsider.refresh_from_db()
+    assert outsider.check_password("correct horse battery staple")
+    assert not AuditEvent.objects.filter(action="set_password").exists()

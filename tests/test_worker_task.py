@@ -1,4 +1,6 @@
 """The cleaning task, called directly: what it records for each outcome, and that it loses nothing."""
+import os
+
 import pytest
 
 from intake import blobs, tasks
@@ -26,8 +28,9 @@ def test_a_photo_is_cleaned_re_encrypted_and_its_original_destroyed(pending, dja
     assert image.state == Image.State.CLEAN
     assert image.media_type == "image/jpeg" and len(image.sha256) == 64
     assert not blobs.exists(original)
-    assert blobs.read(image.clean_blob)[:2] == b"\xff\xd8"
-    assert b"\xff\xd8" not in blobs.path_of(image.clean_blob).read_bytes()[:64]
+    cleaned = blobs.read(image.clean_blob)
+    assert cleaned[:3] == b"\xff\xd8\xff"
+    assert cleaned[:16] not in blobs.path_of(image.clean_blob).read_bytes()  # on disk it is ciphertext
 
 
 def test_an_undecodable_file_is_marked_failed_with_a_reason_and_destroyed(pending, django_capture_on_commit_callbacks):
@@ -83,6 +86,21 @@ def test_an_upload_that_does_not_decrypt_with_the_workers_keys_is_kept_and_retri
     image.refresh_from_db()
     assert image.state == Image.State.PENDING and image.attempts == 0
     assert blobs.exists(image.original_blob)
+
+
+def test_an_upload_that_never_decrypts_is_refused_after_the_last_retry_and_kept(pending, settings):
+    from intake import crypto
+
+    image = pending(camera_jpeg())
+    settings.INTAKE_KEYS = crypto.new_keys_document()
+    crypto.forget_loaded_keys()
+    tasks.clean_image.apply(args=[str(image.pk)], retries=tasks.clean_image.max_retries, throw=True)
+    image.refresh_from_db()
+    assert image.state == Image.State.FAILED and "kept" in image.failure_reason
+    assert image.original_blob and blobs.exists(image.original_blob)
+    os.utime(blobs.path_of(image.original_blob), (0, 0))  # old enough for the sweep to remove an orphan
+    tasks.requeue_pending()
+    assert blobs.exists(image.original_blob)  # but it is no orphan: the sweep leaves it
 
 
 def test_a_task_for_a_finished_or_missing_image_does_nothing(pending):

@@ -18,9 +18,7 @@ from intake.cleaning.errors import Refused
 #: How long each page of a multi-page document stays on screen.
 PAGE_DELAY_MS = 3000
 _DEFAULT_DELAY_MS = 100
-#: Greyscale deeper than 8 bits (16-bit TIFF pages): brought down to 8 bits when frames must share a mode.
-_DEEP_GREY = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N"})
-_GREY = _DEEP_GREY | {"1", "L"}
+_GREY = raster.DEEP_GREY | {"1", "L"}
 
 
 def to_apng(
@@ -80,9 +78,8 @@ def _common_mode(modes: set[str], image: Image.Image) -> str:
 
 
 def _in_mode(image: Image.Image, mode: str) -> Image.Image:
-    if image.mode in _DEEP_GREY:
-        # Pillow's conversion from 16 or 32 bits clips at 255 instead of scaling: the page turns white.
-        image = image.convert("I").point(lambda value: value / 257).convert("L")
+    """The frame in the mode all frames share; deeper greys scaled to 8 bits first."""
+    image = raster.eight_bit_grey(image)
     return image.convert(mode) if image.mode != mode else image.copy()
 
 

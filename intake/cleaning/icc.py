@@ -12,6 +12,8 @@ from functools import lru_cache
 
 from PIL import Image, ImageChops, ImageCms
 
+from intake.cleaning import raster
+
 #: Largest difference (0-255) between a profile's rendering and sRGB's that we call "the same".
 _SAME_AS_SRGB = 3
 _SRGB = ImageCms.createProfile("sRGB")
@@ -61,7 +63,7 @@ def to_srgb(image: Image.Image, profile: bytes) -> Image.Image:
         return image
     if "transparency" in image.info:
         # A tRNS colour or palette entry would not survive the conversion to RGB: make it an alpha channel.
-        image = image.convert("RGBA")
+        image = raster.eight_bit_grey(image).convert("RGBA")
     alpha = image.getchannel("A") if image.mode in ("RGBA", "LA") else None
     colour = image.convert("RGB") if image.mode in ("RGBA", "LA", "P", "PA") else image
     try:

@@ -55,6 +55,22 @@ def load(image: Image.Image) -> None:
         raise Refused(DAMAGED) from error
 
 
+#: Greyscale deeper than 8 bits (16-bit PNG and TIFF, 32-bit TIFF).
+DEEP_GREY = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N"})
+
+
+def eight_bit_grey(image: Image.Image) -> Image.Image:
+    """``image`` in 8-bit grey if it is deeper. Pillow's own conversion clips at 255 instead of
+    scaling, which turns the picture white."""
+    if image.mode not in DEEP_GREY:
+        return image
+    converted = image.convert("I").point(lambda value: value / 257).convert("L")
+    converted.info = dict(image.info)
+    if isinstance(image.info.get("transparency"), int):  # a tRNS grey level, scaled alike
+        converted.info["transparency"] = min(255, round(image.info["transparency"] / 257))
+    return converted
+
+
 def has_alpha(image: Image.Image) -> bool:
     return image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
 

@@ -23,7 +23,7 @@ TRUNCATED = "The WebP file is truncated: it ends before its last chunk."
 MALFORMED = "The WebP file's structure is malformed."
 
 _PICTURE = frozenset({b"VP8 ", b"VP8L", b"ALPH"})
-_ALPHA_FLAG, _ANIMATION_FLAG = 0x10, 0x02
+_ALPHA_FLAG, _ANIMATION_FLAG, _EXIF_FLAG, _ICC_FLAG = 0x10, 0x02, 0x08, 0x20
 
 
 def _chunks(data: bytes, start: int, end: int) -> list[tuple[bytes, bytes]]:
@@ -61,6 +61,8 @@ def clean(data: bytes) -> Outcome:
     # A simple WebP is its first chunk: decoders read nothing after it.
     kept = [(first, _canvas(first_body))] if extended else _one_picture(found[:1])
     animated = extended and bool(first_body[0] & _ANIMATION_FLAG)
+    # Browsers apply an EXIF orientation or a colour profile only where VP8X announces it.
+    honoured = first_body[0] if extended else 0
     turn, profile, frames, lossless = 1, b"", 0, False
     exif_read = False
     pictures: list[tuple[bytes, bytes]] = []
@@ -86,12 +88,14 @@ def clean(data: bytes) -> Outcome:
             exif_read = True
             found_exif = exif.read(body)
             kinds |= found_exif.kinds
-            turn = found_exif.orientation
+            turn = found_exif.orientation if honoured & _EXIF_FLAG else 1
+            if not found_exif.kinds and turn == 1:
+                kinds.add(labels.CAMERA_SETTINGS)  # an orientation no browser applies: removed all the same
         elif kind == b"XMP ":
             kinds.add(labels.XMP)
         elif kind == b"ICCP":
             kinds.add(labels.COLOUR_PROFILE)
-            profile = body
+            profile = body if honoured & _ICC_FLAG else b""
         else:
             kinds.add(labels.PRIVATE)
     if extended and not animated:

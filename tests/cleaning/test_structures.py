@@ -315,3 +315,44 @@ def test_an_apng_poster_outside_the_animation_does_not_become_a_frame():
     with Image.open(io.BytesIO(result.data)) as image:
         assert image.n_frames == 2
         assert image.convert("RGB").getpixel((5, 5)) == (200, 0, 0)
+
+
+# --- What browsers honour in WebP ---------------------------------------------------------------------
+
+ORIENTATION_6 = b"II*\x00\x08\x00\x00\x00\x01\x00\x12\x01\x03\x00\x01\x00\x00\x00\x06\x00\x00\x00\x00\x00\x00\x00"
+
+
+def webp_with_trailing_exif(vp8x_flags: int | None) -> bytes:
+    """A 64x32 lossless WebP with an EXIF chunk saying Orientation 6: after a simple WebP's only
+    chunk (``vp8x_flags`` None), or in an extended one with the given VP8X flags."""
+    out = io.BytesIO()
+    Image.new("RGB", (64, 32), (200, 0, 0)).save(out, "WEBP", lossless=True)
+    chunks = out.getvalue()[12:]
+    if vp8x_flags is not None:
+        canvas = bytes((vp8x_flags, 0, 0, 0)) + (63).to_bytes(3, "little") + (31).to_bytes(3, "little")
+        chunks = b"VP8X" + struct.pack("<I", 10) + canvas + chunks
+    body = chunks + b"EXIF" + struct.pack("<I", len(ORIENTATION_6)) + ORIENTATION_6
+    return b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WEBP" + body
+
+
+@pytest.mark.parametrize("vp8x_flags", [None, 0x00], ids=["simple", "extended-without-exif-flag"])
+def test_a_webp_exif_orientation_browsers_ignore_is_not_applied_but_is_removed(vp8x_flags):
+    result = clean(webp_with_trailing_exif(vp8x_flags))
+    assert Image.open(io.BytesIO(result.data)).size == (64, 32)
+    assert b"EXIF" not in result.data and result.removed
+
+
+def test_a_webp_exif_orientation_announced_by_vp8x_is_applied():
+    result = clean(webp_with_trailing_exif(0x08))
+    assert Image.open(io.BytesIO(result.data)).size == (32, 64)
+
+
+def test_a_16_bit_grey_png_with_transparency_and_a_profile_keeps_its_greys():
+    image = Image.new("I;16", (256, 4))
+    image.putdata([value * 257 for value in range(256)] * 4)
+    out = io.BytesIO()
+    image.save(out, "PNG", icc_profile=samples.icc_profile(wide_gamut=True), transparency=0)
+    shown = Image.open(io.BytesIO(clean(out.getvalue()).data)).convert("RGBA")
+    assert shown.getpixel((0, 0))[3] == 0  # the transparent grey stays transparent
+    grey = shown.getpixel((128, 0))
+    assert grey[3] == 255 and 100 < grey[0] < 160  # mid-grey, not clipped to white

@@ -6,8 +6,9 @@ Run by the role that owns the tables (the one that runs ``migrate``), after ever
 
 - The web role reads and writes the service's tables, but may only read and add to the audit log. It
   owns nothing, so it cannot drop the audit log's trigger, truncate the table or rewrite a row.
-- The worker role reads and updates image rows and nothing else: the process that parses hostile
-  files cannot read a testimony, a note, a receipt digest or the audit log.
+- The worker role reads image rows and updates what cleaning records in them, and nothing else: the
+  process that parses hostile files cannot read a testimony, a note, a receipt digest or the audit
+  log, nor move an image to another submission.
 
 Passwords come from ``INTAKE_WEB_DB_PASSWORD`` and ``INTAKE_WORKER_DB_PASSWORD`` when set (or their
 ``_FILE`` forms); a role that already exists keeps its other settings.
@@ -18,6 +19,10 @@ from psycopg import sql
 
 from config.env import env_secret
 from intake.models import AuditEvent, Image
+
+WORKER_WRITES = (
+    "state", "original_blob", "clean_blob", "media_type", "sha256", "removed", "failure_reason", "attempts",
+)
 
 
 class Command(BaseCommand):
@@ -61,7 +66,10 @@ class Command(BaseCommand):
         cursor.execute(sql.SQL("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {}").format(role))
 
     def _grant_worker(self, cursor, role, tables) -> None:
-        image = Image._meta.db_table
+        image = sql.Identifier(Image._meta.db_table)
         for table in tables:
             cursor.execute(sql.SQL("REVOKE ALL ON {} FROM {}").format(sql.Identifier(table), role))
-        cursor.execute(sql.SQL("GRANT SELECT, UPDATE ON {} TO {}").format(sql.Identifier(image), role))
+        cursor.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(image, role))
+        # What cleaning records, and nothing that places an image: it cannot move one to another submission.
+        columns = sql.SQL(", ").join(sql.Identifier(Image._meta.get_field(name).column) for name in WORKER_WRITES)
+        cursor.execute(sql.SQL("GRANT UPDATE ({}) ON {} TO {}").format(columns, image, role))
