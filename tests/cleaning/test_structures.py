@@ -3,16 +3,16 @@ from __future__ import annotations
 
 import io
 import struct
-import time
 import zlib
 
 import pytest
 from PIL import Image, ImageStat
 
-from intake.cleaning import Refused, clean, raster, tiff
+from intake.cleaning import clean, raster, tiff
 from intake.cleaning.png import MALFORMED as PNG_MALFORMED
 
 from . import samples
+from .test_hostile_files import refused
 
 MARKER = b"TRACKING-ID-7f3a9c"
 ORIENTATION_6 = b"II*\x00\x08\x00\x00\x00\x01\x00\x12\x01\x03\x00\x01\x00\x00\x00\x06\x00\x00\x00\x00\x00\x00\x00"
@@ -20,14 +20,6 @@ XMP_ORIENTATION_6 = (
     b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
     b'<rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="6"/></rdf:RDF></x:xmpmeta>'
 )
-
-
-def refused(data: bytes) -> str:
-    started = time.monotonic()
-    with pytest.raises(Refused) as raised:
-        clean(data)
-    assert time.monotonic() - started < 2, "refusing took long enough to suggest a decode"
-    return raised.value.reason
 
 
 def png_parts(data: bytes) -> list[tuple[bytes, bytes]]:
@@ -318,8 +310,6 @@ def test_an_apng_poster_outside_the_animation_does_not_become_a_frame():
 
 
 # --- What browsers honour in WebP ---------------------------------------------------------------------
-
-ORIENTATION_6 = b"II*\x00\x08\x00\x00\x00\x01\x00\x12\x01\x03\x00\x01\x00\x00\x00\x06\x00\x00\x00\x00\x00\x00\x00"
 
 
 def webp_with_trailing_exif(vp8x_flags: int | None) -> bytes:
