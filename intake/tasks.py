@@ -48,7 +48,7 @@ def clean_image(image_id: str) -> None:
         # order, a wrong INTAKE_KEYS): the upload is kept and tried again, never destroyed.
         log.error("an upload does not decrypt with this worker's keys: check that INTAKE_KEYS matches the web's")
         if clean_image.request.retries >= clean_image.max_retries:
-            # Tried for the better part of an hour: let the rest of the testimony reach reviewers,
+            # Ten tries, minutes apart, have failed: let the rest of the testimony reach reviewers,
             # and keep the upload, still encrypted, for an operator to try again (docs/deployment.md).
             actions.record_failure(image, UNREADABLE, keep_original=True)
             return
