@@ -26,6 +26,9 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp_webauthn",
 ]
 
 MIDDLEWARE = [
@@ -42,6 +45,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "intake.middleware.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -99,6 +103,18 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 16 * INTAKE_MAX_ACCOUNT_CHARS + 64 * 1024
 # Far above INTAKE_MAX_IMAGES, so that the form can say what the limit is; files past it are not stored.
 DATA_UPLOAD_MAX_NUMBER_FILES = 100
 
+# Counters shared by the processes of one machine: global rates and budgets (intake.throttle). Redis
+# when there is one; otherwise files under var/, which every process on a laptop sees.
+if env_str("REDIS_URL"):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env_str("REDIS_URL")}}
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(DATA_DIR / "cache"),
+        }
+    }
+
 # --- Background work -------------------------------------------------------------------------
 
 REDIS_URL = env_str("REDIS_URL")
@@ -146,7 +162,15 @@ LOGIN_URL = "review:login"
 LOGIN_REDIRECT_URL = "review:queue"
 LOGOUT_REDIRECT_URL = "review:login"
 SESSION_COOKIE_AGE = 8 * 60 * 60
+# Sessions live in the database with their account, so that they can be ended on the server.
+SESSION_ENGINE = "intake.sessions"
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+# Passkeys and security keys (django-otp-webauthn): a second factor only, never a login by themselves.
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
+OTP_WEBAUTHN_RP_NAME = "Testimony intake"
+OTP_WEBAUTHN_RP_ID = env_str("INTAKE_WEBAUTHN_RP_ID", "localhost")
+OTP_WEBAUTHN_ALLOWED_ORIGINS = env_list("INTAKE_WEBAUTHN_ORIGINS", ["http://localhost:8000"])
 
 # --- Transport and browser security ----------------------------------------------------------
 

@@ -4,13 +4,16 @@ Primary keys are random UUIDs: they bind each ciphertext to its row, and they sa
 many testimonies came in or in which order. No model stores a client address, a user agent, a file
 name, or a witness-side time finer than a day.
 """
+import hashlib
 import uuid
 
 from django.conf import settings
+from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
+from django_otp.models import Device
 
 from intake.fields import EncryptedTextField
 
@@ -157,6 +160,17 @@ class AuditEvent(models.Model):
         CHANGED_OWN_PASSWORD = "changed_own_password", _("Changed their own password")
         LOGGED_IN = "logged_in", _("Logged in")
         LOGGED_OUT = "logged_out", _("Logged out")
+        CREATED_SETUP_LINK = "created_setup_link", _("Made a setup link")
+        USED_SETUP_LINK = "used_setup_link", _("Completed account setup")
+        ENROLLED_FACTOR = "enrolled_factor", _("Enrolled a second factor")
+        REMOVED_FACTOR = "removed_factor", _("Removed a second factor")
+        RESET_FACTORS = "reset_factors", _("Reset an account's second factors")
+        USED_RECOVERY_CODE = "used_recovery_code", _("Used a recovery code")
+        LOCKED_OUT = "locked_out", _("Was locked out after failed logins")
+        ENDED_SESSIONS = "ended_sessions", _("Ended sessions")
+        REFUSED = "refused", _("Was refused a page")
+        DELETED_ACCOUNT = "deleted_account", _("Deleted an account")
+        DELETED_GROUP = "deleted_group", _("Deleted a group")
 
     at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -185,3 +199,69 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AuditLogIsAppendOnly("audit events cannot be deleted")
+
+
+# --- The staff door ----------------------------------------------------------------------------
+
+
+def token_digest(token: str) -> str:
+    """Digest of a high-entropy secret handed to a person (a setup link, a recovery code). The secrets
+    carry at least 80 random bits, so a plain hash is as good as a slow one, and lets them be found."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class SetupLink(models.Model):
+    """A one-time link with which a member of staff chooses their own password and enrols a second
+    factor. Only its digest is stored; it expires, and works once."""
+
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="setup_links")
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"setup link for {self.user}"
+
+
+class RecoveryCodes(Device):
+    """A member's one-time recovery codes, a django-otp device. Each code is stored as a digest and
+    is deleted when it is used."""
+
+    class Meta:
+        verbose_name = _("recovery codes")
+        verbose_name_plural = _("recovery codes")
+
+
+class RecoveryCode(models.Model):
+    device = models.ForeignKey(RecoveryCodes, on_delete=models.CASCADE, related_name="codes")
+    digest = models.CharField(max_length=64, editable=False)
+
+    def __str__(self):
+        return "recovery code"
+
+
+class StaffSession(AbstractBaseSession):
+    """Django's database session, plus the account it belongs to, so that every session of an
+    account can be ended on the server (intake.sessions)."""
+
+    user_id = models.IntegerField(null=True, blank=True, db_index=True)
+
+    @classmethod
+    def get_session_store_class(cls):
+        from intake.sessions import SessionStore
+
+        return SessionStore
+
+
+class LoginThrottle(models.Model):
+    """Failed logins for one typed account name, whether or not such an account exists. Keyed by an
+    HMAC of the name, so the table holds neither names nor client addresses (intake.throttle)."""
+
+    key = models.CharField(max_length=64, primary_key=True)
+    failures = models.PositiveIntegerField(default=0)
+    blocked_until = models.DateTimeField(null=True, blank=True)
+    locked = models.BooleanField(default=False)
+    last_failure_on = models.DateField(default=today)
+
+    def __str__(self):
+        return f"{self.key[:8]}: {self.failures} failures"
