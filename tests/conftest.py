@@ -77,9 +77,25 @@ def outsider(db):
     return _user("olga")
 
 
+def log_in(client, user) -> None:
+    """Log ``user`` in with both factors done, as after a real login: a confirmed TOTP device, and the
+    session marked as verified by it. (A bare ``force_login`` is a password-only session, which the
+    staff door sends back to the second step.)"""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+
+
 @pytest.fixture
 def reviewer_client(client, reviewer):
-    client.force_login(reviewer)
+    log_in(client, reviewer)
     return client
 
 

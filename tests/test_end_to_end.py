@@ -17,7 +17,7 @@ from PIL import ImageOps
 from intake import blobs
 from intake.cleaning import labels
 from intake.models import Image, Submission
-from tests.conftest import CAMERA_SERIAL, camera_jpeg, exiftool, wait_until
+from tests.conftest import CAMERA_SERIAL, camera_jpeg, exiftool, log_in, wait_until
 
 pytestmark = pytest.mark.worker
 
@@ -60,7 +60,7 @@ def test_a_camera_photo_reaches_the_reviewer_with_nothing_identifying_and_the_ri
     for plaintext in (MARKER, b"WitnessPhone", CAMERA_SERIAL.encode(), b"They took"):
         assert plaintext not in on_disk
 
-    client.force_login(reviewer)
+    log_in(client, reviewer)
     submission = Submission.objects.get()
     assert submission.reference in client.get(reverse("review:queue")).content.decode()
     page = client.get(reverse("review:submission", args=[submission.pk])).content.decode()

@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from intake import blobs
 from intake.models import AuditEvent, AuditLogIsAppendOnly, Image, Note, Submission
+from tests.conftest import log_in
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +42,7 @@ def test_a_reviewer_reads_the_account_and_the_cleaned_image(reviewer_client, sub
 
 @pytest.mark.parametrize("actor", ["admin_user", "superuser", "outsider"])
 def test_staff_without_the_reviewer_role_cannot_read_a_submission(client, submission, actor, request):
-    client.force_login(request.getfixturevalue(actor))
+    log_in(client, request.getfixturevalue(actor))
     assert client.get(submission_url(submission)).status_code == 404
     assert client.get(reverse("review:image", args=[submission.images.get().pk])).status_code == 404
     assert client.get(reverse("review:queue")).status_code == 403
@@ -59,7 +60,7 @@ def test_anonymous_visitors_are_sent_to_the_staff_login(client, submission):
 
 
 def test_a_deactivated_reviewer_reads_nothing(client, reviewer, submission):
-    client.force_login(reviewer)
+    log_in(client, reviewer)
     reviewer.is_active = False
     reviewer.save()
     assert client.get(submission_url(submission)).status_code in (302, 404)
@@ -86,14 +87,14 @@ def test_an_image_that_was_refused_is_never_served(reviewer_client, submission):
 def test_a_reviewer_gets_no_access_to_the_django_admin(client, reviewer, staff_flag):
     reviewer.is_staff = staff_flag
     reviewer.save()
-    client.force_login(reviewer)
+    log_in(client, reviewer)
     for name in ("admin:auth_user_changelist", "admin:auth_group_changelist", "admin:intake_auditevent_changelist"):
         response = client.get(reverse(name))
         assert response.status_code in (302, 403), name
 
 
 def test_an_admin_manages_users_and_reads_the_audit_log(client, admin_user):
-    client.force_login(admin_user)
+    log_in(client, admin_user)
     assert client.get(reverse("admin:auth_user_changelist")).status_code == 200
     assert client.get(reverse("admin:auth_user_add")).status_code == 200
     assert client.get(reverse("admin:intake_auditevent_changelist")).status_code == 200
@@ -101,7 +102,7 @@ def test_an_admin_manages_users_and_reads_the_audit_log(client, admin_user):
 
 def test_nobody_can_edit_the_audit_log_in_the_admin(client, superuser, reviewer, submission):
     event = AuditEvent.objects.create(actor=reviewer, action="viewed", submission_id=submission.pk)
-    client.force_login(superuser)
+    log_in(client, superuser)
     assert client.get(reverse("admin:intake_auditevent_add")).status_code == 403
     client.post(reverse("admin:intake_auditevent_delete", args=[event.pk]), {"post": "yes"})
     client.post(reverse("admin:intake_auditevent_change", args=[event.pk]), {"action": "added_note"})
@@ -111,7 +112,7 @@ def test_nobody_can_edit_the_audit_log_in_the_admin(client, superuser, reviewer,
 
 
 def test_the_admin_has_no_page_for_testimony(client, superuser):
-    client.force_login(superuser)
+    log_in(client, superuser)
     page = client.get(reverse("admin:index")).content.decode()
     assert "Submission" not in page and "Note" not in page
 
@@ -215,7 +216,7 @@ def set_password(client, account):
 
 
 def test_an_admin_cannot_give_themselves_the_reviewer_role_or_superuser_status(client, admin_user):
-    client.force_login(admin_user)
+    log_in(client, admin_user)
     client.post(
         reverse("admin:auth_user_change", args=[admin_user.pk]),
         change_form(admin_user, groups=[group("Reviewer")], is_superuser="on", first_name="Adam"),
@@ -227,7 +228,7 @@ def test_an_admin_cannot_give_themselves_the_reviewer_role_or_superuser_status(c
 
 
 def test_an_admin_cannot_give_anyone_the_reviewer_role(client, admin_user, outsider):
-    client.force_login(admin_user)
+    log_in(client, admin_user)
     response = client.post(
         reverse("admin:auth_user_change", args=[outsider.pk]), change_form(outsider, groups=[group("Reviewer")])
     )
@@ -236,7 +237,7 @@ def test_an_admin_cannot_give_anyone_the_reviewer_role(client, admin_user, outsi
 
 
 def test_a_superuser_gives_the_reviewer_role_and_it_is_audited(client, superuser, outsider):
-    client.force_login(superuser)
+    log_in(client, superuser)
     url = reverse("admin:auth_user_change", args=[outsider.pk])
     client.post(url, change_form(outsider, groups=[group("Reviewer")]))
     assert list(outsider.groups.values_list("name", flat=True)) == ["Reviewer"]
@@ -245,7 +246,7 @@ def test_a_superuser_gives_the_reviewer_role_and_it_is_audited(client, superuser
 
 
 def test_an_admin_can_take_the_reviewer_role_away(client, admin_user, reviewer):
-    client.force_login(admin_user)
+    log_in(client, admin_user)
     client.post(reverse("admin:auth_user_change", args=[reviewer.pk]), change_form(reviewer, groups=[]))
     assert not reviewer.groups.exists()
 
@@ -255,7 +256,7 @@ def test_an_admin_cannot_set_the_password_of_an_account_in_use(client, admin_use
 
     outsider.last_login = timezone.now()
     outsider.save()
-    client.force_login(admin_user)
+    log_in(client, admin_user)
     assert set_password(client, outsider).status_code == 403
     outsider.refresh_from_db()
     assert outsider.check_password("correct horse battery staple")
@@ -267,7 +268,7 @@ def test_an_admin_cannot_clear_the_last_login_to_take_over_an_account(client, ad
     used = timezone.now()
     outsider.last_login = used
     outsider.save()
-    client.force_login(admin_user)
+    log_in(client, admin_user)
     client.post(reverse("admin:auth_user_change", args=[outsider.pk]), change_form(outsider, first_name="Olga"))
     outsider.refresh_from_db()
     assert outsider.first_name == "Olga" and outsider.last_login == used
@@ -276,14 +277,14 @@ def test_an_admin_cannot_clear_the_last_login_to_take_over_an_account(client, ad
 
 def test_an_admin_cannot_set_the_password_of_a_reviewer_even_a_new_one(client, admin_user, reviewer):
     assert reviewer.last_login is None
-    client.force_login(admin_user)
+    log_in(client, admin_user)
     assert set_password(client, reviewer).status_code == 403
     reviewer.refresh_from_db()
     assert reviewer.check_password("correct horse battery staple")
 
 
 def test_an_admin_cannot_change_a_superuser(client, admin_user, superuser):
-    client.force_login(admin_user)
+    log_in(client, admin_user)
     response = client.post(
         reverse("admin:auth_user_change", args=[superuser.pk]), change_form(superuser, is_active="")
     )
@@ -297,12 +298,12 @@ def test_an_admin_cannot_rename_an_account_and_a_rename_does_not_rewrite_the_aud
     client, admin_user, superuser, reviewer, submission
 ):
     AuditEvent.objects.create(actor=reviewer, action="viewed", submission_id=submission.pk)
-    client.force_login(admin_user)
+    log_in(client, admin_user)
     client.post(reverse("admin:auth_user_change", args=[reviewer.pk]), change_form(reviewer, username="someone"))
     reviewer.refresh_from_db()
     assert reviewer.username == "rania"
 
-    client.force_login(superuser)
+    log_in(client, superuser)
     client.post(reverse("admin:auth_user_change", args=[reviewer.pk]), change_form(reviewer, username="someone"))
     reviewer.refresh_from_db()
     assert reviewer.username == "someone"
@@ -314,7 +315,7 @@ def test_an_admin_cannot_rename_an_account_and_a_rename_does_not_rewrite_the_aud
 def test_account_creation_changes_and_passwords_set_by_an_admin_are_audited(client, admin_user):
     from django.contrib.auth.models import User
 
-    client.force_login(admin_user)
+    log_in(client, admin_user)
     client.post(reverse("admin:auth_user_add"), {
         "username": "newadmin", "password1": "a new long passphrase 42", "password2": "a new long passphrase 42",
         "usable_password": "true",
@@ -367,7 +368,7 @@ def test_staff_change_their_own_password_and_it_is_audited(reviewer_client, revi
 
 
 def test_the_admins_own_password_page_leads_to_the_audited_one(client, admin_user):
-    client.force_login(admin_user)
+    log_in(client, admin_user)
     response = client.get(reverse("admin:password_change"))
     assert response.status_code == 302 and response["Location"] == reverse("review:password_change")
 
@@ -409,7 +410,7 @@ def test_the_queue_filters_by_the_day_received_and_pages_keep_the_filters(review
 
 
 def test_a_password_form_that_sets_nothing_writes_no_audit_event(client, admin_user, outsider):
-    client.force_login(admin_user)
+    log_in(client, admin_user)
     url = reverse("admin:auth_user_password_change", args=[outsider.pk])
     client.post(url, {"usable_password": "false", "password1": "", "password2": ""})  # Django saves nothing
     outsider.refresh_from_db()
