@@ -25,7 +25,12 @@ run: $(VENV)/.installed
 	$(BIN)/gunicorn --config config/gunicorn.py config.wsgi & \
 	wait
 
-test: $(VENV)/.installed
+# axe-core, the accessibility checker that the browser tests (tests/browser) inject into each page.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+test: $(VENV)/.installed node_modules/.installed
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
