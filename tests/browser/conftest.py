@@ -1,0 +1,227 @@
+"""The real-browser layer: Debian's Chromium driven by selenium against a live server, at phone width,
+with JavaScript on and off, in English and Arabic, every page checked by axe-core (WCAG 2.2 AA).
+
+``page`` (a ``Page``) is what a test uses: it opens a path, switches language with the site's own
+control, and ``page.check(name)`` looks at what is on screen: no sideways scrolling at 320 and 360 px,
+no axe violation, a full-page screenshot. Screenshots go to the test's tmp folder and, when
+``INTAKE_SCREENSHOTS=DIR`` is set, to DIR as well, for a person to look at.
+"""
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+
+from tests.conftest import ROOT
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+PHONE = (360, 800)
+NARROWEST = 320
+
+
+def pytest_collection_modifyitems(config, items):
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.browser)
+
+
+def _needs(path: Path, what: str) -> None:
+    if not path.exists():
+        pytest.fail(f"The browser tests need {path}: {what}", pytrace=False)
+
+
+@pytest.fixture(scope="module", params=["js-on", "js-off"])
+def driver(request, tmp_path_factory):
+    """One headless Chromium per module and JavaScript setting, with a profile of its own."""
+    _needs(CHROMIUM, "install Debian's chromium (apt-get install chromium).")
+    _needs(CHROMEDRIVER, "install Debian's chromium-driver (apt-get install chromium-driver).")
+    _needs(AXE, "install axe-core from package-lock.json (npm ci, which make test runs).")
+    options = Options()
+    options.binary_location = str(CHROMIUM)
+    for argument in (
+        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}", "--lang=en-US",
+        # Phones draw scrollbars over the page, so the page gets the full width, as here.
+        "--hide-scrollbars", f"--window-size={PHONE[0]},{PHONE[1]}",
+    ):
+        options.add_argument(argument)
+    prefs = {"intl.accept_languages": "en-US,en"}
+    javascript = request.param == "js-on"
+    if not javascript:
+        prefs["profile.managed_default_content_settings.javascript"] = 2
+    options.add_experimental_option("prefs", prefs)
+    chromium = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    chromium.javascript = javascript
+    # Pages may never run script of their own unless they need it, so prove the setting took hold.
+    chromium.get("data:text/html,<title>off</title><script>document.title = 'on'</script>")
+    assert chromium.title == ("on" if javascript else "off"), "Chromium ignored the JavaScript setting"
+    yield chromium
+    chromium.quit()
+
+
+@pytest.fixture(params=["en", "ar"])
+def language(request):
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def screenshot_dirs(tmp_path_factory) -> list[Path]:
+    folders = [tmp_path_factory.mktemp("screenshots")]
+    if os.environ.get("INTAKE_SCREENSHOTS"):
+        folders.append(Path(os.environ["INTAKE_SCREENSHOTS"]))
+        folders[-1].mkdir(parents=True, exist_ok=True)
+    return folders
+
+
+@pytest.fixture
+def page(driver, live_server, language, screenshot_dirs, request):
+    """A fresh visit (no cookies) to the live server in ``language``, in a phone-sized window."""
+    driver.delete_all_cookies()
+    driver.set_window_size(*PHONE)
+    visit = Page(driver, live_server.url, screenshot_dirs, request.node.name)
+    visit.use_language(language)
+    return visit
+
+
+def axe(driver) -> None:
+    """Run axe-core on the page shown and fail listing every WCAG 2.2 A/AA violation.
+
+    WebDriver's scripts are evaluated through the DevTools protocol, which the page's Content Security
+    Policy does not govern. With JavaScript off they run too, but axe's timers never fire, so the
+    JavaScript-off variant of each test checks behaviour and layout only."""
+    driver.execute_script(AXE.read_text())
+    result = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(document, {runOnly: {type: 'tag', values: arguments[0]}, resultTypes: ['violations']})"
+        ".then(r => done(r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
+        " nodes: v.nodes.map(n => n.target.join(' ') + ': ' + n.failureSummary)}))))"
+        ".catch(e => done([{id: 'axe-error', impact: 'critical', help: String(e), nodes: []}]));",
+        AXE_TAGS,
+    )
+    report = "\n".join(
+        f"- {v['id']} ({v['impact']}): {v['help']} at {driver.current_url}\n    " + "\n    ".join(v["nodes"])
+        for v in result
+    )
+    assert not result, "axe-core found accessibility violations:\n" + report
+
+# Boxes whose content is wider than they are and spills over what is beside them (a word running into
+# the next column, a button out of its form), which the page's own width does not show.
+STICKING_OUT = """
+return [...document.body.querySelectorAll('*')].filter(e => {
+  const style = getComputedStyle(e);
+  return style.display !== 'inline' && style.overflowX === 'visible' && e.clientWidth > 0
+    && e.scrollWidth > e.clientWidth + 1;
+}).map(e => e.tagName.toLowerCase() + (e.className ? '.' + e.className : '') + ' '
+  + e.scrollWidth + '>' + e.clientWidth + ' ' + JSON.stringify(e.textContent.trim().slice(0, 40)));
+"""
+
+
+class Page:
+    def __init__(self, driver, base_url: str, screenshot_dirs: list[Path], test_name: str):
+        self.driver = driver
+        self.base_url = base_url
+        self.screenshot_dirs = screenshot_dirs
+        self.test_name = test_name
+        self.javascript = driver.javascript
+
+    def open(self, path: str) -> None:
+        self.driver.get(self.base_url + path)
+
+    def find(self, css: str):
+        return self.driver.find_element(By.CSS_SELECTOR, css)
+
+    def find_all(self, css: str):
+        return self.driver.find_elements(By.CSS_SELECTOR, css)
+
+    def submit(self, form_css: str = "main form") -> None:
+        """Press the form's submit button, as a person would, and wait for the next page."""
+        old = self.find("html")
+        self.find(f"{form_css} button[type=submit]").click()
+        _wait_for_new_document(self.driver, old)
+
+    @property
+    def language(self) -> str:
+        return self.find("html").get_attribute("lang")
+
+    @property
+    def direction(self) -> str:
+        return self.find("html").get_attribute("dir")
+
+    @property
+    def heading(self) -> str:
+        return self.driver.execute_script("return document.querySelector('h1').textContent.trim()")
+
+    def use_language(self, code: str) -> None:
+        """Choose ``code`` with the language buttons in the page header (a form, no script)."""
+        self.open("/")
+        if self.language != code:
+            old = self.find("html")
+            self.find(f"form.language button[value='{code}']").click()
+            _wait_for_new_document(self.driver, old)
+        assert self.language == code
+        assert self.direction == ("rtl" if code == "ar" else "ltr")
+
+    def check(self, name: str) -> None:
+        """What every page must pass: it fits 320 and 360 px without sideways scrolling, every ARIA
+        reference resolves, axe-core finds nothing (with JavaScript on), and a screenshot is kept."""
+        for width in (NARROWEST, PHONE[0]):
+            self.driver.set_window_size(width, PHONE[1])
+            inner, scroll = self.driver.execute_script(
+                "return [window.innerWidth, document.documentElement.scrollWidth]"
+            )
+            assert inner == width, f"the window is {inner} px wide, not {width}"
+            if scroll > inner:
+                self.screenshot(f"{name}-{width}px-overflow")
+            assert scroll <= inner, f"{name} scrolls sideways at {width} px: {scroll} px of content"
+            sticking_out = self.driver.execute_script(STICKING_OUT)
+            if sticking_out:
+                self.screenshot(f"{name}-{width}px-overflow")
+            assert not sticking_out, f"{name} at {width} px: content wider than its box: {sticking_out}"
+        self.screenshot(name)
+        # axe only "needs review" a description that points nowhere; a screen reader then reads nothing.
+        dangling = self.driver.execute_script(
+            "return [...document.querySelectorAll('[aria-describedby], [aria-labelledby]')].flatMap(e =>"
+            " ((e.getAttribute('aria-describedby') || '') + ' ' + (e.getAttribute('aria-labelledby') || ''))"
+            ".split(/\\s+/).filter(id => id && !document.getElementById(id)))"
+        )
+        assert not dangling, f"{name}: aria-describedby or aria-labelledby names missing ids: {dangling}"
+        if self.javascript:
+            axe(self.driver)
+
+    def screenshot(self, name: str) -> None:
+        """The whole page, not only the part in the window."""
+        metrics = self.driver.execute_cdp_cmd("Page.getLayoutMetrics", {})
+        size, window = metrics["cssContentSize"], metrics["cssLayoutViewport"]
+        if size["height"] <= window["clientHeight"]:
+            # Capturing "beyond the viewport" a page that has nothing beyond it shifts right-to-left
+            # pages sideways in Chromium 156; the window alone is the whole page anyway.
+            png = self.driver.get_screenshot_as_png()
+        else:
+            shot = self.driver.execute_cdp_cmd(
+                "Page.captureScreenshot",
+                {"format": "png", "captureBeyondViewport": True,
+                 "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}},
+            )
+            png = base64.b64decode(shot["data"])
+        file_name = f"{name}-{self.language}-{'js' if self.javascript else 'nojs'}.png"
+        for folder in self.screenshot_dirs:
+            (folder / file_name).write_bytes(png)
+
+
+def _wait_for_new_document(driver, old_html, timeout: float = 20) -> None:
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    WebDriverWait(driver, timeout).until(expected_conditions.staleness_of(old_html))
+    WebDriverWait(driver, timeout).until(lambda d: d.execute_script("return document.readyState") == "complete")

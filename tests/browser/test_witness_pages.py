@@ -1,0 +1,94 @@
+"""The witness's pages in a real browser: sending a testimony with a photo, the receipt, the status, and
+the error pages, each at phone width, in English and Arabic, with JavaScript on and off."""
+from django.utils import translation
+
+from intake import receipts
+from intake.models import Image, Submission
+from tests.conftest import camera_jpeg
+
+ACCOUNT = "Men in masks took my neighbours at night. رجال ملثمون أخذوا جيراننا ليلاً."
+
+
+def _translated(message: str, language: str) -> str:
+    with translation.override(language):
+        return str(translation.gettext(message))
+
+
+def test_the_form_fits_a_phone_and_every_field_has_its_label(page):
+    page.open("/")
+    for name in ("account", "happened_when", "happened_where", "images"):
+        field = page.find(f"[name={name}]")
+        label = page.find(f"label[for={field.get_attribute('id')}]")
+        assert label.is_displayed() and label.text.strip()
+    assert page.find("form.testimony").get_attribute("enctype") == "multipart/form-data"
+    page.check("submit")
+
+
+def test_a_testimony_with_a_photo_gets_a_receipt_that_opens_its_status(page, tmp_path, language, monkeypatch):
+    # The widest receipt there can be, so that the page is seen to fit it at 320 px (in this process:
+    # the live server is a thread of it).
+    longest = sorted(receipts._wordlist(), key=len)[-receipts.WORDS:]
+    monkeypatch.setattr(receipts, "new_receipt", lambda: " ".join(longest))
+    photo = tmp_path / "IMG_20260307_234109.jpg"
+    photo.write_bytes(camera_jpeg())
+    page.open("/")
+    page.find("[name=account]").send_keys(ACCOUNT)
+    page.find("[name=happened_where]").send_keys("Baniyas")
+    page.find("[name=images]").send_keys(str(photo))
+    page.submit("form.testimony")
+
+    words = [item.text for item in page.find_all("ol.receipt li")]
+    assert words == longest
+    # The receipt's words are English in every language, and read left to right.
+    assert page.find("ol.receipt").get_attribute("dir") == "ltr"
+    assert page.direction == ("rtl" if language == "ar" else "ltr")
+    submission = Submission.objects.get()
+    assert submission.account == ACCOUNT
+    assert [image.state for image in submission.images.all()] == [Image.State.PENDING]
+    page.check("receipt")
+
+    page.find("main a[href='/status/']").click()
+    page.find("[name=receipt]").send_keys(" ".join(words))
+    page.submit()
+    status = page.find(".status strong").text
+    assert status == _translated("Received", language)
+    page.check("status")
+
+
+def test_a_testimony_without_its_account_is_refused_and_keeps_what_was_typed(page):
+    page.open("/")
+    page.find("[name=happened_where]").send_keys("Baniyas")
+    page.submit("form.testimony")
+    assert page.find("[name=happened_where]").get_attribute("value") == "Baniyas"
+    assert page.find(".field.has-errors [name=account]")
+    assert not Submission.objects.exists()
+    page.check("submit-refused")
+
+
+def test_a_wrong_receipt_is_told_plainly(page):
+    page.open("/status/")
+    page.find("[name=receipt]").send_keys("abandon " * 8)
+    page.submit()
+    assert page.find("p.errors[role=alert]").is_displayed()
+    page.check("status-not-found")
+
+
+def test_an_unknown_address_gets_the_not_found_page(page, language):
+    page.open("/no/such/page/")
+    assert page.heading == _translated("Not found", language)
+    assert page.direction == ("rtl" if language == "ar" else "ltr")
+    page.check("404")
+
+
+def test_a_form_whose_cookie_expired_is_refused_with_a_page_that_says_what_to_do(page, language):
+    page.open("/")
+    page.find("[name=account]").send_keys(ACCOUNT)
+    # What a browser restarted between loading the form and sending it looks like: no CSRF cookie.
+    language_cookie = page.driver.get_cookie("django_language")
+    page.driver.delete_all_cookies()
+    if language_cookie:
+        page.driver.add_cookie({k: language_cookie[k] for k in ("name", "value", "path", "secure")})
+    page.submit("form.testimony")
+    assert page.heading == _translated("Please send again", language)
+    assert not Submission.objects.exists()
+    page.check("403-csrf")
