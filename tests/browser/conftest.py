@@ -85,11 +85,13 @@ def screenshot_dirs(tmp_path_factory) -> list[Path]:
 
 
 @pytest.fixture
-def page(driver, live_server, language, screenshot_dirs, request):
-    """A fresh visit (no cookies) to the live server in ``language``, in a phone-sized window."""
+def page(driver, live_server, django_db_serialized_rollback, language, screenshot_dirs, request):
+    """A fresh visit (no cookies) to the live server in ``language``, in a phone-sized window. The
+    database is emptied after each test and its migrations' rows (the role groups) put back, as in
+    every other transactional test of the suite."""
     driver.delete_all_cookies()
-    driver.set_window_size(*PHONE)
     visit = Page(driver, live_server.url, screenshot_dirs, request.node.name)
+    visit.resize(PHONE[0])
     visit.use_language(language)
     return visit
 
@@ -146,9 +148,11 @@ class Page:
 
     def submit(self, form_css: str = "main form") -> None:
         """Press the form's submit button, as a person would, and wait for the next page."""
-        old = self.find("html")
-        self.find(f"{form_css} button[type=submit]").click()
-        _wait_for_new_document(self.driver, old)
+        self.follow(self.find(f"{form_css} button[type=submit]"))
+
+    def follow(self, link_or_button) -> None:
+        """Click and wait for the page it leads to."""
+        _click_and_wait_for_next_page(self.driver, link_or_button)
 
     @property
     def language(self) -> str:
@@ -166,9 +170,7 @@ class Page:
         """Choose ``code`` with the language buttons in the page header (a form, no script)."""
         self.open("/")
         if self.language != code:
-            old = self.find("html")
-            self.find(f"form.language button[value='{code}']").click()
-            _wait_for_new_document(self.driver, old)
+            _click_and_wait_for_next_page(self.driver, self.find(f"form.language button[value='{code}']"))
         assert self.language == code
         assert self.direction == ("rtl" if code == "ar" else "ltr")
 
@@ -176,11 +178,10 @@ class Page:
         """What every page must pass: it fits 320 and 360 px without sideways scrolling, every ARIA
         reference resolves, axe-core finds nothing (with JavaScript on), and a screenshot is kept."""
         for width in (NARROWEST, PHONE[0]):
-            self.driver.set_window_size(width, PHONE[1])
+            self.resize(width)
             inner, scroll = self.driver.execute_script(
                 "return [window.innerWidth, document.documentElement.scrollWidth]"
             )
-            assert inner == width, f"the window is {inner} px wide, not {width}"
             if scroll > inner:
                 self.screenshot(f"{name}-{width}px-overflow")
             assert scroll <= inner, f"{name} scrolls sideways at {width} px: {scroll} px of content"
@@ -198,6 +199,16 @@ class Page:
         assert not dangling, f"{name}: aria-describedby or aria-labelledby names missing ids: {dangling}"
         if self.javascript:
             axe(self.driver)
+
+    def resize(self, width: int) -> None:
+        """Make the page ``width`` CSS pixels wide, and wait until it has been laid out so."""
+        from selenium.webdriver.support.wait import WebDriverWait
+
+        self.driver.set_window_size(width, PHONE[1])
+        WebDriverWait(self.driver, 10).until(
+            lambda d: d.execute_script("return window.innerWidth") == width,
+            f"the window did not become {width} px wide",
+        )
 
     def screenshot(self, name: str) -> None:
         """The whole page, not only the part in the window."""
@@ -219,9 +230,16 @@ class Page:
             (folder / file_name).write_bytes(png)
 
 
-def _wait_for_new_document(driver, old_html, timeout: float = 20) -> None:
-    from selenium.webdriver.support import expected_conditions
+def _click_and_wait_for_next_page(driver, button, timeout: float = 20) -> None:
+    """Click ``button`` and wait until another document has replaced this one and finished loading.
+    The old document is marked (WebDriver's scripts run with JavaScript off too), and looked for until
+    it is gone; while one page gives way to the next, the browser may answer with errors of its own."""
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.wait import WebDriverWait
 
-    WebDriverWait(driver, timeout).until(expected_conditions.staleness_of(old_html))
-    WebDriverWait(driver, timeout).until(lambda d: d.execute_script("return document.readyState") == "complete")
+    driver.execute_script("document.leftBehind = true")
+    button.click()
+    WebDriverWait(driver, timeout, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: d.execute_script("return !document.leftBehind && document.readyState === 'complete'"),
+        "no new page came",
+    )

@@ -7,9 +7,10 @@ FITS = "<!doctype html><html lang=en><title>ok</title><main><h1>Fine</h1><p>Shor
 
 
 def _show(driver, body: str) -> Page:
-    driver.set_window_size(360, 800)
+    page = Page(driver, "", [], "checks")
+    page.resize(360)
     driver.get("data:text/html;charset=utf-8," + body)
-    return Page(driver, "", [], "checks")
+    return page
 
 
 def test_a_page_that_passes_every_check(driver):

@@ -47,7 +47,7 @@ def test_a_testimony_with_a_photo_gets_a_receipt_that_opens_its_status(page, tmp
     assert [image.state for image in submission.images.all()] == [Image.State.PENDING]
     page.check("receipt")
 
-    page.find("main a[href='/status/']").click()
+    page.follow(page.find("main a[href='/status/']"))
     page.find("[name=receipt]").send_keys(" ".join(words))
     page.submit()
     status = page.find(".status strong").text
