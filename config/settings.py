@@ -120,7 +120,14 @@ else:
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT = "intake.broker:RedisTransport"
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {
+        "visibility_timeout": 3600,
+        # A Redis that accepts connections but does not answer (frozen, or a network that drops packets)
+        # fails a command within seconds instead of holding it forever.
+        "socket_timeout": env_int("INTAKE_REDIS_TIMEOUT", 5, minimum=2),
+        "socket_connect_timeout": env_int("INTAKE_REDIS_TIMEOUT", 5, minimum=2),
+    }
 else:
     # A broker that needs no server: messages are files under var/broker (they carry only ids).
     _broker_dir = Path(env_str("INTAKE_BROKER_DIR", str(DATA_DIR / "broker")))
@@ -165,6 +172,7 @@ SESSION_COOKIE_AGE = 8 * 60 * 60
 # Sessions live in the database with their account, so that they can be ended on the server.
 SESSION_ENGINE = "intake.sessions"
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+# Kombu's transports, wrapped so that a message that cannot be read is dropped, not fatal (intake.broker).
 
 # Passkeys and security keys (django-otp-webauthn): a second factor only, never a login by themselves.
 OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
@@ -173,6 +181,7 @@ OTP_WEBAUTHN_RP_ID = env_str("INTAKE_WEBAUTHN_RP_ID", "localhost")
 OTP_WEBAUTHN_ALLOWED_ORIGINS = env_list("INTAKE_WEBAUTHN_ORIGINS", ["http://localhost:8000"])
 
 # --- Transport and browser security ----------------------------------------------------------
+    CELERY_BROKER_TRANSPORT = "intake.broker:FilesystemTransport"
 
 # Secure cookies also work on http://localhost in current browsers, so they are never turned off.
 SESSION_COOKIE_SECURE = True
@@ -193,6 +202,9 @@ SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# The worker's quick sweep (intake.tasks.watch_for_waiting_images): an image that waits with no message
+# (the broker was away, a message was lost) is enqueued within two of these.
+INTAKE_QUICK_SWEEP_SECONDS = env_int("INTAKE_QUICK_SWEEP_SECONDS", 15, minimum=1)
 if env_bool("INTAKE_BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -6,9 +6,8 @@ from __future__ import annotations
 import logging
 
 from django.db import transaction
-from kombu.exceptions import OperationalError
 
-from intake import blobs, receipts
+from intake import blobs, broker, receipts
 from intake.cleaning import Cleaned
 from intake.models import AuditEvent, Image, Note, Submission
 from intake.uploads import SealedUpload
@@ -48,18 +47,14 @@ def find_by_receipt(text: str) -> Submission | None:
 
 
 def enqueue_cleaning(image_id) -> None:
-    """Hand an image to the worker. If the broker is down the image stays pending; the worker's
-    periodic sweep (intake.tasks.requeue_pending) finds it again, so nothing accepted is lost.
+    """Hand an image to the worker, without waiting for the broker (intake.broker.hand_off). If the
+    broker is down or frozen the image stays pending; the worker's sweeps (intake.tasks) find it again,
+    so nothing accepted is lost, and the witness's receipt never waits for the broker.
 
     A broker outage is not logged here: a log line written as a witness submits would record when
     they did. The worker reports the outage, and the pending images are counted (docs/deployment.md).
     """
-    from intake.tasks import clean_image
-
-    try:
-        clean_image.delay(str(image_id))
-    except (OperationalError, OSError):
-        pass
+    broker.hand_off(str(image_id))
 
 
 def record_clean(image: Image, cleaned: Cleaned) -> None:

@@ -4,18 +4,39 @@ A blob is named by 128 random bits and encrypted with the streaming AEAD of inta
 name. Its access and modification times are set to midnight of the day, like every other time the
 service keeps of a witness. (The change time, which only the kernel sets, still says when the file was
 written: see "What the service does not protect against" in docs/threat-model.md.)
+
+Any failure to store a blob (a full disk, an I/O error, a folder that cannot be written) raises
+``StorageError`` and leaves no file behind: it is the storage's fault, never the file's. The folders are
+readable by the service's user only, whatever the umask.
 """
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import re
 import secrets
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
 from django.conf import settings
+from tink import TinkError
 
 from intake import crypto
+
+
+class StorageError(OSError):
+    """A blob could not be stored. Tink reports a failed write of its stream as a TinkError whose text
+    names the OSError; this puts the errno back, so that a full disk reads as one."""
+
+
+def _storage_error(error: BaseException) -> StorageError:
+    code = getattr(error, "errno", None)
+    if code is None:
+        found = re.search(r"\[Errno (\d+)\]", str(error))
+        code = int(found.group(1)) if found else errno.EIO
+    return StorageError(code, os.strerror(code))
 
 
 def new_name() -> str:
@@ -29,35 +50,59 @@ def path_of(name: str) -> Path:
 
 
 class BlobWriter:
-    """Encrypts what is written into a new blob. ``close()`` finishes it; ``discard()`` removes it."""
+    """Encrypts what is written into a new blob. ``close()`` finishes it; ``discard()`` removes it.
+
+    Each method raises ``StorageError`` if the blob cannot be stored, after removing what was written."""
 
     def __init__(self):
         self.name = new_name()
         self.path = path_of(self.name)
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        descriptor = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        self._file = os.fdopen(descriptor, "wb")
-        self._stream = crypto.encrypting_stream(self._file, crypto.blob_context(self.name))
+        self._file = None
+        self._stream = None
+        try:
+            _private_folder(self.path.parent)
+            descriptor = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            self._file = os.fdopen(descriptor, "wb")
+            self._stream = crypto.encrypting_stream(self._file, crypto.blob_context(self.name))
+        except (OSError, TinkError) as error:
+            self.discard()
+            raise _storage_error(error) from error
+        except BaseException:
+            self.discard()
+            raise
 
     def write(self, data: bytes) -> None:
-        self._stream.write(data)
+        try:
+            self._stream.write(data)
+        except (OSError, TinkError) as error:
+            self.discard()
+            raise _storage_error(error) from error
 
     def close(self) -> str:
         """Finish the blob and make it durable: a submission is stored only once its files are."""
-        self._stream.close()  # also closes the file
-        _blur_file_times(self.path)
-        for path, flags in ((self.path, os.O_RDONLY), (self.path.parent, os.O_RDONLY | os.O_DIRECTORY)):
-            descriptor = os.open(path, flags)
-            try:
-                os.fsync(descriptor)
-            finally:
-                os.close(descriptor)
+        try:
+            self._stream.close()  # also closes the file
+            _blur_file_times(self.path)
+            for path, flags in ((self.path, os.O_RDONLY), (self.path.parent, os.O_RDONLY | os.O_DIRECTORY)):
+                descriptor = os.open(path, flags)
+                try:
+                    os.fsync(descriptor)
+                finally:
+                    os.close(descriptor)
+        except (OSError, TinkError) as error:
+            self.discard()
+            raise _storage_error(error) from error
         return self.name
 
     def discard(self) -> None:
-        with contextlib.suppress(Exception):  # the blob is being thrown away; its state does not matter
-            self._stream.close()
-        delete(self.name)
+        """Remove the blob, however far it got. Safe to call more than once."""
+        for closable in (self._stream, self._file):
+            if closable is not None:
+                with contextlib.suppress(Exception):  # the blob is being thrown away; its state does not matter
+                    closable.close()
+        self._stream = self._file = None
+        with contextlib.suppress(OSError):
+            self.path.unlink(missing_ok=True)
 
 
 def write(data: bytes) -> str:
@@ -68,6 +113,13 @@ def write(data: bytes) -> str:
         writer.discard()
         raise
     return writer.close()
+
+
+def ensure_free_space(needed: int) -> None:
+    """Raise ``StorageError`` at once if the blob folder has less than ``needed`` bytes free, so that no
+    work is done only to find that its result cannot be stored."""
+    if shutil.disk_usage(Path(settings.INTAKE_BLOB_DIR)).free < needed:
+        raise StorageError(errno.ENOSPC, f"less than {needed // 1024} KiB free")
 
 
 def read(name: str) -> bytes:
@@ -89,9 +141,25 @@ def all_names() -> list[str]:
     return [path.name for path in root.glob("??/*") if path.is_file()] if root.exists() else []
 
 
+def _private_folder(folder: Path) -> None:
+    """Create the blob folder and ``folder`` in it, 0700 whatever the umask: a blob's name and size say
+    that a file was received, and nobody but the service needs to know."""
+    root = Path(settings.INTAKE_BLOB_DIR)
+    if not root.is_dir():
+        root.parent.mkdir(parents=True, exist_ok=True)
+    for path in (root, folder):
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            continue
+        os.chmod(path, 0o700)
+
+
 def _blur_file_times(path: Path) -> None:
     midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
     os.utime(path, (midnight, midnight))
 
 
-__all__ = ["BlobWriter", "all_names", "delete", "exists", "path_of", "read", "write"]
+__all__ = [
+    "BlobWriter", "StorageError", "all_names", "delete", "ensure_free_space", "exists", "path_of", "read", "write",
+]

