@@ -172,6 +172,15 @@ SESSION_COOKIE_AGE = 8 * 60 * 60
 # Sessions live in the database with their account, so that they can be ended on the server.
 SESSION_ENGINE = "intake.sessions"
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+# Failed logins (intake.throttle): per typed name, a slowdown and then a lock; for the whole service,
+# a budget per hour past which every login is refused until the hour ends. No client address is used.
+AUTHENTICATION_BACKENDS = ["intake.throttle.ThrottledModelBackend"]
+INTAKE_LOGIN_SLOW_AFTER = env_int("INTAKE_LOGIN_SLOW_AFTER", 3, minimum=1)
+INTAKE_LOGIN_LOCK_AFTER = env_int("INTAKE_LOGIN_LOCK_AFTER", 10, minimum=1)
+INTAKE_LOGIN_LOCK_MINUTES = env_int("INTAKE_LOGIN_LOCK_MINUTES", 15, minimum=1)
+INTAKE_LOGIN_FAILURE_BUDGET = env_int("INTAKE_LOGIN_FAILURE_BUDGET", 100, minimum=1)
+
 # Kombu's transports, wrapped so that a message that cannot be read is dropped, not fatal (intake.broker).
 
 # Passkeys and security keys (django-otp-webauthn): a second factor only, never a login by themselves.
