@@ -17,6 +17,10 @@ DATA_DIR = Path(env_str("INTAKE_DATA_DIR", str(BASE_DIR / "var")))
 DEBUG = env_bool("DJANGO_DEBUG", False)
 SECRET_KEY = env_secret("SECRET_KEY", DATA_DIR / "keys" / "secret_key")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1"])
+# When set, the staff pages and the admin answer only on these host names, and the witness pages
+# only on the others (intake.middleware.staff_hosts). They are allowed hosts by being named here.
+STAFF_HOSTS = env_list("STAFF_HOSTS", [])
+ALLOWED_HOSTS += [host for host in STAFF_HOSTS if host not in ALLOWED_HOSTS]
 
 INSTALLED_APPS = [
     "intake",
@@ -40,12 +44,17 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "intake.middleware.security_headers",
     "csp.middleware.CSPMiddleware",
+    # Before the session: a page not found on this host name touches nothing else.
+    "intake.middleware.staff_hosts",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "intake.middleware.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Idle, too old, or of an account that can no longer log in: ended before anything uses it.
+    "intake.sessions.staff_session_limits",
     "django_otp.middleware.OTPMiddleware",
+    "intake.middleware.audit_refusals",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -172,6 +181,8 @@ SESSION_COOKIE_AGE = 8 * 60 * 60
 # Sessions live in the database with their account, so that they can be ended on the server.
 SESSION_ENGINE = "intake.sessions"
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+# A staff session also ends after this long without a request (intake.sessions), on the server.
+INTAKE_STAFF_IDLE_MINUTES = env_int("INTAKE_STAFF_IDLE_MINUTES", 30, minimum=1)
 
 # Failed logins (intake.throttle): per typed name, a slowdown and then a lock; for the whole service,
 # a budget per hour past which every login is refused until the hour ends. No client address is used.

@@ -10,20 +10,23 @@ taking over someone else's account. So such an Admin:
 - cannot change the fields those rules rest on: last login, date joined, username, superuser status
   and permissions.
 
-Every account created, changed, given roles or a password is written to the audit log.
+Every account created, changed, given roles or a password is written to the audit log, and so is
+every account or group deleted. Only a superuser can end another member's sessions.
 """
 from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
-from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
 
-from intake import actions
+from intake import actions, sessions
 from intake.access import REVIEWER
 from intake.models import AuditEvent
+from intake.signals import ROLES
 
 User = get_user_model()
 
@@ -120,6 +123,75 @@ class StaffUserAdmin(UserAdmin):
             if User.objects.get(pk=id).password != account.password:
                 actions.record_account_change(request.user, AuditEvent.Action.SET_PASSWORD, account)
         return response
+
+    # --- Ending sessions and deleting accounts (intake.sessions, intake.signals) ----------------
+
+    actions = ["end_sessions"]
+
+    @admin.action(description=_("End all sessions of the selected accounts"), permissions=["end_sessions"])
+    def end_sessions(self, request, queryset):
+        for account in queryset:
+            sessions.end_sessions_of(account, request.user)
+        self.message_user(request, _("Their sessions are ended: they must log in again."))
+
+    def has_end_sessions_permission(self, request):
+        return request.user.is_superuser
+
+    def delete_model(self, request, obj):
+        with transaction.atomic():
+            _record_account_deletion(request.user, obj)
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            for account in queryset:
+                _record_account_deletion(request.user, account)
+            super().delete_queryset(request, queryset)
+
+
+def _record_account_deletion(actor, account) -> None:
+    roles = sorted(account.groups.values_list("name", flat=True))
+    actions.record_account_change(actor, AuditEvent.Action.DELETED_ACCOUNT, account, {"roles": roles})
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class StaffGroupAdmin(GroupAdmin):
+    """Groups. The role groups (Reviewer, Admin) can be neither deleted nor renamed, here or anywhere
+    (intake.signals); deleting another group is audited with the members who lost it."""
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.name in ROLES:
+            fields.append("name")
+        return fields
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.name in ROLES:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def delete_model(self, request, obj):
+        with transaction.atomic():
+            _record_group_deletion(request.user, obj)
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            for group in queryset:
+                _record_group_deletion(request.user, group)
+            super().delete_queryset(request, queryset)
+
+
+def _record_group_deletion(actor, group) -> None:
+    members = sorted(group.user_set.values_list("username", flat=True))
+    AuditEvent.objects.create(
+        actor=actor, action=AuditEvent.Action.DELETED_GROUP, detail={"group": group.name, "members": members}
+    )
+
+
 
 
 def may_set_password(actor, account) -> bool:

@@ -19,6 +19,11 @@ class IntakeConfig(AppConfig):
         signals.user_logged_out.connect(actions.record_logout, dispatch_uid="intake-audit-logout")
         signals.user_login_failed.connect(actions.record_failed_login, dispatch_uid="intake-log-failed-login")
 
+        # Sessions that end with the account's deactivation, roles, password or factors; role groups kept.
+        from intake import signals as account_signals
+
+        account_signals.connect()
+
         # The file-system broker (used when no REDIS_URL is set) needs its folders before the first
         # message; web and worker both start here.
         from django.conf import settings

@@ -1,5 +1,7 @@
 """Middleware that keeps the promises made to witnesses about what the service learns of them."""
 from django.conf import settings
+from django.http import Http404
+from django.http.request import split_domain_port, validate_host
 from django.middleware import csrf
 
 # The request headers the application needs. Everything else a browser sends (User-Agent, client hints,
@@ -75,3 +77,54 @@ class CsrfViewMiddleware(csrf.CsrfViewMiddleware):
         if request.META.get("HTTP_ORIGIN") == "null":
             return True
         return super()._origin_verified(request)
+
+
+# --- The staff side's own host names, and its refusals in the audit log -------------------------
+
+STAFF_PATH_PREFIXES = ("/staff/",)
+# Served on every host: the pages of both sides need their style sheet and the language switch.
+SHARED_PATH_PREFIXES = ("/i18n/",)
+
+
+def is_staff_path(path: str) -> bool:
+    return path.startswith(STAFF_PATH_PREFIXES)
+
+
+def staff_hosts(get_response):
+    """With ``STAFF_HOSTS`` set, the staff pages (the admin included) are not found on any other host
+    name, and the witness pages are not found on the staff hosts: a witness address never leads to
+    the staff login, and a phishing page cannot put the witness form under a staff address."""
+
+    def middleware(request):
+        if settings.STAFF_HOSTS:
+            path = request.path_info
+            shared = path.startswith(SHARED_PATH_PREFIXES + ("/" + settings.STATIC_URL.lstrip("/"),))
+            if not shared:
+                domain, _port = split_domain_port(request.get_host())
+                if is_staff_path(path) != validate_host(domain, settings.STAFF_HOSTS):
+                    raise Http404
+        return get_response(request)
+
+    return middleware
+
+
+def audit_refusals(get_response):
+    """A staff page refused (403) or not found (404) to a logged-in member is written to the audit
+    log: probing for submissions or pages beyond one's role leaves a trace. Anonymous requests cannot
+    be attributed, and the witness side is never audited."""
+
+    def middleware(request):
+        response = get_response(request)
+        if response.status_code in (403, 404) and is_staff_path(request.path_info):
+            user = getattr(request, "user", None)
+            if user is not None and user.is_authenticated:
+                from intake.models import AuditEvent
+
+                AuditEvent.objects.create(
+                    actor=user,
+                    action=AuditEvent.Action.REFUSED,
+                    detail={"status": response.status_code, "path": request.path},
+                )
+        return response
+
+    return middleware

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import io
 import os
+import secrets
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import piexif
@@ -97,6 +99,31 @@ def log_in(client, user) -> None:
 def reviewer_client(client, reviewer):
     log_in(client, reviewer)
     return client
+
+
+class Clock:
+    """Django's clock (``timezone.now``), moved by a test instead of slept through."""
+
+    def __init__(self, start):
+        self.now = start
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, **delta) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    """Starts a minute into a random hour years ahead, so that hourly counters that earlier runs left
+    in a shared cache (Redis) are not met again. Take it before logging anyone in."""
+    from django.utils import timezone
+
+    hour = timezone.now().replace(minute=1, second=0, microsecond=0)
+    fake = Clock(hour + timedelta(hours=24 + secrets.randbelow(500_000)))
+    monkeypatch.setattr(timezone, "now", fake)
+    return fake
 
 
 # --- Photos --------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ app_name = "review"
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="review/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/everywhere/", views.log_out_everywhere, name="logout_everywhere"),
     path("password/", views.ChangePassword.as_view(), name="password_change"),
     path(
         "password/changed/",

@@ -4,6 +4,7 @@ Every view needs the Reviewer role: the queue through ``access.reviewer_required
 ``access.submission_for`` and ``access.clean_image_for``, which answer 404 to anyone else. Every look
 at a submission is written to the audit log (intake.actions).
 """
+from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -13,7 +14,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from intake import access, actions, blobs
+from intake import access, actions, blobs, sessions
 from intake.models import AuditEvent, Image, Submission
 from intake.review.forms import NoteForm, QueueFilterForm, StatusForm
 
@@ -91,6 +92,15 @@ class ChangePassword(auth_views.PasswordChangeView):
         response = super().form_valid(form)
         actions.record_account_change(self.request.user, AuditEvent.Action.CHANGED_OWN_PASSWORD, self.request.user)
         return response
+
+
+@require_POST
+@login_required
+def log_out_everywhere(request):
+    """End every session of one's own account, this one included: after a lost or shared device."""
+    sessions.end_sessions_of(request.user, request.user)
+    logout(request)
+    return redirect("review:login")
 
 
 @require_GET
