@@ -11,19 +11,14 @@ $(VENV)/.installed: requirements.txt requirements-test.txt
 	$(BIN)/python -m pip install --quiet -r requirements-test.txt
 	touch $@
 
-# The web app (gunicorn on http://127.0.0.1:8000) and a Celery worker, until Ctrl-C. The worker gets only
-# the file keys; it logs warnings only, since Celery's line for each task received would time a submission.
+# The web app (gunicorn, on the address it prints) and a Celery worker, until Ctrl-C, which stops both
+# within seconds; a worker that dies is started again (manage.py serve). The worker gets only the file
+# keys; it logs warnings only, since Celery's line for each task received would time a submission.
 run: $(VENV)/.installed
 	$(BIN)/python manage.py initkeys
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	@echo "Serving on http://127.0.0.1:8000/ (staff: http://127.0.0.1:8000/staff/). Ctrl-C stops."
-	@trap 'kill 0' INT TERM EXIT; \
-	INTAKE_KEYS="$${INTAKE_WORKER_KEYS:-}" \
-	INTAKE_KEYS_FILE="$${INTAKE_WORKER_KEYS_FILE:-$${INTAKE_DATA_DIR:-var}/keys/worker-keys.json}" \
-	  $(BIN)/celery -A config worker --beat --concurrency 2 --loglevel WARNING & \
-	$(BIN)/gunicorn --config config/gunicorn.py config.wsgi & \
-	wait
+	@$(BIN)/python manage.py serve
 
 # axe-core, the accessibility checker that the browser tests (tests/browser) inject into each page.
 node_modules/.installed: package.json package-lock.json

@@ -23,3 +23,10 @@ def post_fork(server, worker):
     from intake.process_limits import forbid_core_dumps
 
     forbid_core_dumps()
+
+
+def when_ready(server):
+    """Say where the app really listens: a port of 0, or a host name, shows here as what was bound."""
+    for listener in server.LISTENERS:
+        address = str(listener)
+        print(f"Serving on {address}/" if address.startswith("http") else f"Serving on {address}", flush=True)

@@ -8,10 +8,16 @@ from pathlib import Path
 
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
+from dotenv import load_dotenv
 
 from config.env import env_bool, env_int, env_list, env_secret, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# An optional .env file at the project root (NAME=value lines), so that `make run` and every manage.py
+# command find the same data without the environment being repeated. What the environment already
+# holds wins. INTAKE_ENV_FILE names another file; empty, none is read (the tests set it so).
+if _env_file := env_str("INTAKE_ENV_FILE", str(BASE_DIR / ".env")):
+    load_dotenv(_env_file, override=False)
 DATA_DIR = Path(env_str("INTAKE_DATA_DIR", str(BASE_DIR / "var")))
 
 DEBUG = env_bool("DJANGO_DEBUG", False)

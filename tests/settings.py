@@ -4,6 +4,7 @@ import tempfile
 from pathlib import Path
 
 os.environ["INTAKE_DATA_DIR"] = tempfile.mkdtemp(prefix="intake-test-")
+os.environ["INTAKE_ENV_FILE"] = ""  # a developer's .env is not read, here or by the processes tests start
 _OUTSIDE = ("INTAKE_BLOB_DIR", "INTAKE_BROKER_DIR", "INTAKE_KEYS", "INTAKE_KEYS_FILE", "SECRET_KEY", "SECRET_KEY_FILE")
 for variable in _OUTSIDE:
     os.environ.pop(variable, None)
