@@ -30,14 +30,14 @@ ALLOWED_HOSTS += [host for host in STAFF_HOSTS if host not in ALLOWED_HOSTS]
 
 INSTALLED_APPS = [
     "intake",
-    "django.contrib.admin",
+    # The admin site whose login is the staff login, and which needs a verified session (intake.review.door).
+    "intake.apps.StaffAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_otp",
-    "django_otp.plugins.otp_totp",
     "django_otp_webauthn",
 ]
 
@@ -61,6 +61,8 @@ MIDDLEWARE = [
     "intake.sessions.staff_session_limits",
     "django_otp.middleware.OTPMiddleware",
     "intake.middleware.audit_refusals",
+    # Every staff page, the admin included, needs both factors.
+    "intake.review.door.staff_door",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -203,8 +205,19 @@ INTAKE_LOGIN_FAILURE_BUDGET = env_int("INTAKE_LOGIN_FAILURE_BUDGET", 100, minimu
 # Passkeys and security keys (django-otp-webauthn): a second factor only, never a login by themselves.
 OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
 OTP_WEBAUTHN_RP_NAME = "Testimony intake"
-OTP_WEBAUTHN_RP_ID = env_str("INTAKE_WEBAUTHN_RP_ID", "localhost")
-OTP_WEBAUTHN_ALLOWED_ORIGINS = env_list("INTAKE_WEBAUTHN_ORIGINS", ["http://localhost:8000"])
+# By default the relying party is the host name the staff pages are served on, and a signature must
+# come from that host's own origin; these two override that (intake.review.passkeys). A passkey works
+# only on the host name it was registered on.
+OTP_WEBAUTHN_RP_ID = env_str("INTAKE_WEBAUTHN_RP_ID", "")
+OTP_WEBAUTHN_ALLOWED_ORIGINS = env_list("INTAKE_WEBAUTHN_ORIGINS", [])
+OTP_WEBAUTHN_RP_ID_CALLABLE = "intake.review.passkeys.relying_party_id"
+OTP_WEBAUTHN_HELPER_CLASS = "intake.review.passkeys.Helper"
+# The name an authenticator app shows beside the account name.
+INTAKE_TOTP_ISSUER = "Testimony intake"
+# New members and those whose factors were reset get a one-time setup link, valid this long.
+INTAKE_SETUP_LINK_HOURS = env_int("INTAKE_SETUP_LINK_HOURS", 24, minimum=1)
+# Where staff reach the service: the start of the setup links that manage.py commands print.
+INTAKE_STAFF_URL = env_str("INTAKE_STAFF_URL", "http://127.0.0.1:8000").rstrip("/")
 
 # --- Transport and browser security ----------------------------------------------------------
     CELERY_BROKER_TRANSPORT = "intake.broker:FilesystemTransport"
@@ -241,6 +254,8 @@ X_FRAME_OPTIONS = "DENY"
 # "Origin: null" of Referrer-Policy no-referrer through to the token check (intake.middleware).
 # tests/test_secure_defaults.py checks that it is installed.
 SILENCED_SYSTEM_CHECKS = ["security.W003"]
+# No WebAuthn origins configured means the staff host's own (intake.review.passkeys), not none.
+SILENCED_SYSTEM_CHECKS += ["otp_webauthn.E030"]
 
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {

@@ -7,6 +7,7 @@ admin.site.site_title = "Testimony intake"
 
 urlpatterns = [
     path("", include("intake.witness.urls")),
+    path("staff/webauthn/", include("intake.review.passkeys")),
     path("staff/", include("intake.review.urls")),
     # The admin's own password page would bypass the audit log: staff change passwords on one page.
     path("staff/admin/password_change/", RedirectView.as_view(pattern_name="review:password_change")),

@@ -1,7 +1,8 @@
 """Who may read testimony. Every staff lookup of a submission or image goes through this module.
 
 Roles are Django groups (created by migration 0002). Reading testimony needs the Reviewer group and
-nothing else: not staff status, not superuser status. "Missing" and "not yours" are the same 404.
+a session with both factors done, and nothing else: not staff status, not superuser status. "Missing"
+and "not yours" are the same 404.
 """
 from functools import wraps
 
@@ -16,8 +17,14 @@ REVIEWER = "Reviewer"
 ADMIN = "Admin"
 
 
+def is_verified(user) -> bool:
+    """Logged in with both factors (django-otp's middleware marks the session's user)."""
+    return user.is_authenticated and getattr(user, "is_verified", lambda: False)()
+
+
 def is_reviewer(user) -> bool:
-    return user.is_authenticated and user.is_active and user.groups.filter(name=REVIEWER).exists()
+    # The staff door already refuses a session without its second factor; this holds even without it.
+    return is_verified(user) and user.is_active and user.groups.filter(name=REVIEWER).exists()
 
 
 def reviewer_required(view):

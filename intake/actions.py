@@ -138,12 +138,15 @@ def record_account_change(user, action: str, account, detail: dict | None = None
     AuditEvent.objects.create(actor=user, action=action, account=account.get_username(), detail=detail or {})
 
 
-def record_login(sender, request, user, **kwargs) -> None:
-    AuditEvent.objects.create(actor=user, action=AuditEvent.Action.LOGGED_IN)
+def record_login(user, factor: str) -> None:
+    """Both factors done (intake.factors.complete_login); ``factor`` says which second one."""
+    AuditEvent.objects.create(actor=user, action=AuditEvent.Action.LOGGED_IN, detail={"factor": factor})
 
 
 def record_logout(sender, request, user, **kwargs) -> None:
-    if user is not None:
+    # Only a logged-in session, one with both factors, logs out; a password alone never logged in.
+    is_verified = getattr(user, "is_verified", None)
+    if user is not None and is_verified is not None and is_verified():
         AuditEvent.objects.create(actor=user, action=AuditEvent.Action.LOGGED_OUT)
 
 

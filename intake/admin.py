@@ -6,25 +6,30 @@ taking over someone else's account. So such an Admin:
 - cannot give anyone the Reviewer role (only a superuser, who runs the server, can; removing it is
   allowed, so that access can be taken away quickly);
 - cannot change a superuser's account, nor their own roles, staff or active status;
-- cannot set the password of a Reviewer, of a superuser, or of any account that has been used;
 - cannot change the fields those rules rest on: last login, date joined, username, superuser status
   and permissions.
+
+Nobody sets another member's password, superusers included. A new account gets a one-time setup link,
+on which its owner chooses their password and enrols a second factor; a superuser can reset an
+account's factors, which sends its owner through a new setup link (intake.setup_links).
 
 Every account created, changed, given roles or a password is written to the audit log, and so is
 every account or group deleted. Only a superuser can end another member's sessions.
 """
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.forms import UsernameField
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
-from intake import actions, sessions
-from intake.access import REVIEWER
+from intake import actions, sessions, setup_links
+from intake.access import ADMIN, REVIEWER
 from intake.models import AuditEvent
 from intake.signals import ROLES
 
@@ -54,6 +59,34 @@ class AuditEventAdmin(admin.ModelAdmin):
 
 
 admin.site.unregister(User)
+
+
+class StaffCreationForm(forms.ModelForm):
+    """A new account: a name and roles, nothing else."""
+
+    groups = forms.ModelMultipleChoiceField(
+        label=_("Roles"), queryset=Group.objects.order_by("name"), widget=forms.CheckboxSelectMultiple, required=False
+    )
+
+    class Meta:
+        model = User
+        fields = ("username", "groups")
+        field_classes = {"username": UsernameField}
+
+    def clean_username(self):
+        username = self.cleaned_data["username"]
+        if User.objects.filter(username__iexact=username).exists():
+            raise forms.ValidationError(_("There is already an account with this name."))
+        return username
+
+    def save(self, commit=True):
+        account = super().save(commit=False)
+        account.set_unusable_password()
+        account.is_staff = self.cleaned_data["groups"].filter(name=ADMIN).exists()
+        if commit:
+            account.save()
+            self.save_m2m()
+        return account
 
 
 @admin.register(User)
@@ -114,19 +147,42 @@ class StaffUserAdmin(UserAdmin):
             )
 
     def user_change_password(self, request, id, form_url=""):
-        account = get_object_or_404(User, pk=id)
-        if not may_set_password(request.user, account):
-            raise PermissionDenied
+        raise PermissionDenied
+
+    # --- New accounts and setup links (intake.setup_links) --------------------------------------
+
+    # No password anywhere: a new account's owner chooses it on the setup link.
+    fieldsets = ((None, {"fields": ("username",)}),) + UserAdmin.fieldsets[1:]
+    add_form = StaffCreationForm
+    add_form_template = None
+    add_fieldsets = ((None, {"fields": ("username", "groups")}),)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        token = setup_links.issue(request.user, obj)
+        return self._show_setup_links(request, [(obj, token)])
+
+    @admin.action(description=_("Reset factors and make a new setup link"), permissions=["reset_factors"])
+    def reset_factors(self, request, queryset):
         with transaction.atomic():
-            response = super().user_change_password(request, id, form_url)
-            # Django also redirects after a form that changed nothing: compare the stored hash.
-            if User.objects.get(pk=id).password != account.password:
-                actions.record_account_change(request.user, AuditEvent.Action.SET_PASSWORD, account)
-        return response
+            links = [(account, setup_links.start_over(request.user, account)) for account in queryset]
+        return self._show_setup_links(request, links)
+
+    def has_reset_factors_permission(self, request):
+        return request.user.is_superuser
+
+    def _show_setup_links(self, request, tokens):
+        """The links, once: only their digests are kept."""
+        links = [(account, request.build_absolute_uri(setup_links.path(token))) for account, token in tokens]
+        return TemplateResponse(request, "review/admin_setup_links.html", {
+            **self.admin_site.each_context(request),
+            "title": _("Setup links"),
+            "links": links,
+            "hours": settings.INTAKE_SETUP_LINK_HOURS,
+        })
 
     # --- Ending sessions and deleting accounts (intake.sessions, intake.signals) ----------------
 
-    actions = ["end_sessions"]
+    actions = ["end_sessions", "reset_factors"]
 
     @admin.action(description=_("End all sessions of the selected accounts"), permissions=["end_sessions"])
     def end_sessions(self, request, queryset):
@@ -191,15 +247,3 @@ def _record_group_deletion(actor, group) -> None:
         actor=actor, action=AuditEvent.Action.DELETED_GROUP, detail={"group": group.name, "members": members}
     )
 
-
-
-
-def may_set_password(actor, account) -> bool:
-    """A superuser may set any password; an Admin only that of a new account that reads no testimony."""
-    if actor.is_superuser:
-        return True
-    return (
-        not account.is_superuser
-        and account.last_login is None
-        and not account.groups.filter(name=REVIEWER).exists()
-    )

@@ -2,10 +2,12 @@ import contextlib
 from pathlib import Path
 
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 from django.utils.translation import gettext_lazy as _
 
 
 class IntakeConfig(AppConfig):
+    default = True
     name = "intake"
     verbose_name = _("Testimony intake")
     default_auto_field = "django.db.models.BigAutoField"
@@ -15,7 +17,8 @@ class IntakeConfig(AppConfig):
 
         from intake import actions
 
-        signals.user_logged_in.connect(actions.record_login, dispatch_uid="intake-audit-login")
+        # Not on user_logged_in, which fires after the password alone: a login is audited when the second
+        # factor is done (intake.factors.complete_login).
         signals.user_logged_out.connect(actions.record_logout, dispatch_uid="intake-audit-logout")
         signals.user_login_failed.connect(actions.record_failed_login, dispatch_uid="intake-log-failed-login")
 
@@ -33,3 +36,10 @@ class IntakeConfig(AppConfig):
             if folder:
                 with contextlib.suppress(OSError):  # kombu names the folder if it is still missing
                     Path(folder).mkdir(parents=True, exist_ok=True, mode=0o700)
+
+
+class StaffAdminConfig(admin_apps.AdminConfig):
+    """Django's admin on a site that has no login of its own and needs both factors."""
+
+    default = False
+    default_site = "intake.review.door.StaffAdminSite"

@@ -4,8 +4,13 @@ Primary keys are random UUIDs: they bind each ciphertext to its row, and they sa
 many testimonies came in or in which order. No model stores a client address, a user agent, a file
 name, or a witness-side time finer than a day.
 """
+import base64
 import hashlib
+import hmac
+import secrets
+import time
 import uuid
+from urllib.parse import quote, urlencode
 
 from django.conf import settings
 from django.contrib.sessions.base_session import AbstractBaseSession
@@ -13,7 +18,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
-from django_otp.models import Device
+from django_otp.models import Device, TimestampMixin
+from django_otp.oath import TOTP
 
 from intake.fields import EncryptedTextField
 
@@ -227,9 +233,45 @@ class RecoveryCodes(Device):
     """A member's one-time recovery codes, a django-otp device. Each code is stored as a digest and
     is deleted when it is used."""
 
+    COUNT = 10
+    # Crockford's base32: no I, L, O or U, so a code copied by hand cannot be misread; 16 symbols are 80 bits.
+    ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    LENGTH = 16
+
     class Meta:
         verbose_name = _("recovery codes")
         verbose_name_plural = _("recovery codes")
+
+    @classmethod
+    def normalise(cls, typed: str) -> str | None:
+        """The code as stored (digested), from what a person typed: any case, with or without the
+        dashes and spaces, with O for 0 and I or L for 1. None if it cannot be a code."""
+        code = "".join(typed.split()).replace("-", "").upper().translate(str.maketrans("OIL", "011"))
+        if len(code) != cls.LENGTH or any(symbol not in cls.ALPHABET for symbol in code):
+            return None
+        return code
+
+    def replace_codes(self) -> list[str]:
+        """Forget every code of this device and make new ones; returns them, to be shown once."""
+        codes = ["".join(secrets.choice(self.ALPHABET) for _ in range(self.LENGTH)) for _ in range(self.COUNT)]
+        self.codes.all().delete()
+        RecoveryCode.objects.bulk_create(RecoveryCode(device=self, digest=token_digest(code)) for code in codes)
+        return ["-".join(code[i : i + 4] for i in range(0, self.LENGTH, 4)) for code in codes]
+
+    def verify_token(self, token) -> bool:
+        code = self.normalise(str(token))
+        if code is None:
+            return False
+        digest = token_digest(code)
+        # Compare with every code of the device, in constant time, rather than look the digest up.
+        match = None
+        for stored in self.codes.all():
+            if hmac.compare_digest(stored.digest, digest):
+                match = stored
+        if match is None:
+            return False
+        deleted, _ = RecoveryCode.objects.filter(pk=match.pk).delete()
+        return deleted == 1  # a second request with the same code, at the same moment, finds it gone
 
 
 class RecoveryCode(models.Model):
@@ -238,6 +280,65 @@ class RecoveryCode(models.Model):
 
     def __str__(self):
         return "recovery code"
+
+
+def random_id() -> int:
+    return secrets.randbits(62) + 1
+
+
+class AuthenticatorApp(TimestampMixin, Device):
+    """TOTP (RFC 6238) in any authenticator app, a django-otp device.
+
+    Ours rather than django-otp's TOTP device, which stores the secret in clear: this one keeps it
+    encrypted with the field keys and bound to its row, so a copy of the database without the keys
+    gives nobody a second factor. A code is never accepted twice (``last_t``).
+    """
+
+    STEP = 30
+    DIGITS = 6
+    TOLERANCE = 1  # one step either side: a phone's clock may be off by half a minute
+
+    # Known before saving, as the encrypted secret needs; a number, as django-otp's device ids must be.
+    id = models.BigIntegerField(primary_key=True, default=random_id, editable=False)
+    secret = EncryptedTextField()  # base32, as the app is given it
+    last_t = models.BigIntegerField(default=-1)
+    drift = models.SmallIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("authenticator app")
+        verbose_name_plural = _("authenticator apps")
+
+    @classmethod
+    def new(cls, user, name: str = "") -> "AuthenticatorApp":
+        """An unconfirmed app with a fresh secret."""
+        return cls.objects.create(user=user, name=name, secret=cls.new_secret(), confirmed=False)
+
+    @staticmethod
+    def new_secret() -> str:
+        return base64.b32encode(secrets.token_bytes(20)).decode()  # 160 bits, as RFC 4226 recommends
+
+    def verify_token(self, token) -> bool:
+        """Whether ``token`` is a current code. Call with the row locked (select_for_update), so that
+        two requests cannot both use one code."""
+        typed = "".join(str(token).split())
+        if len(typed) != self.DIGITS or not typed.isdigit():
+            return False
+        totp = TOTP(base64.b32decode(self.secret), self.STEP, 0, self.DIGITS, self.drift)
+        totp.time = time.time()
+        if not totp.verify(int(typed), self.TOLERANCE, self.last_t + 1):
+            return False
+        self.last_t = totp.t()
+        self.drift = totp.drift
+        self.set_last_used_timestamp(commit=False)
+        self.save(update_fields=["last_t", "drift", "last_used_at"])
+        return True
+
+    def config_url(self, issuer: str) -> str:
+        """The otpauth:// address that an authenticator app reads from the QR code."""
+        label = quote(f"{issuer}:{self.user.get_username()}")
+        query = urlencode({"secret": self.secret, "issuer": issuer, "algorithm": "SHA1", "digits": self.DIGITS,
+                           "period": self.STEP}, quote_via=quote)
+        return f"otpauth://totp/{label}?{query}"
 
 
 class StaffSession(AbstractBaseSession):

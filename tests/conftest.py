@@ -80,15 +80,18 @@ def outsider(db):
 
 
 def log_in(client, user) -> None:
-    """Log ``user`` in with both factors done, as after a real login: a confirmed TOTP device, and the
-    session marked as verified by it. (A bare ``force_login`` is a password-only session, which the
-    staff door sends back to the second step.)"""
+    """Log ``user`` in with both factors done, as after a real login: a confirmed authenticator app,
+    and the session marked as verified by it. (A bare ``force_login`` is a password-only session, which
+    the staff door logs out.)"""
     from django_otp import DEVICE_ID_SESSION_KEY
-    from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    from intake.models import AuthenticatorApp
+
+    device = AuthenticatorApp.objects.filter(user=user, confirmed=True).first()
     if device is None:
-        device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+        device = AuthenticatorApp.new(user, name="phone")
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
     client.force_login(user)
     session = client.session
     session[DEVICE_ID_SESSION_KEY] = device.persistent_id

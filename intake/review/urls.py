@@ -1,12 +1,19 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from intake.review import views
+from intake.review import account, login, setup, views
 
 app_name = "review"
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(template_name="review/login.html"), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/", login.login_view, name="login"),
+    path("login/verify/", login.verify_view, name="verify"),
+    path("logout/", login.logout_view, name="logout"),
+    path("setup/", setup.setup, name="setup"),
+    path("setup/<str:token>/", setup.setup_link, name="setup_link"),
+    path("account/", account.account, name="account"),
+    path("account/app/", account.add_app, name="add_app"),
+    path("account/<str:kind>/<str:device_id>/remove/", account.remove_factor, name="remove_factor"),
+    path("account/recovery-codes/", account.new_recovery_codes, name="new_recovery_codes"),
     path("logout/everywhere/", views.log_out_everywhere, name="logout_everywhere"),
     path("password/", views.ChangePassword.as_view(), name="password_change"),
     path(

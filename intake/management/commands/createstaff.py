@@ -1,45 +1,58 @@
-"""Create a member of staff with one or both roles."""
-import getpass
-
-from django.contrib.auth import get_user_model, password_validation
+"""Create a member of staff and print the one-time setup link on which they choose their own password
+and enrol a second factor. Nobody else ever knows either."""
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from intake import factors, setup_links
 from intake.access import ADMIN, REVIEWER
+from intake.models import AuditEvent
 
 
 class Command(BaseCommand):
-    help = "Create a staff account: --reviewer reads testimony, --admin manages accounts and reads the audit log."
+    help = (
+        "Create a staff account and print its setup link: --reviewer reads testimony, --admin manages accounts "
+        "and reads the audit log, --superuser (the first operator) may do anything, including giving the "
+        "Reviewer role and resetting factors."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("username")
         parser.add_argument("--reviewer", action="store_true")
         parser.add_argument("--admin", action="store_true")
-        parser.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+        parser.add_argument("--superuser", action="store_true")
 
-    def handle(self, username, reviewer, admin, password_stdin, **options):
-        if not (reviewer or admin):
-            raise CommandError("Give a role: --reviewer, --admin, or both.")
+    def handle(self, username, reviewer, admin, superuser, **options):
+        if not (reviewer or admin or superuser):
+            raise CommandError("Give a role: --reviewer, --admin, --superuser, or several.")
         User = get_user_model()
-        if User.objects.filter(username=username).exists():
-            raise CommandError(f"There is already an account named {username!r}.")
-        password = input() if password_stdin else self._ask_password()
-        user = User(username=username, is_staff=admin)
+        if User.objects.filter(username__iexact=username).exists():
+            raise CommandError(
+                f"There is already an account named {username!r}. "
+                "To send its owner through setup again, a superuser runs: manage.py resetfactors NAME"
+            )
+        user = User(username=username, is_staff=admin or superuser, is_superuser=superuser)
+        user.set_unusable_password()
         try:
-            password_validation.validate_password(password, user)
+            user.full_clean(validate_unique=False)
         except ValidationError as error:
             raise CommandError(" ".join(error.messages)) from None
-        user.set_password(password)
+        roles = [name for name, wanted in ((REVIEWER, reviewer), (ADMIN, admin)) if wanted]
         with transaction.atomic():
             user.save()
-            roles = [name for name, wanted in ((REVIEWER, reviewer), (ADMIN, admin)) if wanted]
             user.groups.set(Group.objects.filter(name__in=roles))
-        self.stdout.write(f"Created {username} ({', '.join(roles)}).")
+            factors.audit(None, AuditEvent.Action.CREATED_ACCOUNT, user, {"roles": roles, "superuser": superuser})
+            token = setup_links.issue(None, user)
+        described = ", ".join(roles + (["superuser"] if superuser else []))
+        self.stdout.write(f"Created {username} ({described}).")
+        write_link(self.stdout, username, token)
 
-    def _ask_password(self) -> str:
-        password = getpass.getpass("Password: ")
-        if password != getpass.getpass("Password (again): "):
-            raise CommandError("The passwords differ.")
-        return password
+
+def write_link(out, username: str, token: str) -> None:
+    out.write(
+        f"Give {username} this setup link, and nobody else. It works once, within "
+        f"{settings.INTAKE_SETUP_LINK_HOURS} hours:\n\n    {settings.INTAKE_STAFF_URL}{setup_links.path(token)}\n"
+    )
