@@ -2,7 +2,6 @@
 from django.conf import settings
 from django.http import Http404
 from django.http.request import split_domain_port, validate_host
-from django.middleware import csrf
 
 # The request headers the application needs. Everything else a browser sends (User-Agent, client hints,
 # forwarding headers with the client's address, DNT, ...) is dropped before any view or logger sees it.
@@ -57,26 +56,14 @@ def security_headers(get_response):
             response["Cache-Control"] = "no-store"
             response["Pragma"] = "no-cache"
         response.setdefault("Cross-Origin-Resource-Policy", "same-origin")
+        # SecurityMiddleware's own, for the answers it does not see (a host refused in it, say).
+        response.setdefault("X-Content-Type-Options", "nosniff")
+        response.setdefault("Referrer-Policy", settings.SECURE_REFERRER_POLICY)
+        response.setdefault("Cross-Origin-Opener-Policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY)
         response.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()")
         return response
 
     return middleware
-
-
-class CsrfViewMiddleware(csrf.CsrfViewMiddleware):
-    """Django's CSRF protection, adjusted to ``Referrer-Policy: no-referrer``.
-
-    Under that policy browsers send ``Origin: null`` with every form POST, even to the same site, and
-    no Referer, so Django's origin check would refuse every form. A "null" origin is therefore let
-    through to the token check, which still applies to every POST. The CSRF cookie is SameSite=Strict,
-    so a cross-site page (whatever origin it claims) cannot make the browser send it. Any real origin
-    other than our own is still refused.
-    """
-
-    def _origin_verified(self, request):
-        if request.META.get("HTTP_ORIGIN") == "null":
-            return True
-        return super()._origin_verified(request)
 
 
 # --- The staff side's own host names, and its refusals in the audit log -------------------------

@@ -111,5 +111,5 @@ def image(request, image_id):
     response = HttpResponse(blobs.read(image.clean_blob), content_type=image.media_type)
     disposition = "attachment" if request.GET.get("download") else "inline"
     response["Content-Disposition"] = f'{disposition}; filename="{image}.{image.extension}"'
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'none'; sandbox"
     return response
