@@ -3,7 +3,9 @@ import os
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
-# Threads, so that slow uploads over Tor do not hold every worker.
+# Threads, so that slow uploads over Tor do not hold every worker. Bodies are read by at most
+# INTAKE_MAX_CONCURRENT_UPLOADS of them at once (by default two fewer), so that pages still answer, and a
+# body that stops coming is cut off (intake.body_guard): gunicorn itself puts no limit on either.
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 timeout = 120

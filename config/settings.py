@@ -56,6 +56,8 @@ MIDDLEWARE = [
     "intake.middleware.staff_hosts",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # Before anything reads a body; after the language, so that its pages speak the witness's.
+    "intake.body_guard.guard_request_body",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -94,6 +96,8 @@ DATABASES = {
         env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'db.sqlite3'}"), conn_max_age=60
     )
 }
+# A persistent connection left stale by a database restart is replaced, not used for a failed request.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A file, not memory, so that a worker process in the tests sees the same test database.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-db.sqlite3")}
@@ -121,10 +125,36 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 16 * INTAKE_MAX_ACCOUNT_CHARS + 64 * 1024
 # Far above INTAKE_MAX_IMAGES, so that the form can say what the limit is; files past it are not stored.
 DATA_UPLOAD_MAX_NUMBER_FILES = 100
 
+# --- Floods from the witness side (intake.body_guard, intake.floods) --------------------------
+
+# The text part of a form with its part headers: all that is read of a testimony too large, to give it back.
+INTAKE_MAX_FIELDS_BYTES = DATA_UPLOAD_MAX_MEMORY_SIZE + 64 * 1024
+# The largest body read at all: the photos, the text, and a part header for every file a form may name.
+# A body declared larger is answered with 413 before any of it is read.
+INTAKE_MAX_REQUEST_BYTES = INTAKE_MAX_TOTAL_BYTES + INTAKE_MAX_FIELDS_BYTES + 1024 * DATA_UPLOAD_MAX_NUMBER_FILES
+# A body must keep coming at this rate, over each window of this many seconds spent waiting for it. Tor
+# on a bad link brings 10-50 KB/s; 20 uploads trickling at 1 KB/s once held every thread.
+INTAKE_MIN_UPLOAD_BYTES_PER_SECOND = env_int("INTAKE_MIN_UPLOAD_BYTES_PER_SECOND", 2048, minimum=1)
+INTAKE_UPLOAD_RATE_WINDOW_SECONDS = env_int("INTAKE_UPLOAD_RATE_WINDOW_SECONDS", 30, minimum=1)
+# Bodies read at once by one web process; the rest are told "busy" unread. A little under gunicorn's
+# threads, so that pages still answer while every upload slot is taken.
+INTAKE_MAX_CONCURRENT_UPLOADS = env_int(
+    "INTAKE_MAX_CONCURRENT_UPLOADS", max(1, env_int("GUNICORN_THREADS", 8, minimum=1) - 2), minimum=1
+)
+# Receipt look-ups (scrypt, 32 MB each) at once per web process, and per minute for the whole service.
+INTAKE_STATUS_CONCURRENCY = env_int("INTAKE_STATUS_CONCURRENCY", 2, minimum=1)
+INTAKE_STATUS_PER_MINUTE = env_int("INTAKE_STATUS_PER_MINUTE", 60, minimum=1)
+# Testimonies stored per hour for the whole service, and the free space the blob folder's disk must
+# keep; past either the witness is asked to come back later, with what they wrote given back.
+INTAKE_SUBMISSIONS_PER_HOUR = env_int("INTAKE_SUBMISSIONS_PER_HOUR", 200, minimum=1)
+INTAKE_MIN_FREE_DISK_MB = env_int("INTAKE_MIN_FREE_DISK_MB", 1024, minimum=0)
+
 # Counters shared by the processes of one machine: global rates and budgets (intake.throttle). Redis
 # when there is one; otherwise files under var/, which every process on a laptop sees.
 if env_str("REDIS_URL"):
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env_str("REDIS_URL")}}
+    # A frozen Redis must not hold a witness's request: a counter given up is worth less than the answer.
+    CACHES["default"]["OPTIONS"] = {"socket_timeout": 1, "socket_connect_timeout": 1}
 else:
     CACHES = {
         "default": {

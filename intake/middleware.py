@@ -3,6 +3,8 @@ from django.conf import settings
 from django.http import Http404
 from django.http.request import split_domain_port, validate_host
 
+from intake import body_guard
+
 # The request headers the application needs. Everything else a browser sends (User-Agent, client hints,
 # forwarding headers with the client's address, DNT, ...) is dropped before any view or logger sees it.
 KEPT_HEADERS = frozenset(
@@ -37,6 +39,7 @@ def forget_client(get_response):
 
     def middleware(request):
         meta = request.META
+        body_guard.keep_means_to_stop_reading(request, meta.get("gunicorn.socket"))
         meta["REMOTE_ADDR"] = UNKNOWN_ADDRESS
         for key in ("REMOTE_HOST", "REMOTE_PORT", "gunicorn.socket"):  # the socket knows the peer address
             meta.pop(key, None)

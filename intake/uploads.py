@@ -6,6 +6,11 @@ decide the type by content). It stops storing a file that passes the per-file li
 the request has passed the image count or the total size, so that the form can say what was wrong
 and keep the rest of what the witness wrote.
 
+Before the first file it writes nothing, and stops reading the request, if the request is already
+refused: a body too large (intake.body_guard), the hourly budget of testimonies spent, or the blob
+folder's disk below its floor (intake.floods). The text fields came before the files, so the form can
+still give them back. A file cut off before its end is recorded on ``request.upload_cut_off``.
+
 Every upload of a request is listed on ``request.sealed_uploads`` from its first byte on.
 ``intake.middleware.discard_unclaimed_uploads`` removes whatever the request did not store, however it
 ended: a refused form, a CSRF failure, a parse error or a crash.
@@ -15,9 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.core.files.uploadhandler import FileUploadHandler
+from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 
-from intake import blobs
+from intake import blobs, floods
 
 HEAD_BYTES = 8192
 
@@ -58,6 +63,8 @@ class EncryptingUploadHandler(FileUploadHandler):
 
     def new_file(self, *args, **kwargs):
         super().new_file(*args, **kwargs)
+        if not self.received:
+            self._refuse_unless_receivable()
         self.file_name = ""  # a phone's file name often holds a date, a name or a place
         self.upload = SealedUpload()
         self.received.append(self.upload)
@@ -89,3 +96,17 @@ class EncryptingUploadHandler(FileUploadHandler):
 
     def upload_interrupted(self):
         self.upload.discard()
+        if self.request is not None:
+            self.request.upload_cut_off = True
+
+    def _refuse_unless_receivable(self) -> None:
+        request = self.request
+        if request is None:
+            return
+        body = getattr(request, "body_guard", None)
+        if body is None or not body.too_large:
+            request.upload_refusal = floods.submission_refusal()
+            if not request.upload_refusal:
+                return
+        # Read no further: what the client still sends is never read (see intake.body_guard).
+        raise StopUpload(connection_reset=True)

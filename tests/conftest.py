@@ -42,6 +42,15 @@ def _isolated_storage(settings, tmp_path):
     crypto.forget_loaded_keys()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_witness_rates():
+    """The service-wide rates of the witness side (intake.floods) start from zero in every test, however
+    many testimonies earlier tests or runs sharing the cache stored this hour."""
+    from intake import floods
+
+    floods.forget_rates()
+
+
 # --- Actors --------------------------------------------------------------------------------------
 
 
@@ -202,10 +211,13 @@ def temporary_files(monkeypatch) -> list[str]:
     import django.core.files.temp
 
     made: list[str] = []
+    # Without Redis the cache keeps its counters in files, written through a temporary file in its folder.
+    cache_folder = os.path.abspath(settings.CACHES["default"].get("LOCATION", ""))
 
     def spy(real, name):
         def create(*args, **kwargs):
-            made.append(name)
+            if kwargs.get("dir") is None or os.path.abspath(kwargs["dir"]) != cache_folder:
+                made.append(name)
             return real(*args, **kwargs)
 
         return create
@@ -268,6 +280,7 @@ def start_worker(transactional_db, django_db_serialized_rollback, settings, tmp_
             env["REDIS_URL"] = settings.REDIS_URL
         else:
             env["INTAKE_BROKER_DIR"] = settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"]
+        env.update(environment)
         (tmp_path / f"{name}-tmp").mkdir()
         log_path = tmp_path / f"{name}.log"
         with open(log_path, "wb") as log:
@@ -310,5 +323,4 @@ def wait_until(condition, timeout=60.0, interval=0.2, message="condition"):
         if condition():
             return
         time.sleep(interval)
-        env.update(environment)
     pytest.fail(f"timed out waiting for {message}")

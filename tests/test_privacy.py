@@ -1,10 +1,12 @@
 """The service never keeps who a witness is: no address, no user agent, no fingerprint, anywhere."""
 import logging
 import os
+import re
 import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from django.urls import reverse
 from intake.models import Submission
 from tests.conftest import ROOT
 from tests.test_encryption_at_rest import all_database_bytes
+from tests.test_floods import gunicorn  # noqa: F401 - a fixture
 
 WITNESS_ADDRESS = "203.0.113.77"
 WITNESS_AGENT = "Mozilla/5.0 (Linux; Android 9; SM-J530F-WITNESS) Fingerprint/77"
@@ -158,3 +161,111 @@ def test_a_web_process_can_never_dump_its_memory_to_disk(settings):
 def test_a_process_without_the_limits_could_dump(settings):
     """The probe itself tells the difference."""
     assert probe_process_limits("", settings)["dumpable"] == 1
+
+
+# --- Refused witness requests are counted, not logged ----------------------------------------------
+
+
+@pytest.fixture
+def written_logs():
+    """What the handlers of Django's request and security loggers write (not what they are given)."""
+    import io
+
+    from intake.counters import CountRefusals
+
+    stream = io.StringIO()
+    handlers = {
+        handler
+        for name in ("django.request", "django.security")
+        for handler in logging.getLogger(name).handlers
+        if isinstance(handler, CountRefusals)
+    }
+    assert handlers, "the refusals are not counted"
+    previous = {handler: handler.setStream(stream) for handler in handlers}
+    yield stream
+    for handler, old in previous.items():
+        handler.setStream(old)
+
+
+def count_of(kind: str) -> int:
+    from intake import counters
+
+    return counters.counts(1)[counters.today()][kind]
+
+
+@pytest.mark.django_db
+def test_refused_witness_requests_write_no_log_line_and_are_counted(written_logs, settings):
+    from django.test import Client
+
+    from intake import floods
+
+    kinds = ("csrf_failure", "too_large", "bad_host", "busy_uploads", "busy_status", "not_found")
+    before = {kind: count_of(kind) for kind in kinds}
+    strict = Client(enforce_csrf_checks=True)
+    assert strict.post(reverse("witness:submit"), {"account": "x"}).status_code == 403
+    settings.INTAKE_MAX_REQUEST_BYTES = 100
+    assert strict.post(reverse("witness:status"), {"receipt": "x" * 200}).status_code == 413
+    settings.INTAKE_MAX_REQUEST_BYTES = 10**9
+    assert Client().get("/", HTTP_HOST="phish.example").status_code == 400
+    assert Client().get("/no-such-page/").status_code == 404
+    with ExitStack() as stack:  # every upload slot taken
+        for _ in range(settings.INTAKE_MAX_CONCURRENT_UPLOADS):
+            stack.enter_context(floods.slot("uploads", settings.INTAKE_MAX_CONCURRENT_UPLOADS))
+        assert Client().post(reverse("witness:submit"), {"account": "x"}).status_code == 503
+    settings.INTAKE_STATUS_PER_MINUTE = 1
+    for _ in range(2):
+        Client().post(reverse("witness:status"), {"receipt": "abandon ability able about above absent absorb abstract"})
+
+    assert written_logs.getvalue() == ""
+    assert {kind: count_of(kind) - before[kind] for kind in kinds} == dict.fromkeys(kinds, 1)
+
+
+def test_a_server_error_is_still_written(written_logs, client, monkeypatch):
+    """The handler that counts refusals still writes what is not one (so the test above can fail)."""
+    from intake.witness import views
+
+    def crash(**kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(views.actions, "submit_testimony", crash)
+    client.raise_request_exception = False
+    assert client.post(reverse("witness:submit"), {"account": "x"}).status_code == 500
+    assert "a bug" in written_logs.getvalue()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_real_server_writes_nothing_of_refused_requests_and_the_operator_sees_the_counts(gunicorn):  # noqa: F811
+    from tests.test_floods import SUBMIT, form_head, owner_database_url, post_head, status_of
+    from tests.test_secure_defaults import run_manage
+
+    server = gunicorn(INTAKE_MAX_CONCURRENT_UPLOADS="1")
+    cookie, token = server.csrf()
+    at_start = server.output.read_text()  # what it wrote starting up (a missing static folder, say)
+    answers = [
+        server.exchange(post_head(SUBMIT, "csrftoken=planted", 10) + b"account=xx"),
+        server.exchange(post_head("/status/", cookie, 600 * 1024 * 1024)),
+        server.exchange(b"GET / HTTP/1.1\r\nHost: phish.example\r\nConnection: close\r\n\r\n"),
+        server.exchange(b"GET /no-such-page/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"),
+    ]
+    with server.connect() as held:  # takes the only upload slot, and sends no more
+        held.sendall(post_head(SUBMIT, cookie, 10_000) + form_head(token))
+        time.sleep(0.5)
+        answers.append(server.exchange(post_head(SUBMIT, cookie, 10) + b"account=xx"))
+    assert [status_of(answer) for answer in answers] == [403, 413, 400, 404, 503]
+    server.process.terminate()
+    server.process.wait(timeout=30)
+    assert server.output.read_text() == at_start
+
+    env = {"INTAKE_DATA_DIR": str(settings_value("DATA_DIR")), "DATABASE_URL": owner_database_url()}
+    if settings_value("REDIS_URL"):
+        env["REDIS_URL"] = settings_value("REDIS_URL")
+    result = run_manage("counters", "--days", "1", env_extra=env)
+    printed = result.stdout + result.stderr
+    for kind in ("csrf_failure", "too_large", "bad_host", "not_found", "busy_uploads"):
+        assert re.search(rf"^{kind} +[1-9]", printed, re.MULTILINE), printed
+
+
+def settings_value(name):
+    from django.conf import settings
+
+    return getattr(settings, name)

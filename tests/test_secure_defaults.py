@@ -87,6 +87,14 @@ def test_the_page_for_an_unknown_host_sends_the_security_headers(settings, ssl_r
 
 
 @pytest.mark.django_db
+def test_the_pages_of_the_body_guard_send_the_security_headers(client, settings):
+    settings.INTAKE_MAX_REQUEST_BYTES = 100
+    too_large = client.post(reverse("witness:status"), {"receipt": "x" * 200})
+    assert too_large.status_code == 413
+    assert_security_headers(too_large)
+
+
+@pytest.mark.django_db
 def test_an_image_cannot_be_framed(reviewer_client, photo):
     from intake.models import Image, Submission
 

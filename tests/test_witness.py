@@ -58,6 +58,7 @@ def test_a_testimony_with_photos_is_stored_and_a_receipt_is_shown(client, photo)
     receipt = receipt_in(response)
     assert receipts.normalise(receipt) == receipt
     assert "Keep these words secret" in response.content.decode()
+    assert "It came with 2 photos." in response.content.decode()
     submission = Submission.objects.get()
     assert submission.account == "Men in masks took my neighbours at night."
     assert submission.happened_when == "7 March, night"
@@ -78,6 +79,10 @@ def test_the_receipt_has_at_least_80_bits_of_entropy():
     # Every word position uses the whole list, not a part of it.
     first_words = {receipt.split()[0] for receipt in drawn}
     assert len(first_words) > 150
+
+
+def test_the_receipt_of_a_testimony_without_photos_says_so(client):
+    assert "It came with 0 photos." in submit(client).content.decode()
 
 
 def test_the_receipt_itself_is_not_stored(client):
@@ -304,3 +309,54 @@ def test_every_promised_format_is_accepted_by_its_content(client, format_name):
     response = submit(client, images=[upload(out.getvalue(), "upload.bin", "application/octet-stream")])
     assert "Keep these words secret" in response.content.decode(), format_name
     assert Image.objects.count() == 1
+
+
+# --- The database down ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("error", ["OperationalError", "InterfaceError"])
+def test_with_the_database_down_the_witness_keeps_their_text_and_nothing_is_stored(client, photo, monkeypatch, error):
+    """Not the generic error page: what happened, that nothing was kept, and what they wrote. (A stale
+    connection after a restart raises InterfaceError; a server that is down, OperationalError.)"""
+    from django.db import utils
+
+    def database_down(**fields):
+        raise getattr(utils, error)("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(Submission.objects, "create", database_down)
+    response = submit(client, account="kept through the outage", images=[upload(photo)], happened_where="Jableh")
+    assert response.status_code == 503
+    assert response["Retry-After"]
+    page = response.content.decode()
+    assert "not received" in page and "Nothing was stored" in page and "try again in a few minutes" in page
+    assert "kept through the outage" in page and "Jableh" in page
+    assert "Keep these words secret" not in page
+    assert blobs.all_names() == []
+
+    monkeypatch.undo()
+    assert "Keep these words secret" in submit(client, images=[upload(photo)]).content.decode()
+
+
+def test_with_the_database_down_the_status_page_says_try_again_later(client, monkeypatch):
+    from django.db import OperationalError
+
+    receipt = receipt_in(submit(client))
+
+    def database_down(**lookup):
+        raise OperationalError("could not connect to server")
+
+    monkeypatch.setattr(Submission.objects, "filter", database_down)
+    response = client.post(STATUS, {"receipt": receipt})
+    assert response.status_code == 503
+    page = response.content.decode()
+    assert "try again later" in page
+    assert receipt not in page  # the receipt is not echoed back
+    monkeypatch.undo()
+    assert "Status:" in client.post(STATUS, {"receipt": receipt}).content.decode()
+
+
+def test_stale_database_connections_are_replaced_after_an_outage():
+    from django.db import connection
+
+    assert connection.settings_dict["CONN_HEALTH_CHECKS"] is True
+    assert connection.settings_dict["CONN_MAX_AGE"] > 0  # persistent, hence the checks
