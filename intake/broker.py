@@ -21,7 +21,7 @@ import uuid
 from queue import Empty
 
 from kombu.exceptions import ChannelError
-from kombu.transport import filesystem, redis
+from kombu.transport import filesystem, redis, virtual
 from kombu.utils.encoding import bytes_to_str, str_to_bytes
 from kombu.utils.json import dumps, loads
 
@@ -125,10 +125,35 @@ class FilesystemTransport(filesystem.Transport):
 # --- Redis ----------------------------------------------------------------------------------------
 
 
+class RedisQoS(redis.QoS):
+    """An acknowledgement that Redis does not answer (frozen, restarting) raises, and kombu then keeps
+    the message as unacknowledged in the worker for good. With one message prefetched at a time, the
+    worker never takes another: it is alive, connected, and idle for ever. Here the worker lets the
+    message go whatever Redis answered; Redis itself still holds it as unacknowledged, and gives it
+    back after the visibility timeout (the task is then run again, which does nothing twice)."""
+
+    def ack(self, delivery_tag):
+        try:
+            self._remove_from_indices(delivery_tag).execute()
+        finally:
+            virtual.QoS.ack(self, delivery_tag)
+
+    def reject(self, delivery_tag, requeue=False):
+        try:
+            if requeue:
+                self.restore_by_tag(delivery_tag, leftmost=True)
+            else:
+                self._remove_from_indices(delivery_tag).execute()
+        finally:
+            virtual.QoS.ack(self, delivery_tag)
+
+
 class RedisChannel(_DropsWhatCeleryCannotTake, redis.Channel):
     """Kombu's Redis channel pops an item off the queue and parses it: an item that is not a message
     (anything pushed onto the list) raises out of the worker's event loop and stops it. The item is
     already gone from Redis then; it is dropped, and the worker goes on."""
+
+    QoS = RedisQoS
 
     def _brpop_read(self, **options):
         try:

@@ -9,10 +9,14 @@ servers are never stopped.
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
+import threading
+import time
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -149,3 +153,68 @@ def test_empty_and_garbage_broker_messages_do_not_stop_the_worker(worker, client
     assert "not one of ours was dropped" in log
     assert_no_plaintext(settings.INTAKE_BLOB_DIR, worker.temp_dir)
     assert Submission.objects.count() == 1
+
+
+# --- A frozen broker -------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def this_process_uses_broker(url: str | None = None, folder: str | None = None):
+    """While inside, this process's Celery app (the web's side) reaches the broker at ``url``."""
+    from config.celery import app
+
+    real_url, real_options = app.conf.broker_url, app.conf.broker_transport_options
+    if url:
+        app.conf.broker_url = url
+    forget_connections(app)
+    try:
+        yield
+    finally:
+        app.conf.broker_url, app.conf.broker_transport_options = real_url, real_options
+        forget_connections(app)
+
+
+def forget_connections(app):
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+def test_a_frozen_broker_holds_up_no_receipt_and_cleaning_resumes_within_seconds_of_its_return(
+    start_worker, client, settings
+):
+    """Redis accepts connections but answers nothing (the file-system broker's folder cannot be written)
+    while a witness submits; then it is back."""
+    if settings.REDIS_URL:
+        target = urlsplit(settings.REDIS_URL)
+        outage = faults.proxy(target.hostname, target.port or 6379)
+    else:
+        outage = contextlib.nullcontext()
+    with outage as redis_proxy:
+        environment = {"REDIS_URL": redis_proxy.url(settings.REDIS_URL)} if redis_proxy else {}
+        worker = start_worker(**environment, PYTHONFAULTHANDLER="1")
+        with this_process_uses_broker(environment.get("REDIS_URL")):
+            if redis_proxy:
+                redis_proxy.freeze()
+                frozen = contextlib.nullcontext()
+            else:
+                frozen = faults.unwritable(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
+            with frozen:
+                thawed = threading.Timer(90, redis_proxy.thaw if redis_proxy else lambda: None)
+                thawed.start()  # should the request wait for the broker, it would come back only after this
+                started = time.monotonic()
+                response = submit(client, camera_jpeg(comment=MARKER))
+                took = time.monotonic() - started
+                assert thawed.is_alive(), "the receipt waited for the broker"
+                thawed.cancel()
+                assert response.status_code == 200 and "Keep these words secret" in response.content.decode()
+                time.sleep(8)  # long enough for every connection to the broker to give up
+                assert Image.objects.get().state == Image.State.PENDING
+            if redis_proxy:
+                redis_proxy.thaw()
+            back = time.monotonic()
+            wait_until(lambda: Image.objects.get().state == Image.State.CLEAN, timeout=120,
+                       message="the photo to be cleaned after the broker came back")
+            print(f"\nMEASURED broker outage: receipt after {took:.2f} s; photo cleaned "
+                  f"{time.monotonic() - back:.1f} s after the broker came back")
+    assert worker.poll() is None
+    assert_no_plaintext(settings.INTAKE_BLOB_DIR, worker.temp_dir)

@@ -339,3 +339,23 @@ def test_a_message_still_being_written_is_not_read(tmp_path):
         assert queue.qsize() == 0
         with pytest.raises(queue.Empty):
             queue.get(timeout=0.2)
+
+
+def test_an_acknowledgement_redis_does_not_answer_does_not_stop_the_worker_taking_messages(monkeypatch):
+    """With Redis frozen, an ack times out; the worker, which takes one message at a time, must still take
+    the next one once Redis answers again."""
+    from unittest import mock
+
+    import redis
+
+    from intake import broker
+
+    qos = broker.RedisQoS(mock.Mock(), prefetch_count=1)
+    qos._quick_append("tag-1", mock.Mock())
+    assert not qos.can_consume()
+
+    unanswered = mock.Mock(execute=mock.Mock(side_effect=redis.exceptions.TimeoutError("Timeout reading from socket")))
+    monkeypatch.setattr(qos, "_remove_from_indices", lambda delivery_tag: unanswered)
+    with pytest.raises(redis.exceptions.TimeoutError):
+        qos.ack("tag-1")
+    assert qos.can_consume()
