@@ -58,6 +58,10 @@ def test_when_every_upload_slot_is_taken_the_witness_is_told_the_service_is_busy
     assert page.heading == _translated("We are busy", language)
     assert not Submission.objects.exists()
     page.check("busy")
+    # As the page advises, Back brings the account back. (Not "when" and "where": autocomplete=off,
+    # which keeps them out of the browser's memory, keeps them out of its history too.)
+    page.driver.back()
+    assert page.find("[name=account]").get_attribute("value") == ACCOUNT
 
 
 def test_when_the_hourly_budget_is_spent_the_form_comes_back_with_its_text(page, settings, tmp_path):

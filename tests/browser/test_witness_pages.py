@@ -92,3 +92,5 @@ def test_a_form_whose_cookie_expired_is_refused_with_a_page_that_says_what_to_do
     assert page.heading == _translated("Please send again", language)
     assert not Submission.objects.exists()
     page.check("403-csrf")
+    page.driver.back()  # as the page advises: what was written is still there
+    assert page.find("[name=account]").get_attribute("value") == ACCOUNT
