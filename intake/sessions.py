@@ -2,6 +2,9 @@
 on the server: every session of one account at once (``end_sessions``), after too long idle or too
 long in all (``staff_session_limits``), and by the member or a superuser (``end_sessions_of``).
 
+The database keeps a digest of each session key, never the key itself: a copy of the table (or a
+backup of it) opens no session.
+
 A staff session carries when it began and when it was last used. Both limits are checked on every
 staff request, and the row's own expiry date is the earlier of the two, so an abandoned session is
 dead in the database too, not only in the browser. The witness side has no session and gets none:
@@ -9,12 +12,14 @@ the checks run only on staff pages, and only when a session cookie came with the
 """
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
+from django.core.exceptions import SuspiciousOperation
 from django.db import transaction
 from django.utils import timezone
 
@@ -33,16 +38,32 @@ class SessionStore(DatabaseSessionStore):
 
         return StaffSession
 
+    def _get_session_from_db(self):
+        try:
+            return self.model.objects.get(session_key=stored_key(self.session_key), expire_date__gt=timezone.now())
+        except (self.model.DoesNotExist, SuspiciousOperation):
+            self._session_key = None
+            return None
+
+    def exists(self, session_key):
+        return self.model.objects.filter(session_key=stored_key(session_key)).exists()
+
+    def delete(self, session_key=None):
+        session_key = session_key or self.session_key
+        if session_key:
+            self.model.objects.filter(session_key=stored_key(session_key)).delete()
+
     def load(self):
         key = self.session_key
         data = super().load()
         if not data and key:
             # Presented after it expired (idle or too old): gone from the database, not only unused.
-            self.model.objects.filter(session_key=key, expire_date__lte=timezone.now()).delete()
+            self.model.objects.filter(session_key=stored_key(key), expire_date__lte=timezone.now()).delete()
         return data
 
     def create_model_instance(self, data):
         session = super().create_model_instance(data)
+        session.session_key = stored_key(session.session_key)
         user_id = data.get(SESSION_KEY)
         session.user_id = int(user_id) if user_id is not None else None
         if STARTED in data and LAST_SEEN in data:
@@ -52,6 +73,11 @@ class SessionStore(DatabaseSessionStore):
                 _moment(data[LAST_SEEN]) + timedelta(minutes=settings.INTAKE_STAFF_IDLE_MINUTES),
             )
         return session
+
+
+def stored_key(session_key: str | None) -> str:
+    """What the database keeps of a session key (the column holds 40 characters: 160 bits of SHA-256)."""
+    return hashlib.sha256((session_key or "").encode()).hexdigest()[:40]
 
 
 def end_sessions(user_id: int) -> int:

@@ -39,6 +39,20 @@ def sessions_of(user) -> int:
     return StaffSession.objects.filter(user_id=user.pk).count()
 
 
+def test_the_database_keeps_no_session_key_that_would_open_a_session(reviewer):
+    """A copy of the session table must not be a set of live logins: only digests of the keys are kept."""
+    from django.conf import settings
+
+    (client,) = signed_in(reviewer)
+    key = client.cookies[settings.SESSION_COOKIE_NAME].value
+    stored = list(StaffSession.objects.values_list("session_key", flat=True))
+    assert stored and key not in stored
+    thief = Client()
+    thief.cookies[settings.SESSION_COOKIE_NAME] = stored[0]
+    assert thief.get(QUEUE).status_code == 302
+    assert alive(client)
+
+
 # --- Idle and absolute limits ----------------------------------------------------------------------
 
 
