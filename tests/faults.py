@@ -262,3 +262,75 @@ def wait_for(condition, timeout: float, interval: float = 0.1) -> float | None:
     return None
 
 
+
+
+# --- The web app as a server, and a witness using it -------------------------------------------------
+
+
+@contextlib.contextmanager
+def web_server(log_path: Path, **environment: str):
+    """gunicorn serving the app as in production (config/gunicorn.py), on a free port; yields its address."""
+    import re
+    import signal
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "GUNICORN_BIND": "127.0.0.1:0",
+           "PYTHONUNBUFFERED": "1", **environment}
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", "config/gunicorn.py", "config.wsgi"],
+                                   cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (found := re.search(r"Serving on (http://\S+?)/", log_path.read_text(errors="replace"))):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the web app did not start:\n" + log_path.read_text(errors="replace"))
+            time.sleep(0.2)
+        yield found.group(1)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+class Witness:
+    """A witness's browser, as far as the drills need one: the form's CSRF token, a testimony, a status
+    check. Each call is a new visit with a connection of its own."""
+
+    def __init__(self, address: str):
+        import urllib3
+
+        self.address = address
+        self.http = urllib3.PoolManager(retries=False, timeout=60, maxsize=16)
+
+    def _form(self, path: str) -> tuple[str, str]:
+        import re
+
+        page = self.http.request("GET", self.address + path)
+        cookie = page.headers["Set-Cookie"].split(";")[0]
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.data.decode()).group(1)
+        return cookie, token
+
+    def _post(self, path: str, fields: dict):
+        cookie, token = self._form(path)
+        return self.http.request(
+            "POST", self.address + path, fields={"csrfmiddlewaretoken": token, **fields},
+            headers={"Cookie": cookie, "Origin": self.address, "Referer": self.address + path},
+        )
+
+    def submit(self, account: str, photo: bytes):
+        """(HTTP status, the receipt's words or None)."""
+        import re
+
+        response = self._post("/", {"account": account, "images": ("photo.jpg", photo, "image/jpeg")})
+        words = re.findall(r"<li>([^<]+)</li>", response.data.decode().split('class="receipt"', 1)[-1])
+        return response.status, " ".join(words[:8]) if response.status == 200 else None
+
+    def status(self, receipt: str):
+        """(HTTP status, whether the page shows the testimony's status)."""
+        response = self._post("/status/", {"receipt": receipt})
+        return response.status, 'class="status-value"' in response.data.decode()

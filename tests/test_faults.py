@@ -20,13 +20,15 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.urls import reverse
 from PIL import Image as PILImage
 
-from intake import blobs
+from intake import blobs, tasks
 from intake.models import Image, Submission
 from tests import faults
-from tests.conftest import camera_jpeg, wait_until
+from tests.conftest import camera_jpeg, database_url, wait_until
+from tests.faults import Witness
 
 pytestmark = pytest.mark.worker
 
@@ -43,7 +45,8 @@ def submit(client, *photos: bytes, account: str = "Written during a drill."):
 def noisy_png(size=(1200, 900)) -> bytes:
     """About 3 MB that no encoder can shrink: its cleaned copy is as large as the upload."""
     out = io.BytesIO()
-    PILImage.effect_noise(size, 90).convert("RGB").save(out, "PNG", compress_level=1)
+    bands = [PILImage.effect_noise(size, 90) for _ in "RGB"]
+    PILImage.merge("RGB", bands).save(out, "PNG", compress_level=1)
     return out.getvalue()
 
 
@@ -74,7 +77,9 @@ def test_a_full_blob_folder_makes_photos_wait_and_they_are_cleaned_when_space_re
         wait_until(lambda: "blob folder" in worker.log_path.read_text(), message="the worker to meet the full disk")
 
         # Room for the small photo's result, not for the large one's: a write fails half-way.
-        disk.fill(leave=len(big) // 2)
+        room = 2 * 1024 * 1024
+        assert tasks.STORAGE_FLOOR_BYTES < room < len(big)
+        disk.fill(leave=room)
         failed_writes = worker.log_path.read_text().count("(No space left on device)")
         wait_until(
             lambda: worker.log_path.read_text().count("(No space left on device)") > failed_writes,
@@ -216,5 +221,63 @@ def test_a_frozen_broker_holds_up_no_receipt_and_cleaning_resumes_within_seconds
                        message="the photo to be cleaned after the broker came back")
             print(f"\nMEASURED broker outage: receipt after {took:.2f} s; photo cleaned "
                   f"{time.monotonic() - back:.1f} s after the broker came back")
+    assert worker.poll() is None
+    assert_no_plaintext(settings.INTAKE_BLOB_DIR, worker.temp_dir)
+
+
+# --- A database restart ----------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="SQLite has no server to restart and no connection to go stale: each process opens the file itself",
+)
+def test_after_a_database_restart_submissions_and_status_checks_succeed_at_once(start_worker, settings, tmp_path):
+    """Every connection to PostgreSQL, the web's and the worker's, is cut as a restart cuts them; the
+    server is back a second later. The very next requests must all succeed (no stale connection)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    database = connection.settings_dict
+    with faults.proxy(database["HOST"] or "127.0.0.1", int(database["PORT"] or 5432)) as postgres:
+        owner = database["USER"] + (f":{database['PASSWORD']}" if database["PASSWORD"] else "")
+        worker = start_worker(DATABASE_URL=postgres.url(database_url()))
+        web_environment = {
+            "DATABASE_URL": f"postgres://{owner}@127.0.0.1:{postgres.port}/{database['NAME']}",
+            "INTAKE_DATA_DIR": str(settings.DATA_DIR),
+            "INTAKE_BLOB_DIR": str(settings.INTAKE_BLOB_DIR),
+            "INTAKE_KEYS_FILE": str(settings.INTAKE_KEYS_FILE),
+            "SECRET_KEY": settings.SECRET_KEY,
+            "REDIS_URL": settings.REDIS_URL,
+            "INTAKE_RECEIPT_SCRYPT_N": str(settings.INTAKE_RECEIPT_SCRYPT_N),
+            "GUNICORN_WORKERS": "2",
+            "GUNICORN_THREADS": "4",
+            # Eight visitors at once, each a testimony then a status check: not a flood, for this drill.
+            "INTAKE_MAX_CONCURRENT_UPLOADS": "4",
+            "INTAKE_STATUS_CONCURRENCY": "4",
+        }
+        with faults.web_server(tmp_path / "web.log", **web_environment) as address:
+            witness = Witness(address)
+
+            def visit(number: int):
+                status, receipt = witness.submit(f"Testimony {number} of the drill.", camera_jpeg(comment=MARKER))
+                return status, receipt, witness.status(receipt) if receipt else None
+
+            # Every web thread opens its own connection, kept between requests.
+            with ThreadPoolExecutor(8) as pool:
+                before = list(pool.map(visit, range(16)))
+            assert all(status == 200 and checked == (200, True) for status, _, checked in before), before
+
+            postgres.cut()  # as PostgreSQL restarting: every connection dropped, new ones refused
+            time.sleep(1)
+            postgres.restore()
+
+            with ThreadPoolExecutor(8) as pool:
+                after = list(pool.map(visit, range(16, 36)))
+            failed = [result for result in after if result[0] != 200 or result[2] != (200, True)]
+            assert failed == [], f"{len(failed)} of {len(after)} visits failed right after the restart"
+
+        wait_until(lambda: not Image.objects.filter(state=Image.State.PENDING).exists(), timeout=120,
+                   message="every photo to be cleaned")
+    assert Submission.objects.count() == 36 and Image.objects.filter(state=Image.State.CLEAN).count() == 36
     assert worker.poll() is None
     assert_no_plaintext(settings.INTAKE_BLOB_DIR, worker.temp_dir)
