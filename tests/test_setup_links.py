@@ -55,6 +55,9 @@ def test_createstaff_makes_an_account_nobody_can_log_in_to_until_its_link_is_use
     assert nadia.check_password(NEW_PASSWORD) and factors.has_factor(nadia)
     assert RecoveryCodes.objects.get(user=nadia).codes.count() == 10
     assert is_logged_in(client)
+    # Logged in as the page says: the staff navigation is there, and a reviewer continues to the queue.
+    assert 'class="staff-nav"' in text(response)
+    assert f'href="{reverse("review:queue")}">' in text(response).split("I have kept them")[0].rsplit("<a ", 1)[1]
 
 
 def test_the_link_leaves_the_address_bar_and_the_page_needs_no_script(client):

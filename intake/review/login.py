@@ -5,6 +5,7 @@ nothing here says whether an account exists or has factors. Guessing is throttle
 (intake.throttle). The login is audited when the second factor is done, with which kind it was.
 """
 import logging
+from functools import partial
 
 from csp.decorators import csp_update
 from django import forms
@@ -18,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
+from django_otp.middleware import is_verified as otp_is_verified
 
 from intake import factors, throttle
 from intake.access import is_verified
@@ -160,4 +162,7 @@ def log_in_after_setup(request, user, app) -> None:
     """The setup link is done: the member is logged in with the app they have just enrolled."""
     login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
     factors.complete_login(request, app)
+    # login() put a plain account object on the request, without what OTPMiddleware adds to one; the
+    # page rendered now must see the session as it is, verified.
+    request.user.is_verified = partial(otp_is_verified, request.user)
 

@@ -46,7 +46,7 @@ def setup(request):
             account.refresh_from_db()  # with the password just set, which the session is bound to
             log_in_after_setup(request, account, app)
             return render(request, "review/recovery_codes.html", {
-                "codes": codes, "after_setup": True, "continue_to": door.home(account),
+                "codes": codes, "after_setup": True, "continue_to": door.home(request.user),
             })
         form.add_error("code", enrol.WRONG_FIRST_CODE)
     return render(request, "review/setup.html", {"form": form, "account": account, **enrol.app_context(app)})
