@@ -148,8 +148,11 @@ def test_a_wrong_or_reused_code_does_not_log_in(client, clock, reviewer):
     response = client.post(reverse("review:verify"), {"code": code})
     assert response.status_code == 200 and "That code is not right" in text(response)
     wrong = f"{(int(code) + 1) % 1_000_000:06d}"
-    assert "That code is not right" in text(client.post(reverse("review:verify"), {"code": wrong}))
+    page = text(client.post(reverse("review:verify"), {"code": wrong}))
+    assert "That code is not right" in page and wrong not in page  # not given back to type over
     assert not is_logged_in(client)
+    page = text(client.post(reverse("review:verify"), {"recovery_code": "AAAA-BBBB-CCCC-DDDD"}))
+    assert "AAAA-BBBB-CCCC-DDDD" not in page and "<details open>" in page
 
 
 def test_the_second_step_asks_the_throttle_and_counts_wrong_codes(client, reviewer, monkeypatch):

@@ -120,10 +120,13 @@ def verify_view(request):
                 return logged_in(request, device)
             throttle.record_failure(username, user)
             log.warning("a staff second step failed")
+        # A wrong code is not given back: the next try starts from an empty field.
+        code_form, recovery_form = CodeForm(), RecoveryCodeForm()
     return render(request, "review/verify.html", {
         "code_form": code_form,
         "recovery_form": recovery_form,
         "error": error,
+        "recovery_open": "recovery_code" in request.POST,
         "has_app": factors.apps_of(user).exists(),
         "has_passkey": factors.passkeys_of(user).exists(),
         "minutes": door.SECOND_STEP_SECONDS // 60,
