@@ -187,6 +187,13 @@ def test_the_receipt_opens_the_status_of_its_own_submission(client):
     assert "Being reviewed" in page
     page = client.post(STATUS, {"receipt": second}).content.decode()
     assert "Received" in page and "Being reviewed" not in page
+    assert second not in page  # a receipt that opened a testimony is not left on the page
+
+
+def test_a_receipt_that_opens_nothing_is_given_back_to_correct(client):
+    typo = "abandon ability able about above absent absorb abstrac"
+    page = client.post(STATUS, {"receipt": typo}).content.decode()
+    assert f'value="{typo}"' in page
 
 
 def test_a_receipt_typed_loosely_still_opens(client):

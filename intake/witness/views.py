@@ -108,7 +108,8 @@ def status(request):
             if receipts.normalise(form.cleaned_data["receipt"]) is None:
                 not_found = True  # not a receipt: no scrypt to run
             else:
-                # The receipt typed is never echoed on these pages: the form comes back empty.
+                # A receipt that opens a testimony is not echoed on the page: the form comes back empty.
+                # One that opens nothing is, so that a witness can find the word they mistyped.
                 with floods.slot("status", settings.INTAKE_STATUS_CONCURRENCY) as free:
                     if not free or not floods.status_lookup_allowed():
                         context = {"form": ReceiptForm(), "busy": True}
@@ -118,6 +119,8 @@ def status(request):
                     except DATABASE_ERRORS:
                         return _status_unavailable(request)
                 not_found = submission is None
+                if submission is not None:
+                    form = ReceiptForm()
     else:
         form = ReceiptForm()
     return render(
