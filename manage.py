@@ -11,9 +11,9 @@ from pathlib import Path
 
 # Commands that work without the service's tables, or that make them.
 WITHOUT_TABLES = {
-    "check", "clean_images", "collectstatic", "compilemessages", "diffsettings", "findstatic", "help",
+    "check", "clean_images", "collectstatic", "compilemessages", "counters", "diffsettings", "findstatic", "help",
     "initkeys", "makemessages", "makemigrations", "migrate", "rotatekeys", "sendtestemail", "shell",
-    "showmigrations", "sqlmigrate", "squashmigrations", "startapp", "startproject", "test", "version",
+    "squashmigrations", "startapp", "startproject", "test", "version",
     "workerkeys",
 }
 
