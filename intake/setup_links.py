@@ -40,11 +40,17 @@ def path(token: str) -> str:
 
 def find(token: str | None) -> SetupLink | None:
     """The link for ``token`` if it can still be used: unknown, used and expired links are all None."""
-    if not token:
+    return find_by_digest(token_digest(token)) if token else None
+
+
+def find_by_digest(digest: str | None) -> SetupLink | None:
+    """As ``find``, from the digest of the token: what a session keeps, since session rows are stored in
+    the database, where a token would be a way into the account for whoever copies the table."""
+    if not digest:
         return None
     return (
         SetupLink.objects.select_related("user")
-        .filter(digest=token_digest(token), used_at__isnull=True, expires_at__gt=timezone.now(), user__is_active=True)
+        .filter(digest=digest, used_at__isnull=True, expires_at__gt=timezone.now(), user__is_active=True)
         .first()
     )
 

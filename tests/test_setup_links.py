@@ -60,6 +60,20 @@ def test_createstaff_makes_an_account_nobody_can_log_in_to_until_its_link_is_use
     assert f'href="{reverse("review:queue")}">' in text(response).split("I have kept them")[0].rsplit("<a ", 1)[1]
 
 
+def test_no_stored_session_holds_a_setup_token(client):
+    """Session rows are in the database: a token there would let whoever copies the table set up the
+    account, password and second factor included."""
+    from intake.models import StaffSession
+
+    link = create("nadia", "--reviewer")
+    token = link.split("/")[-2]
+    client.get(link)
+    assert client.get(reverse("review:setup")).status_code == 200
+    rows = StaffSession.objects.all()
+    stored = " ".join(row.session_data + repr(row.get_decoded()) for row in rows)
+    assert rows and token not in stored
+
+
 def test_the_link_leaves_the_address_bar_and_the_page_needs_no_script(client):
     link = create("nadia", "--reviewer")
     response = client.get(link)

@@ -2,7 +2,8 @@
 enrols an authenticator app on one page, receives recovery codes, and is then logged in.
 
 The first visit moves the token from the address into the session and redirects, so that it stays
-out of the browser's history. Unknown, used and expired links all get the same plain page.
+out of the browser's history; the session keeps only the token's digest, as the database does.
+Unknown, used and expired links all get the same plain page.
 """
 from django.contrib.auth.forms import SetPasswordForm
 from django.shortcuts import redirect, render
@@ -10,10 +11,11 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_GET, require_http_methods
 
 from intake import setup_links
+from intake.models import token_digest
 from intake.review import door, enrol
 from intake.review.login import log_in_after_setup
 
-TOKEN = "setup_link_token"  # noqa: S105 - a session key
+TOKEN = "setup_link_digest"  # noqa: S105 - a session key
 
 
 class SetupForm(SetPasswordForm):
@@ -25,14 +27,14 @@ class SetupForm(SetPasswordForm):
 @require_GET
 @sensitive_variables("token")
 def setup_link(request, token):
-    request.session[TOKEN] = token
+    request.session[TOKEN] = token_digest(token)
     return redirect("review:setup")
 
 
 @sensitive_post_parameters("new_password1", "new_password2", "code")
 @require_http_methods(["GET", "POST"])
 def setup(request):
-    link = setup_links.find(request.session.get(TOKEN))
+    link = setup_links.find_by_digest(request.session.get(TOKEN))
     if link is None:
         return render(request, "review/setup_invalid.html", status=404)
     account = link.user
