@@ -41,6 +41,7 @@ CUT_OFF = "cut_off"
 TOO_SLOW = "too_slow"
 
 WATCH_INTERVAL = 0.25
+SMALL_BODY_BYTES = 64 * 1024
 _LARGEST_PIECE = 64 * 1024
 _lock = threading.Lock()
 
@@ -65,16 +66,29 @@ def guard_request_body(get_response):
             return get_response(request)
         if length > settings.INTAKE_MAX_REQUEST_BYTES and not is_testimony(request):
             return too_large(request)
+        if not takes_upload_slot(request, length):
+            return _read_guarded(request, length, get_response)
         with floods.slot("uploads", settings.INTAKE_MAX_CONCURRENT_UPLOADS) as free:
             if not free:
                 return floods.busy(request, "busy_uploads")
-            body = GuardedBody(request, length)
-            try:
-                return get_response(request)
-            finally:
-                body.finish()
+            return _read_guarded(request, length, get_response)
 
     return middleware
+
+
+def _read_guarded(request, length: int, get_response):
+    body = GuardedBody(request, length)
+    try:
+        return get_response(request)
+    finally:
+        body.finish()
+
+
+def takes_upload_slot(request, length: int) -> bool:
+    """A testimony, or any body that may take long to arrive, needs an upload slot. A small one (a staff
+    login, a note, a receipt) must arrive whole within one pace window anyway, so it holds a thread no
+    longer than that; and slow testimonies that fill every slot do not lock staff out."""
+    return is_testimony(request) or length > SMALL_BODY_BYTES
 
 
 def declared_length(request) -> int:

@@ -17,6 +17,8 @@ from datetime import UTC, date, datetime, timedelta
 
 from django.core.cache import cache
 
+from intake import shared_counts
+
 # Every kind counted, with what it means (``manage.py counters`` prints them in this order).
 KINDS = {
     "too_large": "bodies larger than the limits",
@@ -66,10 +68,8 @@ def count(kind: str, request=None) -> None:
     if getattr(_counting, "active", False):  # the cache client logging its own failure
         return
     _counting.active = True
-    key = _key(today(), kind)
     try:
-        cache.add(key, 0, timeout=KEEP_DAYS * 24 * 3600)
-        cache.incr(key)
+        shared_counts.increment(_key(today(), kind), timeout=KEEP_DAYS * 24 * 3600)
     except Exception:  # noqa: BLE001, S110 - any cache failure: a count is worth less than the answer
         pass
     finally:

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.shortcuts import render
 
-from intake import counters
+from intake import counters, shared_counts
 
 RETRY_AFTER_SECONDS = 60
 # Why a testimony is refused before anything of it is stored (see intake.witness.views).
@@ -56,10 +56,8 @@ def take_rate(name: str, limit: int, period: int) -> bool:
 
     With the cache unreachable this answers True: a guard against floods must not refuse every witness.
     """
-    key = _rate_key(name, period)
     try:
-        cache.add(key, 0, timeout=2 * period)
-        return cache.incr(key) <= limit
+        return shared_counts.increment(_rate_key(name, period), timeout=2 * period) <= limit
     except Exception:  # noqa: BLE001 - any cache failure
         return True
 

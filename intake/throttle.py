@@ -28,19 +28,15 @@ cannot be reached, the budget is not enforced (and that is logged): the per-name
 """
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import logging
 import math
 import unicodedata
 from datetime import timedelta
-from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.core.cache import caches
-from django.core.cache.backends.filebased import FileBasedCache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Q, Value, When
@@ -50,6 +46,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from redis.exceptions import RedisError
 
+from intake import shared_counts
 from intake.models import AuditEvent, LoginThrottle
 
 log = logging.getLogger(__name__)
@@ -198,35 +195,10 @@ def _global_failures() -> int:
 
 
 def _count_global_failure() -> None:
-    key = _global_key()
-    cache = caches["default"]
     try:
-        with _shared_lock(cache):
-            cache.add(key, 0, timeout=WINDOW_SECONDS + 60)
-            try:
-                count = cache.incr(key)
-            except ValueError:  # expired between the two calls
-                cache.set(key, 1, timeout=WINDOW_SECONDS + 60)
-                count = 1
+        count = shared_counts.increment(_global_key(), timeout=WINDOW_SECONDS + 60)
     except _CACHE_ERRORS:
         log.warning("the cache cannot be reached: a failed staff login was not counted in the global budget")
         return
     if count == settings.INTAKE_LOGIN_FAILURE_BUDGET:
         log.warning("the budget of %d failed staff logins for this hour is spent: logins are paused", count)
-
-
-@contextlib.contextmanager
-def _shared_lock(cache):
-    """Redis increments atomically by itself. The file-based cache reads and rewrites a file, so the
-    processes of one machine take turns through a lock file beside it."""
-    if not isinstance(cache, FileBasedCache):
-        yield
-        return
-    folder = Path(cache._dir)
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with open(folder / "intake-throttle.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)

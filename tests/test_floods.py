@@ -184,6 +184,18 @@ def test_past_the_concurrent_uploads_a_body_is_answered_busy_unread_and_pages_st
     assert "Keep these words secret" in response.content.decode()  # the slot came back
 
 
+def test_slow_testimonies_holding_every_upload_slot_lock_out_neither_staff_nor_receipts(client, settings, reviewer):
+    """Small bodies must arrive within one pace window anyway; only testimonies and large bodies share
+    the upload slots, so a few slow testimonies cannot stop staff logging in or witnesses checking."""
+    with ExitStack() as stack:
+        for _ in range(settings.INTAKE_MAX_CONCURRENT_UPLOADS):
+            assert stack.enter_context(floods.slot("uploads", settings.INTAKE_MAX_CONCURRENT_UPLOADS))
+        assert client.post(SUBMIT, {"account": ACCOUNT}).status_code == 503
+        assert client.post(STATUS, {"receipt": RECEIPT}).status_code == 200
+        login = client.post(reverse("review:login"), {"username": "rania", "password": "wrong password"})
+        assert login.status_code == 200 and "did not match" in login.content.decode()
+
+
 @pytest.mark.parametrize("threads", [2, 8, 16])
 def test_by_default_uploads_leave_threads_for_pages(threads):
     env = {**os.environ, "GUNICORN_THREADS": str(threads)}
@@ -291,6 +303,17 @@ def test_past_the_concurrent_lookups_the_witness_is_told_busy_in_their_language(
     assert 'lang="ar" dir="rtl"' in page
     assert "abandon" not in page and "absorb" not in page  # the receipt is not echoed back
     assert client.post(STATUS, {"receipt": RECEIPT}).status_code == 200  # the slots came back
+
+
+def test_rates_counted_at_the_same_moment_are_all_counted():
+    """The file-based cache is read and rewritten: without a lock shared by the processes, concurrent
+    look-ups would lose counts and overrun the rate."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    floods.forget_rates()
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        allowed = list(pool.map(lambda _: floods.take_rate("status", 10**6, 60), range(300)))
+    assert all(allowed) and floods.rate_spent("status", 300, 60) and not floods.rate_spent("status", 301, 60)
 
 
 @pytest.mark.django_db
