@@ -47,13 +47,17 @@ def connect() -> None:
     auth_signals.user_logged_in.connect(mark_start, dispatch_uid="intake-session-start")
 
 
+# A new password, or the loss of any of these flags, ends every session of the account.
+WATCHED = ("password", "is_active", "is_staff", "is_superuser")
+
+
 def _remember_stored(sender, instance, raw=False, update_fields=None, **kwargs) -> None:
     instance._intake_stored = None
     if raw or instance.pk is None:
         return
-    if update_fields is not None and not {"password", "is_active"} & set(update_fields):
+    if update_fields is not None and not set(WATCHED) & set(update_fields):
         return
-    instance._intake_stored = sender._default_manager.filter(pk=instance.pk).values("password", "is_active").first()
+    instance._intake_stored = sender._default_manager.filter(pk=instance.pk).values(*WATCHED).first()
 
 
 def _end_sessions_after_change(sender, instance, created=False, raw=False, **kwargs) -> None:
@@ -61,7 +65,8 @@ def _end_sessions_after_change(sender, instance, created=False, raw=False, **kwa
     instance._intake_stored = None
     if created or raw or stored is None:
         return
-    if stored["password"] != instance.password or (stored["is_active"] and not instance.is_active):
+    lost_a_right = any(stored[flag] and not getattr(instance, flag) for flag in WATCHED[1:])
+    if stored["password"] != instance.password or lost_a_right:
         # The member's own password page keeps its session: Django makes it anew under a new key
         # (update_session_auth_hash), after this.
         end_sessions(instance.pk)

@@ -106,6 +106,14 @@ def test_a_staff_session_is_not_touched_on_the_witness_side(clock, reviewer):
     assert StaffSession.objects.get().session_data == before  # no "last seen" written there
 
 
+@pytest.mark.parametrize("flag", ["is_staff", "is_superuser"])
+def test_losing_staff_or_superuser_status_ends_every_session(superuser, flag):
+    clients = signed_in(superuser, count=2)
+    setattr(superuser, flag, False)
+    superuser.save()
+    assert sessions_of(superuser) == 0 and not any(alive(client) for client in clients)
+
+
 # --- Deactivation ---------------------------------------------------------------------------------
 
 
