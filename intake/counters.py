@@ -69,7 +69,9 @@ def count(kind: str, request=None) -> None:
         return
     _counting.active = True
     try:
-        shared_counts.increment(_key(today(), kind), timeout=KEEP_DAYS * 24 * 3600)
+        day = today()
+        kept_until = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=KEEP_DAYS)
+        shared_counts.increment(_key(day, kind), until=kept_until.timestamp())
     except Exception:  # noqa: BLE001, S110 - any cache failure: a count is worth less than the answer
         pass
     finally:

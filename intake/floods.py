@@ -57,7 +57,8 @@ def take_rate(name: str, limit: int, period: int) -> bool:
     With the cache unreachable this answers True: a guard against floods must not refuse every witness.
     """
     try:
-        return shared_counts.increment(_rate_key(name, period), timeout=2 * period) <= limit
+        window_end = (int(time.time() // period) + 1) * period
+        return shared_counts.increment(_rate_key(name, period), until=window_end + period) <= limit
     except Exception:  # noqa: BLE001 - any cache failure
         return True
 

@@ -4,25 +4,36 @@
 Redis increments atomically by itself. The file-based cache (a laptop, or an onion service run without
 Redis) reads and rewrites a file, so the processes of one machine take turns through a lock file beside
 it; without it, concurrent requests lose increments and a budget could be overrun.
+
+A count's expiry is a moment its caller derives from the count's window (the end of the hour, say),
+never from the first event: an expiry set when the first testimony of the hour arrived would keep that
+time, to the second, in Redis.
 """
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import time
 from pathlib import Path
 
 from django.core.cache import caches
 from django.core.cache.backends.filebased import FileBasedCache
 
 
-def increment(key: str, timeout: int) -> int:
-    """Add one to ``key`` (created at zero, living ``timeout`` seconds) and return the new count.
-    Cache errors reach the caller, which decides what a lost count means."""
+def increment(key: str, until: float) -> int:
+    """Add one to ``key`` (created at zero, kept until the epoch time ``until``) and return the new
+    count. Cache errors reach the caller, which decides what a lost count means."""
     cache = caches["default"]
-    with _shared_lock(cache):
+    timeout = max(60, int(until - time.time()))
+    with _shared_lock(cache) as locked:
+        if locked:
+            # Django's incr on this cache would also reset the expiry to the default five minutes.
+            count = (cache.get(key) or 0) + 1
+            cache.set(key, count, timeout=timeout)
+            return count
         cache.add(key, 0, timeout=timeout)
         try:
-            return cache.incr(key)
+            return cache.incr(key)  # Redis keeps the expiry that add set
         except ValueError:  # expired between the two calls
             cache.set(key, 1, timeout=timeout)
             return 1
@@ -31,13 +42,13 @@ def increment(key: str, timeout: int) -> int:
 @contextlib.contextmanager
 def _shared_lock(cache):
     if not isinstance(cache, FileBasedCache):
-        yield
+        yield False
         return
     folder = Path(cache._dir)
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     with open(folder / "intake-counts.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            yield
+            yield True
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)

@@ -93,6 +93,7 @@ def refusal(username: str) -> str | None:
     row = LoginThrottle.objects.filter(key=name_key(username), blocked_until__gt=now).first()
     if row is None:
         return None
+    assert row.blocked_until is not None  # the filter blocked_until__gt matches no NULL
     remaining = (row.blocked_until - now).total_seconds()
     if row.locked:
         minutes = math.ceil(remaining / 60)
@@ -196,7 +197,8 @@ def _global_failures() -> int:
 
 def _count_global_failure() -> None:
     try:
-        count = shared_counts.increment(_global_key(), timeout=WINDOW_SECONDS + 60)
+        window_end = (int(timezone.now().timestamp()) // WINDOW_SECONDS + 1) * WINDOW_SECONDS
+        count = shared_counts.increment(_global_key(), until=window_end + 60)
     except _CACHE_ERRORS:
         log.warning("the cache cannot be reached: a failed staff login was not counted in the global budget")
         return

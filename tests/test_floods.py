@@ -316,6 +316,20 @@ def test_rates_counted_at_the_same_moment_are_all_counted():
     assert all(allowed) and floods.rate_spent("status", 300, 60) and not floods.rate_spent("status", 301, 60)
 
 
+def test_an_hourly_count_lasts_the_hour(monkeypatch):
+    """Django's file cache would give a count it increments the default five minutes to live: a budget
+    of testimonies per hour would forget them after a quiet five minutes."""
+    import time
+
+    real = time.time
+    start = (int(real() // 3600)) * 3600  # the top of this hour
+    monkeypatch.setattr(time, "time", lambda: start + 60)
+    floods.forget_rates()
+    assert floods.take_rate("submissions", 2, 3600) and floods.take_rate("submissions", 2, 3600)
+    monkeypatch.setattr(time, "time", lambda: start + 50 * 60)
+    assert not floods.take_rate("submissions", 2, 3600)  # still counted 49 minutes later
+
+
 @pytest.mark.django_db
 def test_past_the_lookups_per_minute_the_witness_is_told_busy(client, settings):
     settings.INTAKE_STATUS_PER_MINUTE = 2
