@@ -111,14 +111,19 @@ def _forget_connections(app):
 
 
 def test_a_submission_accepted_while_the_broker_is_down_is_cleaned_when_a_worker_comes(
-    transactional_db, django_db_serialized_rollback, client, caplog, request, settings
+    transactional_db, django_db_serialized_rollback, client, caplog, request, settings, monkeypatch
 ):
+    from intake import broker
+
     caplog.set_level(logging.DEBUG)
+    # The web gives up its hand-off at the first failure, so that only the worker's sweep can find the image.
+    monkeypatch.setattr(broker, "HAND_OFF_SECONDS", 0)
     with broker_unreachable(settings):
         response = client.post(
             reverse("witness:submit"),
             {"account": "Sent during an outage.", "images": [SimpleUploadedFile("a.jpg", camera_jpeg(), "image/jpeg")]},
         )
+        assert broker.wait_for_hand_offs(timeout=30)
     assert response.status_code == 200 and "Keep these words secret" in response.content.decode()
     assert Image.objects.get().state == Image.State.PENDING
     # Nothing was logged as the witness submitted: a log line's time would say when they did.
