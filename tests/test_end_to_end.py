@@ -167,3 +167,13 @@ def test_a_worker_killed_while_cleaning_loses_nothing_and_the_next_worker_finish
     assert image.state == Image.State.CLEAN and image.attempts == 2
     assert not blobs.exists(original) and blobs.exists(image.clean_blob)
     assert PILImage.open(io.BytesIO(blobs.read(image.clean_blob))).size == (3000, 4000)
+
+
+def test_an_image_whose_message_was_lost_is_cleaned_by_the_running_worker(start_worker):
+    """No message, and the worker's start-up sweep already done: its quick sweep finds the image."""
+    start_worker(INTAKE_QUICK_SWEEP_SECONDS="1")
+    submission = Submission.objects.create(receipt_digest="e" * 64, account="Its message was lost.")
+    image = Image.objects.create(submission=submission, position=0, original_blob=blobs.write(camera_jpeg()))
+    wait_until(all_cleaned, message="the quick sweep to find the image")
+    image.refresh_from_db()
+    assert image.state == Image.State.CLEAN and image.attempts == 1

@@ -359,3 +359,30 @@ def test_an_acknowledgement_redis_does_not_answer_does_not_stop_the_worker_takin
     with pytest.raises(redis.exceptions.TimeoutError):
         qos.ack("tag-1")
     assert qos.can_consume()
+
+
+def test_the_quick_sweep_enqueues_what_waited_two_rounds_unless_the_worker_holds_it(pending, monkeypatch):
+    from types import SimpleNamespace
+
+    tasks.clean_image.app.control.purge()
+    waiting, held = pending(camera_jpeg()), pending(camera_jpeg())
+    queued = []
+    monkeypatch.setattr(tasks.clean_image, "delay", lambda image_id: queued.append(image_id))
+    # A message for ``held`` is in this worker's hands (received, running, or due for a retry).
+    request = SimpleNamespace(task_name=tasks.clean_image.name, args=[str(held.pk)])
+    monkeypatch.setattr(tasks.worker_state, "requests", {"task-id": request})
+
+    first = tasks.requeue_waiting(set())
+    assert queued == [] and first == {str(waiting.pk)}  # just arrived, perhaps: its message may be on its way
+    assert tasks.requeue_waiting(first) == {str(waiting.pk)}
+    assert queued == [str(waiting.pk)]
+
+
+def test_the_quick_sweep_does_not_add_to_a_queue_that_is_not_empty(pending, monkeypatch):
+    tasks.clean_image.app.control.purge()
+    image = pending(camera_jpeg())
+    tasks.clean_image.delay(str(image.pk))  # a real message waits in the queue
+    queued = []
+    monkeypatch.setattr(tasks.clean_image, "delay", lambda image_id: queued.append(image_id))
+    assert tasks.requeue_waiting({str(image.pk)}) == set() and queued == []
+    assert tasks.clean_image.app.control.purge() == 1
