@@ -27,6 +27,7 @@ node_modules/.installed: package.json package-lock.json
 
 test: $(VENV)/.installed node_modules/.installed
 	$(BIN)/ruff check .
+	$(BIN)/mypy intake config
 	$(BIN)/python -m pytest
 
 # Extract every message of the code and templates into the Arabic catalogue, then compile it.

@@ -5,6 +5,7 @@ With no environment at all this runs on one laptop: SQLite and a file-system mes
 PostgreSQL and Redis.
 """
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
@@ -152,7 +153,9 @@ INTAKE_MIN_FREE_DISK_MB = env_int("INTAKE_MIN_FREE_DISK_MB", 1024, minimum=0)
 # Counters shared by the processes of one machine: global rates and budgets (intake.throttle). Redis
 # when there is one; otherwise files under var/, which every process on a laptop sees.
 if env_str("REDIS_URL"):
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env_str("REDIS_URL")}}
+    CACHES: dict[str, dict[str, Any]] = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env_str("REDIS_URL")}
+    }
     # A frozen Redis must not hold a witness's request: a counter given up is worth less than the answer.
     CACHES["default"]["OPTIONS"] = {"socket_timeout": 1, "socket_connect_timeout": 1}
 else:

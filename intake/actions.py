@@ -4,6 +4,7 @@ results, and what staff do. Each runs in a transaction; background work is enque
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from django.db import transaction
 
@@ -29,8 +30,10 @@ def submit_testimony(*, account: str, happened_when: str, happened_where: str, u
             happened_where=happened_where,
         )
         for position, upload in enumerate(uploads):
+            if upload.blob is None:  # the form refuses these; storing one would lose the photo
+                raise ValueError(f"upload {position} was not received completely")
             image = Image.objects.create(submission=submission, position=position, original_blob=upload.blob)
-            transaction.on_commit(lambda image_id=image.pk: enqueue_cleaning(image_id), robust=True)
+            transaction.on_commit(partial(enqueue_cleaning, image.pk), robust=True)
     for upload in uploads:
         upload.claimed = True  # stored: the view must not discard it
     return receipt

@@ -16,6 +16,8 @@ account's factors, which sends its owner through a new setup link (intake.setup_
 Every account created, changed, given roles or a password is written to the audit log, and so is
 every account or group deleted. Only a superuser can end another member's sessions.
 """
+from typing import Any, cast
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin
@@ -152,7 +154,8 @@ class StaffUserAdmin(UserAdmin):
     # --- New accounts and setup links (intake.setup_links) --------------------------------------
 
     # No password anywhere: a new account's owner chooses it on the setup link.
-    fieldsets = ((None, {"fields": ("username",)}),) + UserAdmin.fieldsets[1:]
+    # django-stubs types UserAdmin.fieldsets as ModelAdmin's (which may be None); Django sets a tuple.
+    fieldsets = ((None, {"fields": ("username",)}),) + cast("tuple[Any, ...]", UserAdmin.fieldsets)[1:]
     add_form = StaffCreationForm
     add_form_template = None
     add_fieldsets = ((None, {"fields": ("username", "groups")}),)

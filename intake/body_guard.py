@@ -256,8 +256,9 @@ class Pace:
         with _lock:
             if self.too_slow:
                 return False
-            waiting = self.waiting_since is not None
-            waited = self.waited + (now - self.waiting_since if waiting else 0.0)
+            since = self.waiting_since
+            waiting = since is not None
+            waited = self.waited + (now - since if since is not None else 0.0)
             if waited - self.window_start < self.window:
                 return False
             if self.window_bytes + (self.asked if waiting else 0) >= self.window_need:

@@ -26,7 +26,7 @@ import json
 import secrets
 from dataclasses import dataclass
 from functools import cache
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import tink
 from django.conf import settings
@@ -205,7 +205,8 @@ def open_stream(source: BinaryIO, context: bytes) -> bytes:
 
 def seal_bytes(plaintext: bytes, context: bytes) -> bytes:
     buffer = io.BytesIO()
-    with encrypting_stream(_Unclosing(buffer), context) as stream:
+    # typing.BinaryIO is nominal: a binary io stream is one at run time but not by type (Tink casts too).
+    with encrypting_stream(cast(BinaryIO, _Unclosing(buffer)), context) as stream:
         stream.write(plaintext)
     return buffer.getvalue()
 

@@ -44,6 +44,7 @@ class EncryptedTextField(models.BinaryField):
     def context(self, instance) -> bytes:
         if instance.pk is None:
             raise ValueError(f"{type(instance).__name__} needs its primary key before {self.name} is encrypted")
+        assert self.column is not None  # a concrete field has its column once on a model
         return crypto.field_context(self.model._meta.db_table, self.column, instance.pk)
 
     def pre_save(self, model_instance, add):

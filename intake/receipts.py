@@ -35,8 +35,9 @@ def normalise(text: str) -> str | None:
     typed = [word for word in typed if word]
     if len(typed) != WORDS:
         return None
-    words = [_by_prefix().get(word[:4]) for word in typed]
-    if None in words:
+    found = [_by_prefix().get(word[:4]) for word in typed]
+    words = [word for word in found if word is not None]
+    if len(words) != len(found):
         return None
     return " ".join(words)
 

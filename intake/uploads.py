@@ -105,8 +105,10 @@ class EncryptingUploadHandler(FileUploadHandler):
             return
         body = getattr(request, "body_guard", None)
         if body is None or not body.too_large:
-            request.upload_refusal = floods.submission_refusal()
-            if not request.upload_refusal:
+            refusal = floods.submission_refusal()
+            # Our own attribute, read back by intake.body_guard; HttpRequest does not declare it.
+            request.upload_refusal = refusal  # type: ignore[attr-defined]
+            if not refusal:
                 return
         # Read no further: what the client still sends is never read (see intake.body_guard).
         raise StopUpload(connection_reset=True)

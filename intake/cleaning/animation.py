@@ -84,7 +84,8 @@ def _in_mode(image: Image.Image, mode: str) -> Image.Image:
 
 
 def _background(mode: str) -> int | tuple[int, ...]:
-    return {"L": 255, "RGB": (255, 255, 255), "RGBA": (0, 0, 0, 0)}[mode]
+    backgrounds: dict[str, int | tuple[int, ...]] = {"L": 255, "RGB": (255, 255, 255), "RGBA": (0, 0, 0, 0)}
+    return backgrounds[mode]
 
 
 class _ApngWriter:

@@ -89,6 +89,7 @@ def _walk(data: bytes, start: int, end: int, depth: int) -> Iterator[tuple[bytes
                 yield from _references(body)
                 pos += size
                 continue
+            assert skip is not None  # only iinf's header has no fixed size, and it is measured above
             yield from _walk(data, pos + header + skip, pos + size, depth + 1)
         pos += size
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from functools import lru_cache
+from typing import cast
 
 from PIL import Image, ImageChops, ImageCms
 
@@ -38,7 +39,9 @@ def _renders_as_srgb(profile: bytes) -> bool:
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
         return False
     assert converted is not None
-    worst = max(high for _, high in ImageChops.difference(probe, converted).getextrema())
+    # An RGB image has one (low, high) pair per band; Pillow's type also allows a single-band pair.
+    extrema = cast("tuple[tuple[int, int], ...]", ImageChops.difference(probe, converted).getextrema())
+    worst = max(high for _, high in extrema)
     return worst <= _SAME_AS_SRGB
 
 
@@ -66,6 +69,7 @@ def to_srgb(image: Image.Image, profile: bytes) -> Image.Image:
         image = raster.eight_bit_grey(image).convert("RGBA")
     alpha = image.getchannel("A") if image.mode in ("RGBA", "LA") else None
     colour = image.convert("RGB") if image.mode in ("RGBA", "LA", "P", "PA") else image
+    converted: Image.Image | None
     try:
         if colour.mode == "RGB" and source.profile.xcolor_space.strip() == "RGB":
             ImageCms.profileToProfile(colour, source, _SRGB, inPlace=True)

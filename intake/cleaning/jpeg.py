@@ -221,7 +221,7 @@ def _reencode(stripped: bytes, turn: int, profile: bytes) -> bytes:
     if not isinstance(image, JpegImagePlugin.JpegImageFile):
         raise Refused(MALFORMED)
     guard.check_dimensions(*image.size)
-    qtables = image.quantization
+    qtables: dict[int, list[int]] | None = image.quantization
     subsampling = JpegImagePlugin.get_sampling(image)
     raster.load(image)
     pixels: Image.Image = image

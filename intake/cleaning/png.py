@@ -265,7 +265,9 @@ def _rewrite(data: bytes, turn: int, profile: bytes, layout: _Layout) -> bytes:
     if layout.declared_frames:
         # Pillow counts a poster as frame 0; it is not part of the animation, so it is not made one.
         first = 1 if layout.poster else 0
-        return animation.to_apng(image, turn=turn, profile=profile, indices=list(range(first, image.n_frames)))
+        # A PngImageFile always sets n_frames; Pillow's Image type does not declare it.
+        frames: int = image.n_frames  # type: ignore[attr-defined]
+        return animation.to_apng(image, turn=turn, profile=profile, indices=list(range(first, frames)))
     raster.load(image)
     pixels = icc.to_srgb(image, profile) if profile else image
     turned = orientation.apply(pixels, turn)

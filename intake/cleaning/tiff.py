@@ -73,7 +73,8 @@ def _reduced_pages(image: Image.Image) -> list[bool]:
 
 
 def _is_reduced(image: Image.Image) -> bool:
-    flags = image.tag_v2.get(_NEW_SUBFILE_TYPE, 0)
+    # A TiffImageFile always has tag_v2; Pillow's Image type does not declare it.
+    flags = image.tag_v2.get(_NEW_SUBFILE_TYPE, 0)  # type: ignore[attr-defined]
     if not isinstance(flags, int):
         raise Refused(MALFORMED)
     return bool(flags & _REDUCED_RESOLUTION)

@@ -1,6 +1,7 @@
 from django import forms
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -23,7 +24,7 @@ class ImagesField(forms.Field):
         return [upload for upload in value if isinstance(upload, SealedUpload)]
 
     def validate(self, uploads: list[SealedUpload]) -> None:
-        errors = []
+        errors: list[str | Promise] = []
         if len(uploads) > settings.INTAKE_MAX_IMAGES:
             errors.append(
                 ngettext(

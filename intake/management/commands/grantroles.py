@@ -15,6 +15,7 @@ Passwords come from ``INTAKE_WEB_DB_PASSWORD`` and ``INTAKE_WORKER_DB_PASSWORD``
 """
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
+from django.db.models import Field
 from psycopg import sql
 
 from config.env import env_secret
@@ -71,5 +72,10 @@ class Command(BaseCommand):
             cursor.execute(sql.SQL("REVOKE ALL ON {} FROM {}").format(sql.Identifier(table), role))
         cursor.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(image, role))
         # What cleaning records, and nothing that places an image: it cannot move one to another submission.
-        columns = sql.SQL(", ").join(sql.Identifier(Image._meta.get_field(name).column) for name in WORKER_WRITES)
-        cursor.execute(sql.SQL("GRANT UPDATE ({}) ON {} TO {}").format(columns, image, role))
+        columns = []
+        for name in WORKER_WRITES:
+            field = Image._meta.get_field(name)
+            if not isinstance(field, Field) or field.column is None:
+                raise CommandError(f"Image.{name} is not a column of the image table")
+            columns.append(sql.Identifier(field.column))
+        cursor.execute(sql.SQL("GRANT UPDATE ({}) ON {} TO {}").format(sql.SQL(", ").join(columns), image, role))
