@@ -27,6 +27,7 @@ node_modules/.installed: package.json package-lock.json
 
 test: $(VENV)/.installed node_modules/.installed
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy intake config
 	$(BIN)/python -m pytest
 

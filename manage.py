@@ -5,15 +5,33 @@ A command that needs the service's tables, run before any migration (or against 
 than `make run` used), stops with one line that says what to do, instead of a traceback, and without
 creating an empty SQLite database on the way.
 """
+
 import os
 import sys
 from pathlib import Path
 
 # Commands that work without the service's tables, or that make them.
 WITHOUT_TABLES = {
-    "check", "clean_images", "collectstatic", "compilemessages", "counters", "diffsettings", "findstatic", "help",
-    "initkeys", "makemessages", "makemigrations", "migrate", "rotatekeys", "sendtestemail", "shell",
-    "squashmigrations", "startapp", "startproject", "test", "version",
+    "check",
+    "clean_images",
+    "collectstatic",
+    "compilemessages",
+    "counters",
+    "diffsettings",
+    "findstatic",
+    "help",
+    "initkeys",
+    "makemessages",
+    "makemigrations",
+    "migrate",
+    "rotatekeys",
+    "sendtestemail",
+    "shell",
+    "squashmigrations",
+    "startapp",
+    "startproject",
+    "test",
+    "version",
     "workerkeys",
 }
 
@@ -42,7 +60,7 @@ def missing_tables() -> str | None:
 
 def main():
     """Run administrative tasks."""
-    os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'config.settings')
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     try:
         import django
         from django.core.management import execute_from_command_line
@@ -62,5 +80,5 @@ def main():
     execute_from_command_line(sys.argv)
 
 
-if __name__ == '__main__':
+if __name__ == "__main__":
     main()

@@ -10,6 +10,7 @@ once over all files of a format, which is their best case. Peak memory is measur
 process per re-encoded format, as extra resident memory over the decoded image's size.
 Not a test: it takes a few minutes and its numbers depend on the machine.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -67,8 +68,9 @@ def build(folder: Path, copies: int) -> dict[str, list[Path]]:
             sets["heic"].append(path)
             frames = [photo(100 + i * 10 + k).resize((640, 480)) for k in range(24)]
             path = folder / f"clip{i}.webp"
-            frames[0].save(path, "WEBP", save_all=True, append_images=frames[1:], duration=80, quality=80,
-                           exif=exif_for_phone())
+            frames[0].save(
+                path, "WEBP", save_all=True, append_images=frames[1:], duration=80, quality=80, exif=exif_for_phone()
+            )
             sets["webp-animated"].append(path)
     return sets
 
@@ -171,8 +173,12 @@ def main() -> int:
             size = sum(p.stat().st_size for p in paths) / 1e6
             timings: dict[str, float | None] = {}
             results: dict[str, tuple[int, int]] = {}
-            for tool, runner in (("engine", run_engine), ("pillow", run_pillow), ("exiftool", run_exiftool),
-                                 ("mat2", run_mat2)):
+            for tool, runner in (
+                ("engine", run_engine),
+                ("pillow", run_pillow),
+                ("exiftool", run_exiftool),
+                ("mat2", run_mat2),
+            ):
                 out = work / "out" / name / tool
                 out.mkdir(parents=True)
                 timings[tool] = runner(paths, out)
@@ -185,11 +191,14 @@ def main() -> int:
                     print(f"{name:14} {tool:10} {'(not installed or not supported)':>32}")
                     continue
                 ratio = engine / seconds if tool == "engine" else seconds / engine
-                label = "1.0x" if tool == "engine" else f"{ratio:.1f}x slower" if ratio >= 1 else \
-                    f"{1 / ratio:.1f}x faster"
+                label = (
+                    "1.0x" if tool == "engine" else f"{ratio:.1f}x slower" if ratio >= 1 else f"{1 / ratio:.1f}x faster"
+                )
                 written, left = results[tool]
-                print(f"{name:14} {tool:10} {len(paths) / seconds:9.2f} {size / seconds:8.1f} {label:>13} "
-                      f"{written:>4}/{len(paths):<3} {left:>10}")
+                print(
+                    f"{name:14} {tool:10} {len(paths) / seconds:9.2f} {size / seconds:8.1f} {label:>13} "
+                    f"{written:>4}/{len(paths):<3} {left:>10}"
+                )
         print(f"\ntags outside the structural allow-list in the engine's outputs (ExifTool): {leaks}")
         print("\npeak memory of re-encoding (extra resident memory / decoded image size):")
         for name in ("heic", "png"):

@@ -15,6 +15,7 @@ Starts gunicorn as `make run` does (its own data folder, SQLite, the default lim
 
 Not a test: it takes about two minutes and its numbers depend on the machine.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,7 +52,11 @@ def start_server(data_dir: Path, port: int) -> subprocess.Popen:
         subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, capture_output=True)
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--config", "config/gunicorn.py", "config.wsgi"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -166,9 +171,9 @@ def lookup(cookie: str, token: str, results: list[int]) -> None:
 def form_start(token: str, boundary: str) -> bytes:
     """A witness form up to the first bytes of a photo."""
     return (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"csrfmiddlewaretoken\"\r\n\r\n{token}\r\n"
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"account\"\r\n\r\nWhat I saw.\r\n"
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"images\"; filename=\"a.jpg\"\r\n"
+        f'--{boundary}\r\nContent-Disposition: form-data; name="csrfmiddlewaretoken"\r\n\r\n{token}\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="account"\r\n\r\nWhat I saw.\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="images"; filename="a.jpg"\r\n'
         "Content-Type: image/jpeg\r\n\r\n"
     ).encode() + b"\xff\xd8"
 
@@ -230,12 +235,16 @@ def main() -> None:
             def p95(values):
                 return statistics.quantiles(values, n=20)[-1] if len(values) > 1 else max(values)
 
-            print(f"Pages, idle: median {statistics.median(baseline) * 1000:.0f} ms, "
-                  f"p95 {p95(baseline) * 1000:.0f} ms, {baseline_failures} failed of {len(baseline)}")
-            print(f"Pages, {args.trickles} uploads trickling at 1 KB/s: median "
-                  f"{statistics.median(loaded) / statistics.median(baseline):.1f}x idle, "
-                  f"p95 {p95(loaded) / p95(baseline):.1f}x idle, {loaded_failures} failed of {len(loaded)}; "
-                  f"testimonies stored from cut-off trickles: {stored}")
+            print(
+                f"Pages, idle: median {statistics.median(baseline) * 1000:.0f} ms, "
+                f"p95 {p95(baseline) * 1000:.0f} ms, {baseline_failures} failed of {len(baseline)}"
+            )
+            print(
+                f"Pages, {args.trickles} uploads trickling at 1 KB/s: median "
+                f"{statistics.median(loaded) / statistics.median(baseline):.1f}x idle, "
+                f"p95 {p95(loaded) / p95(baseline):.1f}x idle, {loaded_failures} failed of {len(loaded)}; "
+                f"testimonies stored from cut-off trickles: {stored}"
+            )
 
             idle = resident_mb(server.pid)
             results: list[int] = []
@@ -248,8 +257,10 @@ def main() -> None:
                 time.sleep(0.05)
             answered, busy = results.count(200), results.count(503)
             other = len(results) - answered - busy
-            print(f"Memory: idle {idle:.0f} MB; peak under {args.lookups} concurrent look-ups {peak:.0f} MB "
-                  f"({peak / idle:.2f}x idle); answered {answered}, told busy {busy}, other {other}")
+            print(
+                f"Memory: idle {idle:.0f} MB; peak under {args.lookups} concurrent look-ups {peak:.0f} MB "
+                f"({peak / idle:.2f}x idle); answered {answered}, told busy {busy}, other {other}"
+            )
 
             for declared, send, label in (
                 (600 * 1024 * 1024, 600 * 1024 * 1024, "600 MB body, declared"),

@@ -1,4 +1,5 @@
 """The Celery application. Configured from Django settings (``CELERY_*``); tasks carry only ids, as JSON."""
+
 import os
 
 from celery import Celery

@@ -2,6 +2,7 @@
 
 Secrets may come from ``NAME`` or from a file named by ``NAME_FILE`` (Docker and systemd secrets).
 """
+
 from __future__ import annotations
 
 import os

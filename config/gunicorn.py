@@ -1,4 +1,5 @@
 """gunicorn settings. No access log: it would record the address and time of every witness's request."""
+
 import os
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")

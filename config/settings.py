@@ -4,6 +4,7 @@ With no environment at all this runs on one laptop: SQLite and a file-system mes
 ``var/``, keys generated there by ``manage.py initkeys``. ``DATABASE_URL`` and ``REDIS_URL`` switch to
 PostgreSQL and Redis.
 """
+
 from pathlib import Path
 from typing import Any
 
@@ -93,9 +94,7 @@ TEMPLATES = [
 # --- Data ---------------------------------------------------------------------------------------
 
 DATABASES = {
-    "default": dj_database_url.parse(
-        env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'db.sqlite3'}"), conn_max_age=60
-    )
+    "default": dj_database_url.parse(env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'db.sqlite3'}"), conn_max_age=60)
 }
 # A persistent connection left stale by a database restart is replaced, not used for a failed request.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

@@ -4,6 +4,7 @@ Roles are Django groups (created by migration 0002). Reading testimony needs the
 a session with both factors done, and nothing else: not staff status, not superuser status. "Missing"
 and "not yours" are the same 404.
 """
+
 from functools import wraps
 
 from django.contrib.auth.decorators import login_required

@@ -1,6 +1,7 @@
 """Every change of stored state, as one small function each: the witness's submission, the worker's
 results, and what staff do. Each runs in a transaction; background work is enqueued only after commit.
 """
+
 from __future__ import annotations
 
 import logging

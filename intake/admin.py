@@ -16,6 +16,7 @@ account's factors, which sends its owner through a new setup link (intake.setup_
 Every account created, changed, given roles or a password is written to the audit log, and so is
 every account or group deleted. Only a superuser can end another member's sessions.
 """
+
 from typing import Any, cast
 
 from django import forms
@@ -176,12 +177,16 @@ class StaffUserAdmin(UserAdmin):
     def _show_setup_links(self, request, tokens):
         """The links, once: only their digests are kept."""
         links = [(account, request.build_absolute_uri(setup_links.path(token))) for account, token in tokens]
-        return TemplateResponse(request, "review/admin_setup_links.html", {
-            **self.admin_site.each_context(request),
-            "title": _("Setup links"),
-            "links": links,
-            "hours": settings.INTAKE_SETUP_LINK_HOURS,
-        })
+        return TemplateResponse(
+            request,
+            "review/admin_setup_links.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": _("Setup links"),
+                "links": links,
+                "hours": settings.INTAKE_SETUP_LINK_HOURS,
+            },
+        )
 
     # --- Ending sessions and deleting accounts (intake.sessions, intake.signals) ----------------
 
@@ -249,4 +254,3 @@ def _record_group_deletion(actor, group) -> None:
     AuditEvent.objects.create(
         actor=actor, action=AuditEvent.Action.DELETED_GROUP, detail={"group": group.name, "members": members}
     )
-

@@ -9,6 +9,7 @@ Any failure to store a blob (a full disk, an I/O error, a folder that cannot be 
 ``StorageError`` and leaves no file behind: it is the storage's fault, never the file's. The folders are
 readable by the service's user only, whatever the umask.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -161,5 +162,13 @@ def _blur_file_times(path: Path) -> None:
 
 
 __all__ = [
-    "BlobWriter", "StorageError", "all_names", "delete", "ensure_free_space", "exists", "path_of", "read", "write",
+    "BlobWriter",
+    "StorageError",
+    "all_names",
+    "delete",
+    "ensure_free_space",
+    "exists",
+    "path_of",
+    "read",
+    "write",
 ]

@@ -22,6 +22,7 @@ it closes the connection (gunicorn.workers.gthread ``_keepalive_after``).
 Django reads every body through ``request._stream`` (a LimitedStream, so never past Content-Length);
 ``test_django_reads_the_body_through_the_stream_the_guard_replaces`` fails if that changes.
 """
+
 from __future__ import annotations
 
 import os

@@ -8,6 +8,7 @@ message, or a witness kept waiting for a broker that does not answer.
 
 ``settings.CELERY_BROKER_TRANSPORT`` names one of the two transports below.
 """
+
 from __future__ import annotations
 
 import contextlib

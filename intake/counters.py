@@ -9,6 +9,7 @@ flood, and no one learns when a witness came.
 and the 4xx answers of ``django.request``); everything else it is given, such as a server error, it
 writes like a plain ``StreamHandler``. Refusals made by this service's own code call ``count``.
 """
+
 from __future__ import annotations
 
 import logging

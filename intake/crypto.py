@@ -17,6 +17,7 @@ The keys are one JSON document (``INTAKE_KEYS`` or ``INTAKE_KEYS_FILE``), separa
 steps, so that processes running either of two consecutive documents read each other's data. The worker
 is given a smaller document with the file keys only (``manage.py workerkeys``).
 """
+
 from __future__ import annotations
 
 import base64

@@ -4,6 +4,7 @@ How a second step is checked and a login completed, and how factors are added an
 change is audited. A member always keeps at least one authenticator app, the factor that works
 without JavaScript; passkeys come on top, and recovery codes are the way back in when the phone is lost.
 """
+
 from __future__ import annotations
 
 import django_otp

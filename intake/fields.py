@@ -3,6 +3,7 @@
 The model must have a primary key known before saving (a UUID with a default). Plaintext is never
 written through queries that bypass the model (``update()``, ``filter(field=...)``): they raise.
 """
+
 from django.db import models
 
 from intake import crypto

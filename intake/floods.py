@@ -10,6 +10,7 @@
 
 A refusal here loses nothing: it comes before anything is stored, and nothing already stored is touched.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -1,4 +1,5 @@
 """Middleware that keeps the promises made to witnesses about what the service learns of them."""
+
 from django.conf import settings
 from django.http import Http404
 from django.http.request import split_domain_port, validate_host

@@ -4,6 +4,7 @@ Primary keys are random UUIDs: they bind each ciphertext to its row, and they sa
 many testimonies came in or in which order. No model stores a client address, a user agent, a file
 name, or a witness-side time finer than a day.
 """
+
 import base64
 import hashlib
 import hmac
@@ -336,8 +337,10 @@ class AuthenticatorApp(TimestampMixin, Device):
     def config_url(self, issuer: str) -> str:
         """The otpauth:// address that an authenticator app reads from the QR code."""
         label = quote(f"{issuer}:{self.user.get_username()}")
-        query = urlencode({"secret": self.secret, "issuer": issuer, "algorithm": "SHA1", "digits": self.DIGITS,
-                           "period": self.STEP}, quote_via=quote)
+        query = urlencode(
+            {"secret": self.secret, "issuer": issuer, "algorithm": "SHA1", "digits": self.DIGITS, "period": self.STEP},
+            quote_via=quote,
+        )
         return f"otpauth://totp/{label}?{query}"
 
 

@@ -4,6 +4,7 @@ A core dump would write decrypted testimony, images and the keys to disk, where 
 hostile file could leave them for whoever later copies the server. The worker also gets an
 address-space bound, so that an image that slips past the cleaning engine's own checks fails alone.
 """
+
 import ctypes
 import resource
 import sys

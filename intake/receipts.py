@@ -4,6 +4,7 @@ Eight words from the BIP-39 English list (2048 words, so 88 bits of entropy). Th
 writing down: every word is fixed by its first four letters, so a receipt copied with typos or
 abbreviated to four letters a word still opens. The server keeps only a slow peppered digest.
 """
+
 import re
 import secrets
 from functools import cache

@@ -10,6 +10,7 @@ staff request, and the row's own expiry date is the earlier of the two, so an ab
 dead in the database too, not only in the browser. The witness side has no session and gets none:
 the checks run only on staff pages, and only when a session cookie came with the request.
 """
+
 from __future__ import annotations
 
 import hashlib

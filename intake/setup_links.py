@@ -5,6 +5,7 @@ A link carries a 256-bit token; only its digest is stored. It expires after ``IN
 and works once. Making a new link for an account cancels its older unused ones. A superuser's reset
 (``start_over``) removes every factor and sends the owner through a new link.
 """
+
 from __future__ import annotations
 
 import secrets

@@ -9,6 +9,7 @@ A count's expiry is a moment its caller derives from the count's window (the end
 never from the first event: an expiry set when the first testimony of the hour arrived would keep that
 time, to the second, in Redis.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -7,6 +7,7 @@ of the account-group link table deleted directly (``User.groups.through.objects.
 them, ``intake.sessions.staff_session_limits`` ends on its next use any session of an account that
 is inactive, deleted, or has another password; a role or factor taken away that way is not caught.
 """
+
 from __future__ import annotations
 
 from django.apps import apps

@@ -4,6 +4,7 @@ Two sweeps enqueue images that wait with no message (the broker was away when th
 was lost): a slow one every few minutes, which also removes orphan blobs, and a quick one in the worker's
 main process, which knows the messages its worker holds (``watch_for_waiting_images``).
 """
+
 from __future__ import annotations
 
 import logging

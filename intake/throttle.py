@@ -26,6 +26,7 @@ For the whole service (Django's cache): ``INTAKE_LOGIN_FAILURE_BUDGET`` failures
 which every try is refused until the hour ends, which bounds a spray over many names. If the cache
 cannot be reached, the budget is not enforced (and that is logged): the per-name limits still hold.
 """
+
 from __future__ import annotations
 
 import logging

@@ -15,6 +15,7 @@ Every upload of a request is listed on ``request.sealed_uploads`` from its first
 ``intake.middleware.discard_unclaimed_uploads`` removes whatever the request did not store, however it
 ended: a refused form, a CSRF failure, a parse error or a crash.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -6,6 +6,7 @@ blob folder fills up like a disk, and a read-only mount cannot be written even b
 the same faults are made the nearest way: the worker is started with a hook (tests/fault_hooks) that
 fails its blob writes with ENOSPC, and a folder loses its write permission.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -262,8 +263,6 @@ def wait_for(condition, timeout: float, interval: float = 0.1) -> float | None:
     return None
 
 
-
-
 # --- The web app as a server, and a witness using it -------------------------------------------------
 
 
@@ -275,11 +274,22 @@ def web_server(log_path: Path, **environment: str):
     import sys
 
     root = Path(__file__).resolve().parent.parent
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "GUNICORN_BIND": "127.0.0.1:0",
-           "PYTHONUNBUFFERED": "1", **environment}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "GUNICORN_BIND": "127.0.0.1:0",
+        "PYTHONUNBUFFERED": "1",
+        **environment,
+    }
     with open(log_path, "wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", "config/gunicorn.py", "config.wsgi"],
-                                   cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--config", "config/gunicorn.py", "config.wsgi"],
+            cwd=root,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + 60
         while not (found := re.search(r"Serving on (http://\S+?)/", log_path.read_text(errors="replace"))):
@@ -318,7 +328,9 @@ class Witness:
     def _post(self, path: str, fields: dict):
         cookie, token = self._form(path)
         return self.http.request(
-            "POST", self.address + path, fields={"csrfmiddlewaretoken": token, **fields},
+            "POST",
+            self.address + path,
+            fields={"csrfmiddlewaretoken": token, **fields},
             headers={"Cookie": cookie, "Origin": self.address, "Referer": self.address + path},
         )
 

@@ -1,4 +1,5 @@
 """The service's settings with a throw-away data folder, fresh keys and cheap hashing."""
+
 import os
 import tempfile
 from pathlib import Path

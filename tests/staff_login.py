@@ -1,5 +1,6 @@
 """Helpers for tests of the staff door: an authenticator app that a test holds (pyotp), the two login
 steps as a browser posts them, and reading what a page shows."""
+
 from __future__ import annotations
 
 import html

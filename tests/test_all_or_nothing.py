@@ -1,6 +1,7 @@
 """A testimony is stored whole or not at all. A request that did not arrive whole (the body ends before
 its length, before the closing boundary, or inside a photo: what a dropped Tor circuit looks like)
 stores nothing, shows no receipt, and gives back what arrived of the text."""
+
 import io
 import socket
 
@@ -66,9 +67,7 @@ def test_a_body_cut_off_in_the_text_stores_nothing_and_gives_back_what_arrived(c
 
 def test_a_body_that_ends_before_its_closing_boundary_stores_nothing(client):
     """Every declared byte came, but the form was never closed: the testimony may lack its end."""
-    text_only = (
-        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="account"\r\n\r\n{ACCOUNT}\r\n'
-    ).encode()
+    text_only = (f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="account"\r\n\r\n{ACCOUNT}\r\n').encode()
     response = client.generic("POST", SUBMIT, text_only, content_type=MULTIPART)
     assert_nothing_stored(response)
 

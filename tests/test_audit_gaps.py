@@ -1,5 +1,6 @@
 """What the audit log now also holds: staff pages refused to a logged-in member, and accounts and groups
 deleted; and the role groups, which cannot be deleted or renamed at all."""
+
 import uuid
 
 import pytest
@@ -17,9 +18,9 @@ pytestmark = pytest.mark.django_db
 
 def refusals():
     return list(
-        AuditEvent.objects.filter(action=AuditEvent.Action.REFUSED).order_by("at", "id").values_list(
-            "actor_name", "detail"
-        )
+        AuditEvent.objects.filter(action=AuditEvent.Action.REFUSED)
+        .order_by("at", "id")
+        .values_list("actor_name", "detail")
     )
 
 

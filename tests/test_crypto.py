@@ -1,4 +1,5 @@
 """intake.crypto: known answers, and every way a ciphertext must fail to open."""
+
 import io
 import json
 
@@ -19,13 +20,13 @@ KNOWN_KEYS = json.dumps(
                     "keyData": {
                         "typeUrl": "type.googleapis.com/google.crypto.tink.XChaCha20Poly1305Key",
                         "value": "GiAKv/0k7C4PF2Ltmf9KmoEAOpzUj2/rybC8U+EEXJQjTQ==",
-                        "keyMaterialType": "SYMMETRIC"
+                        "keyMaterialType": "SYMMETRIC",
                     },
                     "status": "ENABLED",
                     "keyId": 1597171912,
-                    "outputPrefixType": "TINK"
+                    "outputPrefixType": "TINK",
                 }
-            ]
+            ],
         },
         "files": {
             "primaryKeyId": 1050638122,
@@ -34,15 +35,15 @@ KNOWN_KEYS = json.dumps(
                     "keyData": {
                         "typeUrl": "type.googleapis.com/google.crypto.tink.AesGcmHkdfStreamingKey",
                         "value": "EggIgIBAECAYAxogkImXOJD4Hfhg4vdt0mqPjnQ5APvHSr9nu/iWykHRRC0=",
-                        "keyMaterialType": "SYMMETRIC"
+                        "keyMaterialType": "SYMMETRIC",
                     },
                     "status": "ENABLED",
                     "keyId": 1050638122,
-                    "outputPrefixType": "RAW"
+                    "outputPrefixType": "RAW",
                 }
-            ]
+            ],
         },
-        "receipt_pepper": "3q2+796tvu/erb7v3q2+796tvu/erb7v3q2+796tvu8="
+        "receipt_pepper": "3q2+796tvu/erb7v3q2+796tvu/erb7v3q2+796tvu8=",
     }
 )
 KNOWN_CONTEXT = crypto.field_context("intake_submission", "account", "0b6f1b0e-2a54-4a4e-9a7a-3b1f6b5f0c11")

@@ -1,6 +1,7 @@
 """On PostgreSQL the web and the worker connect as roles with no more rights than they need
 (``manage.py grantroles``): a compromised web process cannot rewrite the audit log, and a compromised
 worker, which parses hostile files, cannot read testimony."""
+
 import psycopg
 import pytest
 from django.core.management import call_command
@@ -21,8 +22,9 @@ def connect_as():
 
     def connect(role: str) -> psycopg.Connection:
         db = connection.settings_dict
-        conn = psycopg.connect(host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, dbname=db["NAME"],
-                               user=role, autocommit=True)
+        conn = psycopg.connect(
+            host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, dbname=db["NAME"], user=role, autocommit=True
+        )
         opened.append(conn)
         return conn
 
@@ -43,7 +45,8 @@ def test_the_web_role_adds_to_the_audit_log_but_cannot_rewrite_it(connect_as, re
     web = connect_as(WEB)
     web.execute(
         "INSERT INTO intake_auditevent (at, actor_id, actor_name, action, account, detail)"
-        " VALUES (now(), %s, 'rania', 'logged_in', '', '{}')", [reviewer.pk]
+        " VALUES (now(), %s, 'rania', 'logged_in', '', '{}')",
+        [reviewer.pk],
     )
     assert refused(web, "UPDATE intake_auditevent SET action = 'viewed'")
     assert refused(web, "DELETE FROM intake_auditevent")

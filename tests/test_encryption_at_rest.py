@@ -1,4 +1,5 @@
 """What an adversary who copies the database, the blob folder or the temporary folder finds: ciphertext."""
+
 import io
 
 import pytest
@@ -47,8 +48,12 @@ def test_no_plaintext_in_database_blobs_or_temp_after_a_submission_with_a_large_
 
     response = client.post(
         reverse("witness:submit"),
-        {"account": f"I saw it. {MARKER}", "happened_when": MARKER, "happened_where": MARKER,
-         "images": [SimpleUploadedFile("IMG_0001.jpg", photo, "image/jpeg")]},
+        {
+            "account": f"I saw it. {MARKER}",
+            "happened_when": MARKER,
+            "happened_where": MARKER,
+            "images": [SimpleUploadedFile("IMG_0001.jpg", photo, "image/jpeg")],
+        },
     )
     assert response.status_code == 200 and Submission.objects.count() == 1
     Note.objects.create(submission=Submission.objects.get(), author=reviewer, text=f"note {MARKER}")
@@ -113,4 +118,3 @@ def test_blob_access_and_modification_times_say_only_the_day():
     path = blobs.path_of(blobs.write(b"x"))
     assert path.stat().st_mtime % 86400 == 0
     assert path.stat().st_atime % 86400 == 0
-

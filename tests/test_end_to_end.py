@@ -3,6 +3,7 @@
 These tests use whatever broker and database the settings name: a file-system broker and SQLite by
 default, Redis and PostgreSQL when REDIS_URL and DATABASE_URL are set (CI runs both).
 """
+
 import contextlib
 import hashlib
 import io
@@ -42,10 +43,13 @@ def test_a_camera_photo_reaches_the_reviewer_with_nothing_identifying_and_the_ri
     truncated = camera_jpeg(orientation=1)[:300]  # looks like a JPEG, cannot be decoded
     response = client.post(
         reverse("witness:submit"),
-        {"account": "They took my neighbours.", "images": [
-            SimpleUploadedFile("IMG_1.jpg", original, "image/jpeg"),
-            SimpleUploadedFile("IMG_2.jpg", truncated, "image/jpeg"),
-        ]},
+        {
+            "account": "They took my neighbours.",
+            "images": [
+                SimpleUploadedFile("IMG_1.jpg", original, "image/jpeg"),
+                SimpleUploadedFile("IMG_2.jpg", truncated, "image/jpeg"),
+            ],
+        },
     )
     assert response.status_code == 200
     wait_until(all_cleaned, message="the worker to clean both images")

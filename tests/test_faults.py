@@ -6,6 +6,7 @@ Redis when DATABASE_URL and REDIS_URL are set). Outages are made with the tools 
 small disk mounted for the test, or proxies of our own in front of PostgreSQL and Redis. The shared
 servers are never stopped.
 """
+
 from __future__ import annotations
 
 import base64
@@ -92,8 +93,11 @@ def test_a_full_blob_folder_makes_photos_wait_and_they_are_cleaned_when_space_re
         assert Image.objects.get(pk=large.pk).attempts == 0
 
         disk.empty()
-        wait_until(lambda: not Image.objects.filter(state=Image.State.PENDING).exists(), timeout=120,
-                   message="the photos to be cleaned once space returned")
+        wait_until(
+            lambda: not Image.objects.filter(state=Image.State.PENDING).exists(),
+            timeout=120,
+            message="the photos to be cleaned once space returned",
+        )
         for image in Image.objects.all():
             assert image.state == Image.State.CLEAN and image.failure_reason == "", image.failure_reason
             assert image.attempts == 1
@@ -107,24 +111,35 @@ def test_a_full_blob_folder_makes_photos_wait_and_they_are_cleaned_when_space_re
 
 def envelope(body: bytes, headers: dict, content_type: str = "application/json") -> bytes:
     """A message as kombu writes it to the broker."""
-    return json.dumps({
-        "body": base64.b64encode(body).decode(),
-        "content-encoding": "utf-8",
-        "content-type": content_type,
-        "headers": headers,
-        "properties": {
-            "body_encoding": "base64",
-            "delivery_tag": str(uuid.uuid4()),
-            "delivery_info": {"exchange": "", "routing_key": "celery"},
-            "delivery_mode": 2,
-            "priority": 0,
-        },
-    }).encode()
+    return json.dumps(
+        {
+            "body": base64.b64encode(body).decode(),
+            "content-encoding": "utf-8",
+            "content-type": content_type,
+            "headers": headers,
+            "properties": {
+                "body_encoding": "base64",
+                "delivery_tag": str(uuid.uuid4()),
+                "delivery_info": {"exchange": "", "routing_key": "celery"},
+                "delivery_mode": 2,
+                "priority": 0,
+            },
+        }
+    ).encode()
 
 
 def task_headers(task: str) -> dict:
-    return {"lang": "py", "task": task, "id": str(uuid.uuid4()), "retries": 0, "root_id": None,
-            "parent_id": None, "group": None, "eta": None, "expires": None}
+    return {
+        "lang": "py",
+        "task": task,
+        "id": str(uuid.uuid4()),
+        "retries": 0,
+        "root_id": None,
+        "parent_id": None,
+        "group": None,
+        "eta": None,
+        "expires": None,
+    }
 
 
 BAD_MESSAGES = {
@@ -137,10 +152,12 @@ BAD_MESSAGES = {
     "an unknown task": envelope(b"[[], {}, {}]", task_headers("intake.tasks.no_such_task")),
     "our task, a body that is not JSON": envelope(b"not json", task_headers("intake.tasks.clean_image")),
     "our task, a body of the wrong shape": envelope(b"{}", task_headers("intake.tasks.clean_image")),
-    "our task, a forbidden serializer": envelope(b"\x80\x04K\x01.", task_headers("intake.tasks.clean_image"),
-                                                 content_type="application/x-python-serialize"),
-    "our task, an id that is no image": envelope(json.dumps([["not-an-id"], {}, {}]).encode(),
-                                                 task_headers("intake.tasks.clean_image")),
+    "our task, a forbidden serializer": envelope(
+        b"\x80\x04K\x01.", task_headers("intake.tasks.clean_image"), content_type="application/x-python-serialize"
+    ),
+    "our task, an id that is no image": envelope(
+        json.dumps([["not-an-id"], {}, {}]).encode(), task_headers("intake.tasks.clean_image")
+    ),
 }
 
 
@@ -217,10 +234,15 @@ def test_a_frozen_broker_holds_up_no_receipt_and_cleaning_resumes_within_seconds
             if redis_proxy:
                 redis_proxy.thaw()
             back = time.monotonic()
-            wait_until(lambda: Image.objects.get().state == Image.State.CLEAN, timeout=120,
-                       message="the photo to be cleaned after the broker came back")
-            print(f"\nMEASURED broker outage: receipt after {took:.2f} s; photo cleaned "
-                  f"{time.monotonic() - back:.1f} s after the broker came back")
+            wait_until(
+                lambda: Image.objects.get().state == Image.State.CLEAN,
+                timeout=120,
+                message="the photo to be cleaned after the broker came back",
+            )
+            print(
+                f"\nMEASURED broker outage: receipt after {took:.2f} s; photo cleaned "
+                f"{time.monotonic() - back:.1f} s after the broker came back"
+            )
     assert worker.poll() is None
     assert_no_plaintext(settings.INTAKE_BLOB_DIR, worker.temp_dir)
 
@@ -276,8 +298,11 @@ def test_after_a_database_restart_submissions_and_status_checks_succeed_at_once(
             failed = [result for result in after if result[0] != 200 or result[2] != (200, True)]
             assert failed == [], f"{len(failed)} of {len(after)} visits failed right after the restart"
 
-        wait_until(lambda: not Image.objects.filter(state=Image.State.PENDING).exists(), timeout=120,
-                   message="every photo to be cleaned")
+        wait_until(
+            lambda: not Image.objects.filter(state=Image.State.PENDING).exists(),
+            timeout=120,
+            message="every photo to be cleaned",
+        )
     assert Submission.objects.count() == 36 and Image.objects.filter(state=Image.State.CLEAN).count() == 36
     assert worker.poll() is None
     assert_no_plaintext(settings.INTAKE_BLOB_DIR, worker.temp_dir)

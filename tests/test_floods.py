@@ -1,6 +1,7 @@
 """Floods from the witness side, bounded without identifying anyone: bodies too large or too slow, too
 many at once, receipt look-ups, the budget of testimonies and the disk's floor. Some tests talk to the
 real web server (gunicorn, started here on a free port) over raw sockets, as a client on Tor would."""
+
 from __future__ import annotations
 
 import io
@@ -242,7 +243,11 @@ def test_a_body_that_stalls_is_cut_off_stores_nothing_and_gives_the_text_back(cl
     before = counters.counts(1)[counters.today()]["too_slow"]
     body = TrickleBody(form_head(), 5 * MB, rate=0)
     response = client.generic(
-        "POST", SUBMIT, b"x", content_type=MULTIPART, CONTENT_LENGTH=str(5 * MB),
+        "POST",
+        SUBMIT,
+        b"x",
+        content_type=MULTIPART,
+        CONTENT_LENGTH=str(5 * MB),
         **{"wsgi.input": body, "gunicorn.socket": body},
     )
     assert body.shut.is_set()  # the watchdog ended the blocked read
@@ -259,8 +264,9 @@ def test_a_body_trickling_at_half_the_minimum_rate_is_cut_off(client, settings):
     settings.INTAKE_UPLOAD_RATE_WINDOW_SECONDS = 1
     settings.INTAKE_MIN_UPLOAD_BYTES_PER_SECOND = 8192
     body = TrickleBody(form_head(), 200_000, rate=4096)
-    response = client.generic("POST", SUBMIT, b"x", content_type=MULTIPART, CONTENT_LENGTH="200000",
-                              **{"wsgi.input": body})
+    response = client.generic(
+        "POST", SUBMIT, b"x", content_type=MULTIPART, CONTENT_LENGTH="200000", **{"wsgi.input": body}
+    )
     assert response.status_code == 400
     assert "too slow" in response.content.decode()
     assert body.taken < 200_000
@@ -282,8 +288,9 @@ def test_a_slow_link_above_the_minimum_rate_is_never_cut(client, settings):
             return data
 
     body = Steady(b"", len(payload), rate=3 * 4096)
-    response = client.generic("POST", SUBMIT, b"x", content_type=MULTIPART, CONTENT_LENGTH=str(len(payload)),
-                              **{"wsgi.input": body})
+    response = client.generic(
+        "POST", SUBMIT, b"x", content_type=MULTIPART, CONTENT_LENGTH=str(len(payload)), **{"wsgi.input": body}
+    )
     assert "Keep these words secret" in response.content.decode()
     assert Submission.objects.count() == 1
 
@@ -505,7 +512,11 @@ def gunicorn(transactional_db, django_db_serialized_rollback, settings, tmp_path
         with open(output, "wb") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "gunicorn", "--config", "config/gunicorn.py", "config.wsgi"],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         started.append(process)
         server = Server(process, port, output)
@@ -577,8 +588,10 @@ def test_memory_stays_flat_under_100_concurrent_lookups(gunicorn, settings):
     growth, answers = peak_growth_under_lookups(gunicorn(GUNICORN_THREADS="16", INTAKE_STATUS_PER_MINUTE="100000"))
     assert answers.count(200) >= 1 and answers.count(200) + answers.count(503) == 100
     assert growth < (settings.INTAKE_STATUS_CONCURRENCY + 1) * 32 * MB
-    print(f"\n100 concurrent look-ups: peak resident memory grew by {growth / MB:.0f} MB; "
-          f"{answers.count(200)} answered, {answers.count(503)} told busy")
+    print(
+        f"\n100 concurrent look-ups: peak resident memory grew by {growth / MB:.0f} MB; "
+        f"{answers.count(200)} answered, {answers.count(503)} told busy"
+    )
 
 
 def test_the_memory_bound_fails_without_the_bound_on_lookups(gunicorn, settings):
@@ -623,8 +636,10 @@ def resident(pid: int, field: str) -> int:
 def test_slow_uploads_hold_no_more_than_their_slots_pages_answer_and_nothing_is_stored(gunicorn):
     """The drill from the issue: 20 uploads trickling at 1 KB/s while ordinary pages are asked for."""
     server = gunicorn(
-        GUNICORN_THREADS="6", INTAKE_MAX_CONCURRENT_UPLOADS="4",
-        INTAKE_UPLOAD_RATE_WINDOW_SECONDS="3", INTAKE_MIN_UPLOAD_BYTES_PER_SECOND="4096",
+        GUNICORN_THREADS="6",
+        INTAKE_MAX_CONCURRENT_UPLOADS="4",
+        INTAKE_UPLOAD_RATE_WINDOW_SECONDS="3",
+        INTAKE_MIN_UPLOAD_BYTES_PER_SECOND="4096",
     )
     cookie, token = server.csrf()
     head = form_head(token)

@@ -1,4 +1,5 @@
 """English and Arabic: every page in both, right to left in Arabic, and a complete Arabic catalogue."""
+
 import gettext
 import re
 
@@ -106,7 +107,10 @@ def test_the_catalogue_holds_every_message_of_the_code_and_templates(tmp_path):
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "INTAKE_DATA_DIR": str(tmp_path / "var")}
     subprocess.run(
         [sys.executable, "manage.py", "makemessages", "--locale", "ar", "--no-obsolete", "--add-location", "file"],
-        cwd=tmp_path, env=env, check=True, capture_output=True,
+        cwd=tmp_path,
+        env=env,
+        check=True,
+        capture_output=True,
     )
     fresh = (tmp_path / "intake" / "locale" / "ar" / "LC_MESSAGES" / "django.po").read_text()
     extracted = {msgid for _, msgid in _entries_of(fresh)}
@@ -117,7 +121,5 @@ def test_the_catalogue_holds_every_message_of_the_code_and_templates(tmp_path):
 
 def _entries_of(text: str) -> set[tuple[str, str]]:
     return {
-        (_joined(block, "msgctxt"), _joined(block, "msgid"))
-        for block in text.split("\n\n")
-        if _joined(block, "msgid")
+        (_joined(block, "msgctxt"), _joined(block, "msgid")) for block in text.split("\n\n") if _joined(block, "msgid")
     }

@@ -1,4 +1,5 @@
 """Migrations keep what is already stored: an upgrade must not blank the chain of custody."""
+
 import pytest
 from django.core.management import call_command
 from django.db import connection

@@ -1,4 +1,5 @@
 """The service never keeps who a witness is: no address, no user agent, no fingerprint, anywhere."""
+
 import logging
 import os
 import re
@@ -101,7 +102,10 @@ def test_gunicorn_writes_no_access_log(tmp_path, settings):
     with open(output, "wb") as log:
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--config", "config/gunicorn.py", "config.wsgi"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     try:
         request = urllib.request.Request(

@@ -1,5 +1,6 @@
 """A newcomer's first hour: `make run` (``manage.py serve``) says where it serves, stops on Ctrl-C, and
 brings a dead worker back; management commands find the data `make run` used, or say what to do."""
+
 from __future__ import annotations
 
 import os
@@ -72,13 +73,20 @@ def serve(transactional_db, django_db_serialized_rollback, settings, tmp_path):
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
                 [sys.executable, "manage.py", "serve", "--stop-seconds", "10"],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         process.log_path = log_path
         process.output = lambda: log_path.read_text(errors="replace")
         started.append(process)
-        wait_until(lambda: "Serving on" in process.output() and len(children(process.pid)) == 2, timeout=60,
-                   message="manage.py serve to start the web app and the worker")
+        wait_until(
+            lambda: "Serving on" in process.output() and len(children(process.pid)) == 2,
+            timeout=60,
+            message="manage.py serve to start the web app and the worker",
+        )
         return process
 
     yield start
@@ -126,8 +134,10 @@ def test_a_worker_that_dies_is_reported_and_started_again_and_cleans_what_waited
     process = serve()
     worker = next(pid for pid in children(process.pid) if "celery" in command_line(pid))
     os.kill(worker, signal.SIGKILL)
-    wait_until(lambda: "The worker stopped unexpectedly (killed by SIGKILL)" in process.output(),
-               message="the death to be reported")
+    wait_until(
+        lambda: "The worker stopped unexpectedly (killed by SIGKILL)" in process.output(),
+        message="the death to be reported",
+    )
 
     # Sent while no worker runs: the new one cleans it.
     submission = Submission.objects.create(receipt_digest="d" * 64, account="Sent while the worker was down.")
@@ -135,8 +145,11 @@ def test_a_worker_that_dies_is_reported_and_started_again_and_cleans_what_waited
     wait_until(lambda: "The worker is running again." in process.output(), message="the worker to start again")
     new_worker = next(pid for pid in children(process.pid) if "celery" in command_line(pid))
     assert new_worker != worker
-    wait_until(lambda: Image.objects.get(pk=image.pk).state == Image.State.CLEAN, timeout=90,
-               message="the new worker to clean the photo")
+    wait_until(
+        lambda: Image.objects.get(pk=image.pk).state == Image.State.CLEAN,
+        timeout=90,
+        message="the new worker to clean the photo",
+    )
 
 
 # --- Management commands ---------------------------------------------------------------------------
@@ -145,11 +158,15 @@ def test_a_worker_that_dies_is_reported_and_started_again_and_cleans_what_waited
 def manage(*arguments: str, **environment: str) -> subprocess.CompletedProcess:
     """``manage.py`` as a person runs it: the service's own settings, and no DATABASE_URL or data folder
     unless given."""
-    env = {key: value for key, value in os.environ.items()
-           if key not in {"DATABASE_URL", "REDIS_URL", "INTAKE_DATA_DIR", "INTAKE_KEYS", "INTAKE_KEYS_FILE"}}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "REDIS_URL", "INTAKE_DATA_DIR", "INTAKE_KEYS", "INTAKE_KEYS_FILE"}
+    }
     env.update({"DJANGO_SETTINGS_MODULE": "config.settings", "SECRET_KEY": "s" * 50, **environment})
-    return subprocess.run([sys.executable, "manage.py", *arguments], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "manage.py", *arguments], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_a_command_run_before_any_migration_says_what_to_do_and_creates_no_database(tmp_path):

@@ -1,4 +1,5 @@
 """Secure defaults: headers, cookies, debug, and a clean `check --deploy` with production settings."""
+
 import os
 import subprocess
 import sys
@@ -100,7 +101,10 @@ def test_an_image_cannot_be_framed(reviewer_client, photo):
 
     submission = Submission.objects.create(receipt_digest="d" * 64, account="x")
     image = Image.objects.create(
-        submission=submission, position=0, state=Image.State.CLEAN, clean_blob=_clean_blob(photo),
+        submission=submission,
+        position=0,
+        state=Image.State.CLEAN,
+        clean_blob=_clean_blob(photo),
         media_type="image/jpeg",
     )
     response = reviewer_client.get(reverse("review:image", args=[image.pk]))

@@ -1,6 +1,7 @@
 """Staff sessions really end: after 30 idle minutes or 8 hours in all, on the server; when the account
 is deactivated, loses a role, gets a new password or loses a factor, however that is done; and when
 the member or a superuser ends them."""
+
 import io
 
 import pytest
@@ -304,8 +305,13 @@ def reset_them_in_the_admin(account):
 
 @pytest.mark.parametrize(
     "reset",
-    [delete_the_app, delete_every_app_in_one_query, delete_a_passkey, delete_the_recovery_codes,
-     reset_them_in_the_admin],
+    [
+        delete_the_app,
+        delete_every_app_in_one_query,
+        delete_a_passkey,
+        delete_the_recovery_codes,
+        reset_them_in_the_admin,
+    ],
 )
 def test_taking_a_factor_away_ends_every_session(reviewer, reset):
     signed_in(reviewer, 2)

@@ -1,4 +1,5 @@
 """config.env: each reader accepts what it should and fails loudly on what it should not."""
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 

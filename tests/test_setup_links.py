@@ -1,5 +1,6 @@
 """Nobody knows another member's password: new accounts and reset ones get a one-time setup link, on
 which their owner chooses a password and enrols an authenticator app."""
+
 import io
 import re
 
@@ -36,9 +37,14 @@ def finish_setup(client, link, password=NEW_PASSWORD):
     """Open the link and fill the page in as a person with an authenticator app would."""
     page = text(client.get(link, follow=True))
     totp = pyotp.TOTP(secret_shown(page))
-    response = client.post(reverse("review:setup"), {
-        "new_password1": password, "new_password2": password, "code": totp.now(),
-    })
+    response = client.post(
+        reverse("review:setup"),
+        {
+            "new_password1": password,
+            "new_password2": password,
+            "code": totp.now(),
+        },
+    )
     return response, totp
 
 
@@ -122,8 +128,9 @@ def test_the_password_validators_apply_and_a_refusal_changes_nothing(client):
     link = create("nadia", "--reviewer")
     page = text(client.get(link, follow=True))
     totp = pyotp.TOTP(secret_shown(page))
-    response = client.post(reverse("review:setup"), {"new_password1": "short", "new_password2": "short",
-                                                     "code": totp.now()})
+    response = client.post(
+        reverse("review:setup"), {"new_password1": "short", "new_password2": "short", "code": totp.now()}
+    )
     assert response.status_code == 200 and "too short" in text(response)
     assert secret_shown(text(response)) == totp.secret  # the same app still waits
     nadia = User.objects.get(username="nadia")
@@ -134,8 +141,9 @@ def test_the_password_validators_apply_and_a_refusal_changes_nothing(client):
 def test_a_wrong_code_changes_nothing(client):
     link = create("nadia", "--reviewer")
     client.get(link, follow=True)
-    response = client.post(reverse("review:setup"), {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD,
-                                                     "code": "000000"})
+    response = client.post(
+        reverse("review:setup"), {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD, "code": "000000"}
+    )
     assert "That code is not right" in text(response)
     nadia = User.objects.get(username="nadia")
     assert not nadia.has_usable_password() and not factors.has_factor(nadia) and not is_logged_in(client)
@@ -213,8 +221,17 @@ def test_nobody_sets_another_members_password_in_the_admin_not_even_a_superuser(
     log_in(client, superuser)
     url = reverse("admin:auth_user_password_change", args=[outsider.pk])
     assert client.get(url).status_code == 403
-    assert client.post(url, {"password1": "a new long passphrase 42", "password2": "a new long passphrase 42",
-                             "usable_password": "true"}).status_code == 403
+    assert (
+        client.post(
+            url,
+            {
+                "password1": "a new long passphrase 42",
+                "password2": "a new long passphrase 42",
+                "usable_password": "true",
+            },
+        ).status_code
+        == 403
+    )
     outsider.refresh_from_db()
     assert outsider.check_password("correct horse battery staple")
     assert "../password/" not in text(client.get(reverse("admin:auth_user_change", args=[outsider.pk])))
@@ -224,13 +241,16 @@ def test_nobody_sets_another_members_password_in_the_admin_not_even_a_superuser(
 
 
 def reset_action(client, *accounts):
-    return client.post(reverse("admin:auth_user_changelist"), {
-        "action": "reset_factors", "_selected_action": [str(account.pk) for account in accounts],
-    })
+    return client.post(
+        reverse("admin:auth_user_changelist"),
+        {
+            "action": "reset_factors",
+            "_selected_action": [str(account.pk) for account in accounts],
+        },
+    )
 
 
-def test_a_superuser_resets_factors_which_ends_sessions_and_sends_the_owner_through_setup(client, superuser,
-                                                                                          reviewer):
+def test_a_superuser_resets_factors_which_ends_sessions_and_sends_the_owner_through_setup(client, superuser, reviewer):
     totp = enrol_app(reviewer)
     factors.new_recovery_codes(reviewer)
     members_browser = type(client)()

@@ -1,4 +1,5 @@
 """Role separation and the chain of custody, tested through the staff pages."""
+
 import pytest
 from django.db import DatabaseError, connection, transaction
 from django.urls import reverse
@@ -12,11 +13,17 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def submission():
-    submission = Submission.objects.create(receipt_digest="d" * 64, account="They came at dawn.",
-                                           happened_where="Qardaha")
+    submission = Submission.objects.create(
+        receipt_digest="d" * 64, account="They came at dawn.", happened_where="Qardaha"
+    )
     Image.objects.create(
-        submission=submission, position=0, state=Image.State.CLEAN, clean_blob=blobs.write(b"GIF89a-cleaned"),
-        media_type="image/gif", sha256="ab" * 32, removed=["GPS location", "camera serial number"],
+        submission=submission,
+        position=0,
+        state=Image.State.CLEAN,
+        clean_blob=blobs.write(b"GIF89a-cleaned"),
+        media_type="image/gif",
+        sha256="ab" * 32,
+        removed=["GPS location", "camera serial number"],
     )
     return submission
 
@@ -74,8 +81,9 @@ def test_a_submission_still_being_cleaned_is_not_shown(reviewer_client, submissi
 
 
 def test_an_image_that_was_refused_is_never_served(reviewer_client, submission):
-    refused = Image.objects.create(submission=submission, position=1, state=Image.State.FAILED,
-                                   failure_reason="Not an image.")
+    refused = Image.objects.create(
+        submission=submission, position=1, state=Image.State.FAILED, failure_reason="Not an image."
+    )
     assert reviewer_client.get(reverse("review:image", args=[refused.pk])).status_code == 404
     assert "Not an image." in reviewer_client.get(submission_url(submission)).content.decode()
 
@@ -171,8 +179,11 @@ def test_the_queue_lists_ready_submissions_newest_first_with_paging(reviewer_cli
     import datetime
 
     for day in range(30):
-        Submission.objects.create(receipt_digest=f"{day:064d}", account=f"account {day}",
-                                  received_on=datetime.date(2026, 1, 1) + datetime.timedelta(days=day))
+        Submission.objects.create(
+            receipt_digest=f"{day:064d}",
+            account=f"account {day}",
+            received_on=datetime.date(2026, 1, 1) + datetime.timedelta(days=day),
+        )
     page = reviewer_client.get(reverse("review:queue")).content.decode()
     assert page.index("2026-01-30") < page.index("2026-01-29")
     assert "2026-01-01" not in page  # on the second page
@@ -194,11 +205,17 @@ def test_the_queue_filters_by_status_and_hides_closed_ones_by_default(reviewer_c
 def change_form(user, **overrides):
     """The Django admin's change form for ``user`` as a browser would post it, with ``overrides``."""
     data = {
-        "username": user.username, "first_name": "", "last_name": "", "email": "",
-        "is_active": "on" if user.is_active else "", "is_staff": "on" if user.is_staff else "",
+        "username": user.username,
+        "first_name": "",
+        "last_name": "",
+        "email": "",
+        "is_active": "on" if user.is_active else "",
+        "is_staff": "on" if user.is_staff else "",
         "groups": [str(group.pk) for group in user.groups.all()],
-        "last_login_0": "", "last_login_1": "",
-        "date_joined_0": f"{user.date_joined:%Y-%m-%d}", "date_joined_1": f"{user.date_joined:%H:%M:%S}",
+        "last_login_0": "",
+        "last_login_1": "",
+        "date_joined_0": f"{user.date_joined:%Y-%m-%d}",
+        "date_joined_1": f"{user.date_joined:%H:%M:%S}",
     }
     data.update(overrides)
     return {key: value for key, value in data.items() if value != ""}
@@ -285,9 +302,7 @@ def test_an_admin_cannot_set_the_password_of_a_reviewer_even_a_new_one(client, a
 
 def test_an_admin_cannot_change_a_superuser(client, admin_user, superuser):
     log_in(client, admin_user)
-    response = client.post(
-        reverse("admin:auth_user_change", args=[superuser.pk]), change_form(superuser, is_active="")
-    )
+    response = client.post(reverse("admin:auth_user_change", args=[superuser.pk]), change_form(superuser, is_active=""))
     assert response.status_code == 403
     assert set_password(client, superuser).status_code == 403
     superuser.refresh_from_db()
@@ -327,9 +342,9 @@ def test_account_creation_and_changes_by_an_admin_are_audited_and_nobody_sets_a_
         reverse("admin:auth_user_change", args=[account.pk]), change_form(account, first_name="Nour", is_active="")
     )
     events = list(
-        AuditEvent.objects.exclude(action="refused").order_by("at", "id").values_list(
-            "actor_name", "action", "account", "detail"
-        )
+        AuditEvent.objects.exclude(action="refused")
+        .order_by("at", "id")
+        .values_list("actor_name", "action", "account", "detail")
     )
     assert events == [
         ("adam", "created_account", "newadmin", {}),
@@ -353,17 +368,22 @@ def test_staff_logins_and_logouts_are_audited_and_failures_logged_without_the_na
     log_in_with_code(client, "rania", totp)
     client.post(reverse("review:logout"))
     assert list(AuditEvent.objects.order_by("at", "id").values_list("actor_name", "action")) == [
-        ("rania", "logged_in"), ("rania", "logged_out")
+        ("rania", "logged_in"),
+        ("rania", "logged_out"),
     ]
     assert "a staff login failed" in caplog.text
     assert "rania" not in caplog.text and "my-password" not in caplog.text
 
 
 def test_staff_change_their_own_password_and_it_is_audited(reviewer_client, reviewer):
-    response = reviewer_client.post(reverse("review:password_change"), {
-        "old_password": "correct horse battery staple",
-        "new_password1": "a brand new passphrase 31", "new_password2": "a brand new passphrase 31",
-    })
+    response = reviewer_client.post(
+        reverse("review:password_change"),
+        {
+            "old_password": "correct horse battery staple",
+            "new_password1": "a brand new passphrase 31",
+            "new_password2": "a brand new passphrase 31",
+        },
+    )
     assert response.status_code == 302
     reviewer.refresh_from_db()
     assert reviewer.check_password("a brand new passphrase 31")
@@ -401,8 +421,11 @@ def test_the_queue_filters_by_the_day_received_and_pages_keep_the_filters(review
     import datetime
 
     for day in range(40):
-        Submission.objects.create(receipt_digest=f"{day:064d}", account="x",
-                                  received_on=datetime.date(2026, 3, 1) + datetime.timedelta(days=day))
+        Submission.objects.create(
+            receipt_digest=f"{day:064d}",
+            account="x",
+            received_on=datetime.date(2026, 3, 1) + datetime.timedelta(days=day),
+        )
     query = {"received_from": "2026-03-05", "received_to": "2026-04-04"}  # 31 days: two pages
     page = reviewer_client.get(reverse("review:queue"), query).content.decode()
     assert "2026-04-04" in page and "2026-04-05" not in page

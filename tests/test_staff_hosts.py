@@ -1,5 +1,6 @@
 """With STAFF_HOSTS set, the staff side (its pages and the admin) lives only on its own host names and
 the witness side only on the others; static files and the language switch work on both."""
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -13,8 +14,14 @@ pytestmark = pytest.mark.django_db
 WITNESS_HOST = "intake.example.org"
 STAFF_HOST = "staff.example.org"
 
-STAFF_PAGES = ["/staff/", "/staff/login/", "/staff/password/", "/staff/admin/", "/staff/admin/login/",
-               "/staff/no-such-page/"]
+STAFF_PAGES = [
+    "/staff/",
+    "/staff/login/",
+    "/staff/password/",
+    "/staff/admin/",
+    "/staff/admin/login/",
+    "/staff/no-such-page/",
+]
 WITNESS_PAGES = [reverse("witness:submit"), reverse("witness:status"), "/no-such-page/"]
 
 
@@ -84,7 +91,9 @@ def test_without_staff_hosts_both_sides_answer_on_every_allowed_host(settings):
 @pytest.mark.parametrize("allowed", [WITNESS_HOST, f"{WITNESS_HOST},{STAFF_HOST}"])
 def test_staff_hosts_are_allowed_hosts_without_being_listed_twice(allowed):
     result = run_manage(
-        "shell", "-c", "from django.conf import settings; print(settings.ALLOWED_HOSTS)",
+        "shell",
+        "-c",
+        "from django.conf import settings; print(settings.ALLOWED_HOSTS)",
         env_extra={"ALLOWED_HOSTS": allowed, "STAFF_HOSTS": STAFF_HOST},
     )
     assert result.returncode == 0, result.stderr

@@ -1,5 +1,6 @@
 """Guessing staff passwords is slowed, then locked, per typed name and for the whole service, through the
 staff login page; nothing says whether an account exists, and no name is stored."""
+
 import logging
 import re
 
@@ -191,9 +192,7 @@ def test_the_throttle_table_holds_no_name(clock, client, member):
     assert all(re.fullmatch(r"[0-9a-f]{64}", key) for key in LoginThrottle.objects.values_list("key", flat=True))
 
 
-def test_a_lockout_is_audited_for_a_real_account_and_logged_without_the_name(
-    clock, client, member, settings, caplog
-):
+def test_a_lockout_is_audited_for_a_real_account_and_logged_without_the_name(clock, client, member, settings, caplog):
     with caplog.at_level(logging.WARNING, logger="intake.throttle"):
         fail_until_locked(client, clock, "rania", settings)
         fail_until_locked(client, clock, "nadia", settings)
@@ -221,7 +220,6 @@ def test_success_with_both_factors_forgets_the_failures(clock, client, member, s
     assert throttle.refusal("rania") is None
 
 
-
 def test_without_a_reachable_cache_the_per_name_limits_still_hold(clock, client, member, settings, caplog):
     """The global budget lives in the cache; a Redis outage must neither open the door nor shut it."""
     settings.CACHES = {
@@ -233,6 +231,7 @@ def test_without_a_reachable_cache_the_per_name_limits_still_hold(clock, client,
     clock.advance(seconds=2)
     assert passed(attempt(client, "rania", RIGHT))
     assert "the global budget of failed staff logins is not enforced" in caplog.text
+
 
 @pytest.mark.django_db(transaction=True)
 def test_failures_at_the_same_moment_are_all_counted_against_the_name(clock):

@@ -1,5 +1,6 @@
 """Two factors for every staff login, through one door: the password step, the second step, the staff
 door in front of every staff page and the admin, recovery codes, and a member's own factors."""
+
 import io
 import re
 
@@ -29,8 +30,14 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def submission():
     submission = Submission.objects.create(receipt_digest="d" * 64, account="They came at dawn.")
-    Image.objects.create(submission=submission, position=0, state=Image.State.CLEAN,
-                         clean_blob=blobs.write(b"GIF89a-cleaned"), media_type="image/gif", sha256="ab" * 32)
+    Image.objects.create(
+        submission=submission,
+        position=0,
+        state=Image.State.CLEAN,
+        clean_blob=blobs.write(b"GIF89a-cleaned"),
+        media_type="image/gif",
+        sha256="ab" * 32,
+    )
     return submission
 
 
@@ -58,10 +65,14 @@ def test_a_member_sets_up_totp_and_logs_in_with_password_and_code(client):
 
     page = text(client.get(link, follow=True))
     totp = pyotp.TOTP(secret_shown(page))
-    response = client.post(reverse("review:setup"), {
-        "new_password1": "a long passphrase of her own", "new_password2": "a long passphrase of her own",
-        "code": totp.now(),
-    })
+    response = client.post(
+        reverse("review:setup"),
+        {
+            "new_password1": "a long passphrase of her own",
+            "new_password2": "a long passphrase of her own",
+            "code": totp.now(),
+        },
+    )
     assert response.status_code == 200 and len(re.findall(r"<li><code>[0-9A-Z-]{19}</code></li>", text(response))) == 10
     assert client.get(reverse("review:queue")).status_code == 200  # logged in by the setup
     client.post(reverse("review:logout"))
@@ -72,9 +83,14 @@ def test_a_member_sets_up_totp_and_logs_in_with_password_and_code(client):
     assert "Review queue" in text(client.get(reverse("review:queue")))
     events = list(AuditEvent.objects.order_by("at", "id").values_list("actor_name", "action", "detail"))
     assert [(action, detail.get("factor")) for _, action, detail in events] == [
-        ("created_account", None), ("created_setup_link", None),
-        ("enrolled_factor", "authenticator_app"), ("used_setup_link", None), ("enrolled_factor", "recovery_codes"),
-        ("logged_in", "authenticator_app"), ("logged_out", None), ("logged_in", "authenticator_app"),
+        ("created_account", None),
+        ("created_setup_link", None),
+        ("enrolled_factor", "authenticator_app"),
+        ("used_setup_link", None),
+        ("enrolled_factor", "recovery_codes"),
+        ("logged_in", "authenticator_app"),
+        ("logged_out", None),
+        ("logged_in", "authenticator_app"),
     ]
 
 
@@ -126,8 +142,9 @@ def test_a_password_only_session_that_logs_out_leaves_no_logout_in_the_audit_log
     assert not AuditEvent.objects.exists()
 
 
-def test_without_the_door_a_password_only_session_still_reads_no_testimony(client, reviewer, superuser, submission,
-                                                                        settings):
+def test_without_the_door_a_password_only_session_still_reads_no_testimony(
+    client, reviewer, superuser, submission, settings
+):
     """Defence in depth: intake.access and the admin site ask for the second factor themselves."""
     settings.MIDDLEWARE = [name for name in settings.MIDDLEWARE if name != "intake.review.door.staff_door"]
     client.force_login(reviewer)
@@ -186,8 +203,9 @@ def test_an_account_without_a_factor_is_told_what_a_wrong_password_is_told(clien
         enter_password(client, "nobody-by-this-name"),
     ]
     pages = [re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", text(answer)) for answer in answers]
-    pages = [page.replace("nobody-by-this-name", "NAME").replace("rania", "NAME").replace("olga", "NAME")
-             for page in pages]
+    pages = [
+        page.replace("nobody-by-this-name", "NAME").replace("rania", "NAME").replace("olga", "NAME") for page in pages
+    ]
     assert all(answer.status_code == 200 for answer in answers)
     assert pages[0] == pages[1] == pages[2]
     assert "did not match" in pages[0]

@@ -1,5 +1,6 @@
 """Passkeys and security keys, a second factor only: the ceremonies run with a software authenticator
 (soft_webauthn), posting the JSON that django-otp-webauthn's scripts would post."""
+
 import json
 from base64 import urlsafe_b64decode, urlsafe_b64encode
 
@@ -34,17 +35,21 @@ def register(client, device: SoftWebauthnDevice):
     options = post_json(client, "credential-registration-begin").json()
     options["challenge"] = unb64(options["challenge"])
     created = device.create({"publicKey": options}, ORIGIN)
-    return post_json(client, "credential-registration-complete", {
-        "id": b64(created["rawId"]),
-        "rawId": b64(created["rawId"]),
-        "type": "public-key",
-        "response": {
-            "clientDataJSON": b64(created["response"]["clientDataJSON"]),
-            "attestationObject": b64(created["response"]["attestationObject"]),
-            "transports": ["usb"],
+    return post_json(
+        client,
+        "credential-registration-complete",
+        {
+            "id": b64(created["rawId"]),
+            "rawId": b64(created["rawId"]),
+            "type": "public-key",
+            "response": {
+                "clientDataJSON": b64(created["response"]["clientDataJSON"]),
+                "attestationObject": b64(created["response"]["attestationObject"]),
+                "transports": ["usb"],
+            },
+            "clientExtensionResults": {},
         },
-        "clientExtensionResults": {},
-    })
+    )
 
 
 def authenticate(client, device: SoftWebauthnDevice):
@@ -54,17 +59,21 @@ def authenticate(client, device: SoftWebauthnDevice):
     options = begin.json()
     options["challenge"] = unb64(options["challenge"])
     assertion = device.get({"publicKey": options}, ORIGIN)
-    return post_json(client, "credential-authentication-complete", {
-        "id": b64(assertion["rawId"]),
-        "rawId": b64(assertion["rawId"]),
-        "type": "public-key",
-        "response": {
-            "authenticatorData": b64(assertion["response"]["authenticatorData"]),
-            "clientDataJSON": b64(assertion["response"]["clientDataJSON"]),
-            "signature": b64(assertion["response"]["signature"]),
+    return post_json(
+        client,
+        "credential-authentication-complete",
+        {
+            "id": b64(assertion["rawId"]),
+            "rawId": b64(assertion["rawId"]),
+            "type": "public-key",
+            "response": {
+                "authenticatorData": b64(assertion["response"]["authenticatorData"]),
+                "clientDataJSON": b64(assertion["response"]["clientDataJSON"]),
+                "signature": b64(assertion["response"]["signature"]),
+            },
+            "clientExtensionResults": {},
         },
-        "clientExtensionResults": {},
-    })
+    )
 
 
 @pytest.fixture
@@ -106,11 +115,18 @@ def test_a_key_of_another_member_does_not_verify(client, reviewer, outsider, key
     begin = post_json(client, "credential-authentication-begin").json()
     options = {**begin, "challenge": unb64(begin["challenge"])}
     assertion = key_of_rania.get({"publicKey": options}, ORIGIN)
-    response = post_json(client, "credential-authentication-complete", {
-        "id": b64(assertion["rawId"]), "rawId": b64(assertion["rawId"]), "type": "public-key",
-        "response": {key: b64(assertion["response"][key])
-                     for key in ("authenticatorData", "clientDataJSON", "signature")},
-    })
+    response = post_json(
+        client,
+        "credential-authentication-complete",
+        {
+            "id": b64(assertion["rawId"]),
+            "rawId": b64(assertion["rawId"]),
+            "type": "public-key",
+            "response": {
+                key: b64(assertion["response"][key]) for key in ("authenticatorData", "clientDataJSON", "signature")
+            },
+        },
+    )
     assert response.status_code >= 400 and not is_logged_in(client)
 
 
@@ -119,11 +135,18 @@ def test_a_signature_for_another_origin_does_not_verify(client, reviewer, key_of
     begin = post_json(client, "credential-authentication-begin").json()
     options = {**begin, "challenge": unb64(begin["challenge"])}
     assertion = key_of_rania.get({"publicKey": options}, "https://phish.example")
-    response = post_json(client, "credential-authentication-complete", {
-        "id": b64(assertion["rawId"]), "rawId": b64(assertion["rawId"]), "type": "public-key",
-        "response": {key: b64(assertion["response"][key])
-                     for key in ("authenticatorData", "clientDataJSON", "signature")},
-    })
+    response = post_json(
+        client,
+        "credential-authentication-complete",
+        {
+            "id": b64(assertion["rawId"]),
+            "rawId": b64(assertion["rawId"]),
+            "type": "public-key",
+            "response": {
+                key: b64(assertion["response"][key]) for key in ("authenticatorData", "clientDataJSON", "signature")
+            },
+        },
+    )
     assert response.status_code == 422 and not is_logged_in(client)
 
 

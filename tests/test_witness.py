@@ -1,4 +1,5 @@
 """The witness side, through the HTTP form: what is accepted, what is refused, and what is kept."""
+
 import io
 import re
 
@@ -52,8 +53,12 @@ def test_the_pages_load_nothing_from_another_site(client):
 
 
 def test_a_testimony_with_photos_is_stored_and_a_receipt_is_shown(client, photo):
-    response = submit(client, images=[upload(photo), upload(png_bytes(), "b.png", "image/png")],
-                      happened_when="7 March, night", happened_where="Baniyas")
+    response = submit(
+        client,
+        images=[upload(photo), upload(png_bytes(), "b.png", "image/png")],
+        happened_when="7 March, night",
+        happened_where="Baniyas",
+    )
     assert response.status_code == 200
     receipt = receipt_in(response)
     assert receipts.normalise(receipt) == receipt
@@ -218,8 +223,13 @@ def test_the_witness_is_shown_a_day_not_a_time(client):
 
 @pytest.mark.parametrize(
     ("status", "shown"),
-    [("new", "Received"), ("in_review", "Being reviewed"), ("needs_follow_up", "Being reviewed"),
-     ("rejected", "Closed"), ("archived", "Closed")],
+    [
+        ("new", "Received"),
+        ("in_review", "Being reviewed"),
+        ("needs_follow_up", "Being reviewed"),
+        ("rejected", "Closed"),
+        ("archived", "Closed"),
+    ],
 )
 def test_the_witness_sees_a_coarse_status(client, status, shown):
     receipt = receipt_in(submit(client))

@@ -1,4 +1,5 @@
 """The cleaning task, called directly: what it records for each outcome, and that it loses nothing."""
+
 import errno
 import os
 import shutil
@@ -277,8 +278,12 @@ def filesystem_broker(folder: Path):
     from intake import broker
 
     (folder / "control").mkdir(parents=True, exist_ok=True)
-    options = {"data_folder_in": str(folder), "data_folder_out": str(folder), "control_folder": str(folder / "control"),
-               "store_processed": False}
+    options = {
+        "data_folder_in": str(folder),
+        "data_folder_out": str(folder),
+        "control_folder": str(folder / "control"),
+        "store_processed": False,
+    }
     return Connection("filesystem://localhost//", transport=broker.FilesystemTransport, transport_options=options)
 
 

@@ -4,6 +4,7 @@ This package is the one interface between the rest of the service and the image 
 nothing of Django, the database or encryption: bytes in, bytes out. The worker (intake.tasks) and the
 ``clean_images`` management command both call :func:`clean`.
 """
+
 from intake.cleaning.api import ACCEPTED_MEDIA_TYPES, Cleaned, Refused, clean, sniff
 
 __all__ = ["ACCEPTED_MEDIA_TYPES", "Cleaned", "Refused", "clean", "sniff"]

@@ -5,6 +5,7 @@ animated AVIF) and for multi-page TIFF, whose pages become the frames. Pillow's 
 writers hold every frame at once; this one keeps only the compressed output, so memory stays at a
 few times one frame whatever the frame count.
 """
+
 from __future__ import annotations
 
 import io

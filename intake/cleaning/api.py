@@ -1,4 +1,5 @@
 """Public interface of the cleaning engine: ``sniff`` for the upload form, ``clean`` for the worker."""
+
 from __future__ import annotations
 
 import hashlib
@@ -26,9 +27,7 @@ ACCEPTED_MEDIA_TYPES: frozenset[str] = frozenset(
 )
 
 #: What ``clean`` may produce: formats every current browser shows.
-OUTPUT_MEDIA_TYPES: frozenset[str] = frozenset(
-    {"image/jpeg", "image/png", "image/webp", "image/gif"}
-)
+OUTPUT_MEDIA_TYPES: frozenset[str] = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"})
 
 NOT_AN_IMAGE = "The file is not an image in a format we accept (JPEG, PNG, WebP, GIF, TIFF, HEIC, AVIF)."
 UNEXPECTED = "The file's structure is damaged or unusual in a way we cannot clean safely."

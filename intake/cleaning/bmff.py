@@ -5,6 +5,7 @@ survives anyway; this walk only names what was there: Exif and XMP items (phones
 Exif items that ExifTool's own writer misses), thumbnails, depth maps, HDR gain maps, other images,
 and whether the primary image was stored turned (irot/imir), which the decoder applies.
 """
+
 from __future__ import annotations
 
 import struct
@@ -51,8 +52,13 @@ def inventory(data: bytes) -> Inventory:
                     images += 1
             elif kind == b"auxC":
                 urn = body[4:].lower()
-                found.kinds.add(labels.DEPTH_MAP if b"depth" in urn else
-                                labels.GAIN_MAP if b"gainmap" in urn else labels.SECONDARY_IMAGES)
+                found.kinds.add(
+                    labels.DEPTH_MAP
+                    if b"depth" in urn
+                    else labels.GAIN_MAP
+                    if b"gainmap" in urn
+                    else labels.SECONDARY_IMAGES
+                )
             elif kind == b"thmb":
                 found.kinds.add(labels.THUMBNAIL)
             elif kind == b"irot" and body[:1] and body[0] & 3:

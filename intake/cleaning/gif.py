@@ -7,6 +7,7 @@ looping extension rebuilt from its one meaningful field; comments, XMP, other ap
 extensions and trailing bytes go. Sub-blocks after the end of a frame's LZW data are still copied:
 finding that end means decoding the frame.
 """
+
 from __future__ import annotations
 
 from intake.cleaning import guard, labels, raster

@@ -10,6 +10,7 @@ frame, one transformed copy and the encoder's buffers, so peak memory stays unde
 decoded size, at worst about 1.3 GB; the worker's memory limit should sit above that. JPEG files
 whose pixels we keep are only decoded at 1/8 scale to check them, so they may be larger.
 """
+
 from __future__ import annotations
 
 from PIL import Image
@@ -41,8 +42,7 @@ def check_dimensions(width: int, height: int, limit: int = MAX_DECODE_PIXELS) ->
         raise Refused("The image declares no width or height.")
     if width * height > limit:
         raise Refused(
-            f"The image declares {width}x{height} pixels, more than the "
-            f"{limit // 1_000_000} megapixels we accept."
+            f"The image declares {width}x{height} pixels, more than the {limit // 1_000_000} megapixels we accept."
         )
 
 
@@ -56,6 +56,4 @@ def check_total(frame_pixels: int, frames: int) -> None:
     if frames > MAX_FRAMES:
         raise Refused(f"The image declares {frames} frames, more than the {MAX_FRAMES} we accept.")
     if frame_pixels * frames > MAX_TOTAL_PIXELS:
-        raise Refused(
-            f"The image's {frames} frames add up to more than {MAX_TOTAL_PIXELS // 1_000_000} megapixels."
-        )
+        raise Refused(f"The image's {frames} frames add up to more than {MAX_TOTAL_PIXELS // 1_000_000} megapixels.")

@@ -5,6 +5,7 @@ XMP items, thumbnails, depth maps, HDR gain maps, bursts), so the primary image 
 rotation and mirroring applied and re-encoded: nothing of the container survives. HEIC goes through
 pillow-heif (libheif), AVIF through Pillow's own plugin (libavif). Animated AVIF becomes an APNG.
 """
+
 from __future__ import annotations
 
 import io
@@ -49,9 +50,7 @@ def _heic(data: bytes, kinds: set[str]) -> Outcome:
         if info.get("depth_images"):
             kinds.add(labels.DEPTH_MAP)
         # Zero copy: a view of libheif's decoded buffer, which stays alive with ``primary``.
-        pixels = Image.frombuffer(
-            primary.mode, primary.size, primary.data, "raw", primary.mode, primary.stride, 1
-        )
+        pixels = Image.frombuffer(primary.mode, primary.size, primary.data, "raw", primary.mode, primary.stride, 1)
     except raster.DECODE_ERRORS as error:
         raise Refused(raster.DAMAGED) from error
     subsampling = 2 if info.get("chroma") == 420 else 0

@@ -5,6 +5,7 @@ copyright, creation date). We never copy one into the output. A profile that ren
 simply dropped, since browsers take an untagged image as sRGB; any other profile is applied to the
 pixels (converted to sRGB), which means re-encoding.
 """
+
 from __future__ import annotations
 
 import io
@@ -90,4 +91,3 @@ def _probe() -> Image.Image:
     steps = [round(i * 255 / 15) for i in range(16)]
     pixels = bytes(value for r in steps for g in steps for b in steps for value in (r, g, b))
     return Image.frombytes("RGB", (64, 64), pixels)
-

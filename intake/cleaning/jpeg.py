@@ -7,6 +7,7 @@ files). We copy only the decoding segments and the scan data, so the evidence ke
 quality and cleaning costs about a copy. Pixels are rewritten only to apply an orientation that
 jpegtran cannot apply losslessly, or a colour profile that is not sRGB.
 """
+
 from __future__ import annotations
 
 import re

@@ -5,6 +5,7 @@ phone galleries honour it, so dropping the tag without turning the pixels shows 
 For JPEG the turn is lossless through ``jpegtran -perfect`` when it is installed and the image's
 size is a whole number of blocks (it is for phone photos); otherwise the pixels are re-encoded.
 """
+
 from __future__ import annotations
 
 import shutil

@@ -1,4 +1,5 @@
 """What each format module hands back to the dispatcher in api.py."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -13,6 +13,7 @@ other than the acTL count) is refused instead: frame counts and sizes must be tr
 decoding. Still copied as is: bytes after the end of the zlib stream in IDAT or fdAT, and palette
 entries no pixel uses, since finding either means decoding.
 """
+
 from __future__ import annotations
 
 import struct
@@ -31,8 +32,22 @@ MALFORMED = "The PNG file's structure is malformed."
 #: Chunks that change how the image is drawn: pixels, palette, transparency, colour, animation.
 _RENDERING = frozenset(
     {
-        b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"cICP",
-        b"mDCV", b"cLLI", b"sBIT", b"bKGD", b"acTL", b"fcTL", b"fdAT",
+        b"IHDR",
+        b"PLTE",
+        b"IDAT",
+        b"IEND",
+        b"tRNS",
+        b"gAMA",
+        b"cHRM",
+        b"sRGB",
+        b"cICP",
+        b"mDCV",
+        b"cLLI",
+        b"sBIT",
+        b"bKGD",
+        b"acTL",
+        b"fcTL",
+        b"fdAT",
     }
 )
 #: Ancillary chunks that neither render nor identify anyone: dropped without a word.

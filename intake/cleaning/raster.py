@@ -4,6 +4,7 @@ That is: formats browsers do not all show (TIFF, HEIC, AVIF), orientations that 
 losslessly, and colour profiles that must be applied to the pixels. Everything here works one frame
 at a time; callers check declared sizes (guard.py) before asking for a decode.
 """
+
 from __future__ import annotations
 
 import io
@@ -105,9 +106,7 @@ def for_jpeg(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def encode_jpeg(
-    image: Image.Image, qtables: object = None, subsampling: int = -1
-) -> bytes:
+def encode_jpeg(image: Image.Image, qtables: object = None, subsampling: int = -1) -> bytes:
     """JPEG with no metadata. With ``qtables`` of the source, at the source's own quality."""
     out = io.BytesIO()
     image = for_jpeg(image)

@@ -5,6 +5,7 @@ numbers and GeoTIFF tags. Pillow applies each page's Orientation tag while decod
 one, see orientation.py), so the pages come out the right way up with nothing of the original file
 around them.
 """
+
 from __future__ import annotations
 
 from PIL import Image

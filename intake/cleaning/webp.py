@@ -10,6 +10,7 @@ lossy one), for an animation ANIM cut to its 6 bytes and in each frame its first
 reserved bits zeroed. Bytes past the end of a VP8 or VP8L bitstream inside its chunk are still
 copied, since finding that end means decoding.
 """
+
 from __future__ import annotations
 
 import io
@@ -172,9 +173,7 @@ def _bitstream_size(kind: bytes, body: bytes) -> tuple[int, int]:
     raise Refused(MALFORMED)
 
 
-def _reencode(
-    data: bytes, turn: int, profile: bytes, animated: bool, lossless: bool, kinds: set[str]
-) -> Outcome:
+def _reencode(data: bytes, turn: int, profile: bytes, animated: bool, lossless: bool, kinds: set[str]) -> Outcome:
     if animated:
         result = animation.to_apng(raster.open_image(data, "WEBP"), turn=turn, profile=profile)
         raster.decode_every_frame(result, "PNG")

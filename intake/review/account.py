@@ -3,6 +3,7 @@
 Behind the staff door, so only a session with both factors reaches it. The last authenticator app
 cannot be removed (intake.factors); removing any factor logs every session of the account out.
 """
+
 from csp.decorators import csp_update
 from django.contrib import messages
 from django.contrib.auth import logout
@@ -25,11 +26,15 @@ REMOVABLE = {"app": AuthenticatorApp, "passkey": WebAuthnCredential}
 @csp_update({"script-src": ["'self'"], "connect-src": ["'self'"]})  # registering a passkey
 def account(request):
     user = request.user
-    return render(request, "review/account.html", {
-        "apps": factors.apps_of(user),
-        "passkeys": factors.passkeys_of(user),
-        "codes_left": factors.recovery_codes_left(user),
-    })
+    return render(
+        request,
+        "review/account.html",
+        {
+            "apps": factors.apps_of(user),
+            "passkeys": factors.passkeys_of(user),
+            "codes_left": factors.recovery_codes_left(user),
+        },
+    )
 
 
 @sensitive_post_parameters("code")

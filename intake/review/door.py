@@ -9,6 +9,7 @@ login steps, logging out, the setup links, and the passkey API that the second s
 The admin site (``StaffAdminSite``) has no login of its own: its login page leads to the staff one,
 its logout is the staff logout, and it needs a verified session as well.
 """
+
 from __future__ import annotations
 
 from django.contrib import admin

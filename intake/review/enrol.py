@@ -1,6 +1,7 @@
 """Enrolling an authenticator app, on the setup page and on the account page: the secret as a QR code
 drawn on the server (inline SVG, so it needs no script and no ``data:`` image under our CSP) and as
 text grouped for typing, and the form for the first code, which proves the app has it."""
+
 import segno
 from django import forms
 from django.conf import settings
@@ -23,8 +24,9 @@ def first_code_field() -> forms.CharField:
     return forms.CharField(
         label=_("Code from your authenticator app"),
         max_length=10,
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "dir": "ltr",
-                                      "size": 8}),
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "dir": "ltr", "size": 8}
+        ),
     )
 
 
@@ -48,7 +50,10 @@ def forget_waiting_app(request) -> None:
 def app_context(app) -> dict:
     address = app.config_url(settings.INTAKE_TOTP_ISSUER)
     svg = segno.make(address, error="m").svg_inline(
-        scale=5, dark="#000", light="#fff", title=gettext("QR code for your authenticator app"),
+        scale=5,
+        dark="#000",
+        light="#fff",
+        title=gettext("QR code for your authenticator app"),
         omitsize=True,  # a viewBox, no fixed size: the stylesheet fits it to a 320 px phone
     )
     secret = app.secret

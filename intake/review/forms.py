@@ -31,9 +31,7 @@ class QueueFilterForm(forms.Form):
     received_from = forms.DateField(
         label=_("Received from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
-    received_to = forms.DateField(
-        label=_("to"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    received_to = forms.DateField(label=_("to"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
     def filter(self, submissions):
         """``submissions`` narrowed to what the form asks for; open ones only unless a status is chosen.

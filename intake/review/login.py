@@ -4,6 +4,7 @@ An account with no factor cannot log in at all, and is told exactly what a wrong
 nothing here says whether an account exists or has factors. Guessing is throttled per typed name
 (intake.throttle). The login is audited when the second factor is done, with which kind it was.
 """
+
 import logging
 from functools import partial
 
@@ -38,8 +39,9 @@ class PasswordForm(forms.Form):
     username = forms.CharField(
         label=_("Username"),
         max_length=150,
-        widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username", "autocapitalize": "none",
-                                      "dir": "ltr"}),
+        widget=forms.TextInput(
+            attrs={"autofocus": True, "autocomplete": "username", "autocapitalize": "none", "dir": "ltr"}
+        ),
     )
     password = forms.CharField(
         label=_("Password"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
@@ -50,8 +52,9 @@ class CodeForm(forms.Form):
     code = forms.CharField(
         label=_("Code from your authenticator app"),
         max_length=10,
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True,
-                                      "dir": "ltr", "size": 8}),
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True, "dir": "ltr", "size": 8}
+        ),
     )
 
 
@@ -122,15 +125,19 @@ def verify_view(request):
             log.warning("a staff second step failed")
         # A wrong code is not given back: the next try starts from an empty field.
         code_form, recovery_form = CodeForm(), RecoveryCodeForm()
-    return render(request, "review/verify.html", {
-        "code_form": code_form,
-        "recovery_form": recovery_form,
-        "error": error,
-        "recovery_open": "recovery_code" in request.POST,
-        "has_app": factors.apps_of(user).exists(),
-        "has_passkey": factors.passkeys_of(user).exists(),
-        "minutes": door.SECOND_STEP_SECONDS // 60,
-    })
+    return render(
+        request,
+        "review/verify.html",
+        {
+            "code_form": code_form,
+            "recovery_form": recovery_form,
+            "error": error,
+            "recovery_open": "recovery_code" in request.POST,
+            "has_app": factors.apps_of(user).exists(),
+            "has_passkey": factors.passkeys_of(user).exists(),
+            "minutes": door.SECOND_STEP_SECONDS // 60,
+        },
+    )
 
 
 def _check_code(user, code_form, recovery_form):
@@ -150,13 +157,17 @@ def logged_in(request, device):
     factors.complete_login(request, device)
     if factors.kind_of(device) == factors.RECOVERY_CODE:
         left = factors.recovery_codes_left(request.user)
-        messages.warning(request, ngettext(
-            "You used a recovery code; %(left)d is left. If you lost your phone, add your new authenticator "
-            "app here, remove the old one, and make new recovery codes.",
-            "You used a recovery code; %(left)d are left. If you lost your phone, add your new authenticator "
-            "app here, remove the old one, and make new recovery codes.",
-            left,
-        ) % {"left": left})
+        messages.warning(
+            request,
+            ngettext(
+                "You used a recovery code; %(left)d is left. If you lost your phone, add your new authenticator "
+                "app here, remove the old one, and make new recovery codes.",
+                "You used a recovery code; %(left)d are left. If you lost your phone, add your new authenticator "
+                "app here, remove the old one, and make new recovery codes.",
+                left,
+            )
+            % {"left": left},
+        )
         return redirect("review:account")
     return redirect(next_url or door.home(request.user))
 
@@ -168,4 +179,3 @@ def log_in_after_setup(request, user, app) -> None:
     # login() put a plain account object on the request, without what OTPMiddleware adds to one; the
     # page rendered now must see the session as it is, verified.
     request.user.is_verified = partial(otp_is_verified, request.user)
-

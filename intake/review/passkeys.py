@@ -9,6 +9,7 @@
   Django has already checked the host against ``ALLOWED_HOSTS``. A passkey belongs to the host name
   it was registered on.
 """
+
 import json
 
 from django.conf import settings

@@ -5,6 +5,7 @@ The first visit moves the token from the address into the session and redirects,
 out of the browser's history; the session keeps only the token's digest, as the database does.
 Unknown, used and expired links all get the same plain page.
 """
+
 from django.contrib.auth.forms import SetPasswordForm
 from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
@@ -47,8 +48,14 @@ def setup(request):
             enrol.forget_waiting_app(request)
             account.refresh_from_db()  # with the password just set, which the session is bound to
             log_in_after_setup(request, account, app)
-            return render(request, "review/recovery_codes.html", {
-                "codes": codes, "after_setup": True, "continue_to": door.home(request.user),
-            })
+            return render(
+                request,
+                "review/recovery_codes.html",
+                {
+                    "codes": codes,
+                    "after_setup": True,
+                    "continue_to": door.home(request.user),
+                },
+            )
         form.add_error("code", enrol.WRONG_FIRST_CODE)
     return render(request, "review/setup.html", {"form": form, "account": account, **enrol.app_context(app)})

@@ -4,6 +4,7 @@ Every view needs the Reviewer role: the queue through ``access.reviewer_required
 ``access.submission_for`` and ``access.clean_image_for``, which answer 404 to anyone else. Every look
 at a submission is written to the audit log (intake.actions).
 """
+
 from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required

@@ -4,6 +4,7 @@ No view here reads a client address or header, sets a session, or stores anythin
 A testimony is stored whole or not at all: a body cut off, too slow or too large, a spent budget, a full
 disk or a database error stores nothing, and the form comes back with the text that arrived.
 """
+
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError
 from django.shortcuts import render
@@ -16,33 +17,45 @@ from intake.witness.forms import ReceiptForm, TestimonyForm
 REFUSALS = {
     body_guard.TOO_LARGE: (
         413,
-        _("Your testimony was not received: it is larger than we can accept. Nothing was stored. "
-          "What you wrote is below. Choose fewer or smaller photos, and send it again."),
+        _(
+            "Your testimony was not received: it is larger than we can accept. Nothing was stored. "
+            "What you wrote is below. Choose fewer or smaller photos, and send it again."
+        ),
     ),
     body_guard.CUT_OFF: (
         400,
-        _("Your testimony did not arrive whole: the connection was interrupted. Nothing was stored. "
-          "What arrived of your text is below. Check it, choose your photos again, and send it again."),
+        _(
+            "Your testimony did not arrive whole: the connection was interrupted. Nothing was stored. "
+            "What arrived of your text is below. Check it, choose your photos again, and send it again."
+        ),
     ),
     body_guard.TOO_SLOW: (
         400,
-        _("Your testimony did not arrive whole: the connection was too slow. Nothing was stored. What "
-          "arrived of your text is below. Check it, and send it again, with fewer photos if you can."),
+        _(
+            "Your testimony did not arrive whole: the connection was too slow. Nothing was stored. What "
+            "arrived of your text is below. Check it, and send it again, with fewer photos if you can."
+        ),
     ),
     floods.SUBMISSIONS_BUSY: (
         503,
-        _("We cannot receive testimonies right now. Nothing was stored. Please try again later: what "
-          "you wrote is below."),
+        _(
+            "We cannot receive testimonies right now. Nothing was stored. Please try again later: what "
+            "you wrote is below."
+        ),
     ),
     floods.DISK_LOW: (
         503,
-        _("We cannot receive testimonies right now. Nothing was stored. Please try again later: what "
-          "you wrote is below."),
+        _(
+            "We cannot receive testimonies right now. Nothing was stored. Please try again later: what "
+            "you wrote is below."
+        ),
     ),
     "database_down": (
         503,
-        _("Your testimony was not received, because of a problem on our side. Nothing was stored. "
-          "Please try again in a few minutes: what you wrote is below."),
+        _(
+            "Your testimony was not received, because of a problem on our side. Nothing was stored. "
+            "Please try again in a few minutes: what you wrote is below."
+        ),
     ),
 }
 TEXT_FIELDS = ("account", "happened_when", "happened_where")

@@ -6,6 +6,7 @@ control, and ``page.check(name)`` looks at what is on screen: no sideways scroll
 no axe violation, a full-page screenshot. Screenshots go to the test's tmp folder and, when
 ``INTAKE_SCREENSHOTS=DIR`` is set, to DIR as well, for a person to look at.
 """
+
 from __future__ import annotations
 
 import base64
@@ -49,11 +50,19 @@ def driver(request, tmp_path_factory):
     options = Options()
     options.binary_location = str(CHROMIUM)
     for argument in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}", "--lang=en-US",
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+        "--lang=en-US",
         # Phones draw scrollbars over the page, so the page gets the full width, as here.
-        "--hide-scrollbars", f"--window-size={PHONE[0]},{PHONE[1]}",
+        "--hide-scrollbars",
+        f"--window-size={PHONE[0]},{PHONE[1]}",
     ):
         options.add_argument(argument)
     prefs = {"intl.accept_languages": "en-US,en"}
@@ -116,6 +125,7 @@ def axe(driver) -> None:
         for v in result
     )
     assert not result, "axe-core found accessibility violations:\n" + report
+
 
 # Boxes whose content is wider than they are and spills over what is beside them (a word running into
 # the next column, a button out of its form), which the page's own width does not show.
@@ -221,8 +231,11 @@ class Page:
         else:
             shot = self.driver.execute_cdp_cmd(
                 "Page.captureScreenshot",
-                {"format": "png", "captureBeyondViewport": True,
-                 "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}},
+                {
+                    "format": "png",
+                    "captureBeyondViewport": True,
+                    "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1},
+                },
             )
             png = base64.b64decode(shot["data"])
         file_name = f"{name}-{self.language}-{'js' if self.javascript else 'nojs'}.png"

@@ -1,4 +1,5 @@
 """The browser layer's own checks fail where they should: a page that breaks each rule is caught."""
+
 import pytest
 
 from tests.browser.conftest import Page, axe
@@ -31,8 +32,9 @@ def test_a_page_wider_than_a_phone_is_caught(driver):
 
 
 def test_a_word_running_out_of_its_column_is_caught(driver):
-    page = _show(driver, FITS + "<ol style='columns: 2; width: 200px; font: 24px monospace'>"
-                 + "<li>umbrella</li>" * 4 + "</ol>")
+    page = _show(
+        driver, FITS + "<ol style='columns: 2; width: 200px; font: 24px monospace'>" + "<li>umbrella</li>" * 4 + "</ol>"
+    )
     with pytest.raises(AssertionError, match="wider than its box"):
         page.check("columns")
 

@@ -1,6 +1,7 @@
 """Passkeys and security keys in a real browser (Chromium's virtual authenticator): registered from the
 account page and used at the second step, by django-otp-webauthn's own scripts under our CSP. With
 JavaScript off, the same pages say a passkey needs it and the authenticator app still works."""
+
 import time
 
 import pytest
@@ -22,10 +23,19 @@ def member(page):
 def authenticator(page):
     """A security key plugged into the browser, which answers by itself."""
     page.driver.execute_cdp_cmd("WebAuthn.enable", {})
-    found = page.driver.execute_cdp_cmd("WebAuthn.addVirtualAuthenticator", {"options": {
-        "protocol": "ctap2", "transport": "usb", "hasResidentKey": True, "hasUserVerification": True,
-        "isUserVerified": True, "automaticPresenceSimulation": True,
-    }})
+    found = page.driver.execute_cdp_cmd(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "usb",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )
     yield found["authenticatorId"]
     page.driver.execute_cdp_cmd("WebAuthn.removeVirtualAuthenticator", found)
 
@@ -61,8 +71,11 @@ def test_a_member_adds_a_security_key_and_logs_in_with_it(page, member, authenti
 
     page.find("#passkey-register-button").click()
     WebDriverWait(page.driver, 20).until(
-        lambda d: d.find_element("id", "passkey-register-status-message").get_attribute("data-status-enum")
-        == "success", "the key was not registered")
+        lambda d: (
+            d.find_element("id", "passkey-register-status-message").get_attribute("data-status-enum") == "success"
+        ),
+        "the key was not registered",
+    )
     assert WebAuthnCredential.objects.filter(user=user).count() == 1
 
     page.submit("form[action='/staff/logout/']")

@@ -3,6 +3,7 @@ at phone width in both languages, says nothing was stored, and the testimony for
 
 The limits are lowered in this process, where the live server runs as a thread, so that a real browser
 meets each refusal with an ordinary form."""
+
 from django.utils import translation
 
 from intake.models import Submission

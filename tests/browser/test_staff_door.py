@@ -2,6 +2,7 @@
 ``createstaff``, a password and an authenticator app enrolled from the key shown as text (the QR code is
 there too), the recovery codes, the queue; then log out, and back in with password and code. With
 JavaScript on and off, in English and Arabic, every page at phone width and axe-clean."""
+
 import io
 import re
 import time
@@ -31,8 +32,9 @@ def setup_path(page) -> str:
 
 def test_a_new_reviewer_sets_up_two_factors_and_logs_in_with_both(page, setup_path, language):
     # Something in the queue, with the longest status there is.
-    Submission.objects.create(receipt_digest="d" * 64, account="They came at dawn.",
-                              status=Submission.Status.NEEDS_FOLLOW_UP)
+    Submission.objects.create(
+        receipt_digest="d" * 64, account="They came at dawn.", status=Submission.Status.NEEDS_FOLLOW_UP
+    )
     page.open(setup_path)
     assert page.driver.current_url.endswith("/staff/setup/")  # the token left the address bar
     assert page.direction == ("rtl" if language == "ar" else "ltr")
@@ -42,7 +44,9 @@ def test_a_new_reviewer_sets_up_two_factors_and_logs_in_with_both(page, setup_pa
     # Whole at 320 px: its modules are drawn inside it, not cut off by a box narrower than they are.
     assert page.driver.execute_script(
         "const box = arguments[0].getBoundingClientRect(), drawn = arguments[0].querySelector('path')"
-        ".getBoundingClientRect(); return drawn.left >= box.left - 1 && drawn.right <= box.right + 1", qr)
+        ".getBoundingClientRect(); return drawn.left >= box.left - 1 && drawn.right <= box.right + 1",
+        qr,
+    )
     secret = page.find("code.secret").text.replace(" ", "")
     assert page.find("code.secret").get_attribute("dir") == "ltr"
     app = pyotp.TOTP(secret)

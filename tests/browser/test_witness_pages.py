@@ -1,5 +1,6 @@
 """The witness's pages in a real browser: sending a testimony with a photo, the receipt, the status, and
 the error pages, each at phone width, in English and Arabic, with JavaScript on and off."""
+
 from django.utils import translation
 
 from intake import receipts
@@ -27,7 +28,7 @@ def test_the_form_fits_a_phone_and_every_field_has_its_label(page):
 def test_a_testimony_with_a_photo_gets_a_receipt_that_opens_its_status(page, tmp_path, language, monkeypatch):
     # The widest receipt there can be, so that the page is seen to fit it at 320 px (in this process:
     # the live server is a thread of it).
-    longest = sorted(receipts._wordlist(), key=len)[-receipts.WORDS:]
+    longest = sorted(receipts._wordlist(), key=len)[-receipts.WORDS :]
     monkeypatch.setattr(receipts, "new_receipt", lambda: " ".join(longest))
     photo = tmp_path / "IMG_20260307_234109.jpg"
     photo.write_bytes(camera_jpeg())

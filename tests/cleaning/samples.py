@@ -3,6 +3,7 @@
 Identifying values are distinctive strings (``SECRET_*``) so a test can look for them byte for byte
 in the output, independently of any parser.
 """
+
 from __future__ import annotations
 
 import io
@@ -23,8 +24,15 @@ SECRET_COMMENT = b"SECRET-COMMENT-text"
 SECRET_XMP = b"SECRET-XMP-creator"
 SECRET_DEVICE_PROFILE = b"SecretScanner ICC"
 SECRETS = (
-    SECRET_MAKE, SECRET_MODEL, SECRET_SERIAL, SECRET_OWNER, SECRET_MAKER_NOTE,
-    SECRET_SOFTWARE, SECRET_COMMENT, SECRET_XMP, SECRET_DEVICE_PROFILE,
+    SECRET_MAKE,
+    SECRET_MODEL,
+    SECRET_SERIAL,
+    SECRET_OWNER,
+    SECRET_MAKER_NOTE,
+    SECRET_SOFTWARE,
+    SECRET_COMMENT,
+    SECRET_XMP,
+    SECRET_DEVICE_PROFILE,
 )
 GPS_LATITUDE = ((50, 1), (27, 1), (1234, 100))
 

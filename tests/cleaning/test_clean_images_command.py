@@ -1,4 +1,5 @@
 """``manage.py clean_images IN_DIR OUT_DIR``: the operators' and benchmarks' way into the engine."""
+
 from __future__ import annotations
 
 import io

@@ -1,4 +1,5 @@
 """Per format: what goes, what stays, and that frames and pages survive."""
+
 from __future__ import annotations
 
 import hashlib

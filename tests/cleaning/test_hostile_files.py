@@ -1,4 +1,5 @@
 """Hostile and broken files are refused with a readable reason, quickly, before any big decode."""
+
 from __future__ import annotations
 
 import io

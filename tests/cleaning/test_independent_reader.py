@@ -1,4 +1,5 @@
 """Every output of the corpus, read by ExifTool: nothing but structural tags, no secret byte left."""
+
 from __future__ import annotations
 
 from pathlib import Path

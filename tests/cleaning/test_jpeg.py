@@ -1,4 +1,5 @@
 """JPEG: metadata segments go, the compressed image data stays bit for bit."""
+
 from __future__ import annotations
 
 import io

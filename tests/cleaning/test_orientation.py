@@ -1,4 +1,5 @@
 """The cleaned image looks the way the original did in a browser, with no orientation tag left."""
+
 from __future__ import annotations
 
 import io

@@ -1,4 +1,5 @@
 """Container structures: declared sizes are checked before decoding, and bytes no decoder reads are not copied."""
+
 from __future__ import annotations
 
 import io

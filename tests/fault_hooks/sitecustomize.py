@@ -1,6 +1,7 @@
 """Loaded by a worker that a fault drill starts where no small disk can be mounted (tests/faults.py):
 while the file named by INTAKE_TEST_FULL_DISK_FLAG exists, every write to a blob fails with ENOSPC, as
 on a full disk. Nothing else of the worker is changed."""
+
 import errno
 import os
 

@@ -1,4 +1,5 @@
 """Clean every image under a folder into another, through the same engine as the worker."""
+
 from __future__ import annotations
 
 import time

@@ -1,4 +1,5 @@
 """Print the per-day counts of refused requests (intake.counters): how an operator sees a flood."""
+
 from django.core.management.base import BaseCommand
 
 from intake import counters

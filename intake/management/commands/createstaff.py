@@ -1,5 +1,6 @@
 """Create a member of staff and print the one-time setup link on which they choose their own password
 and enrol a second factor. Nobody else ever knows either."""
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group

@@ -1,5 +1,6 @@
 """End every session of a staff account, on the server: after a lost device, or before a change that
 should take effect at once."""
+
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 

@@ -13,6 +13,7 @@ Run by the role that owns the tables (the one that runs ``migrate``), after ever
 Passwords come from ``INTAKE_WEB_DB_PASSWORD`` and ``INTAKE_WORKER_DB_PASSWORD`` when set (or their
 ``_FILE`` forms); a role that already exists keeps its other settings.
 """
+
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.db.models import Field
@@ -22,7 +23,14 @@ from config.env import env_secret
 from intake.models import AuditEvent, Image
 
 WORKER_WRITES = (
-    "state", "original_blob", "clean_blob", "media_type", "sha256", "removed", "failure_reason", "attempts",
+    "state",
+    "original_blob",
+    "clean_blob",
+    "media_type",
+    "sha256",
+    "removed",
+    "failure_reason",
+    "attempts",
 )
 
 

@@ -1,5 +1,6 @@
 """Write the files a fresh installation needs: SECRET_KEY, the encryption keys and the worker's share of
 them. Never overwrites."""
+
 import json
 import os
 from pathlib import Path
@@ -13,8 +14,7 @@ from intake import crypto
 
 class Command(BaseCommand):
     help = (
-        "Create var/keys/secret_key, var/keys/intake-keys.json and var/keys/worker-keys.json "
-        "if they do not exist yet."
+        "Create var/keys/secret_key, var/keys/intake-keys.json and var/keys/worker-keys.json if they do not exist yet."
     )
     requires_system_checks: list = []
 

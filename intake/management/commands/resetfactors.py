@@ -4,6 +4,7 @@ Every factor goes (authenticator apps, passkeys, recovery codes), the password b
 session of the account ends, and the owner chooses a new password and enrols again on the link. It
 is also how an account made before two factors existed moves over. Audited.
 """
+
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 

@@ -6,6 +6,7 @@
 Old keys stay in the document, so everything stored keeps decrypting. After each step, derive the
 worker's document from the new one with ``manage.py workerkeys``.
 """
+
 import sys
 
 from django.core.management.base import BaseCommand

@@ -7,6 +7,7 @@ its shutdown). This command then stops both: a warm shutdown, and a kill after `
 Nothing is lost by the kill: an image cut short is still pending, and its message is delivered again or
 the sweep enqueues it (``acks_late``). A worker that dies on its own is reported and started again.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -34,8 +35,19 @@ def web_command() -> list[str]:
 def worker_command() -> list[str]:
     # WARNING, not INFO: Celery logs every task it receives, and the time of that line is when a
     # witness submitted.
-    return [sys.executable, "-m", "celery", "-A", "config", "worker", "--beat", "--concurrency", "2",
-            "--loglevel", "WARNING"]
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "config",
+        "worker",
+        "--beat",
+        "--concurrency",
+        "2",
+        "--loglevel",
+        "WARNING",
+    ]
 
 
 def worker_environment() -> dict[str, str]:
@@ -55,8 +67,12 @@ class Command(BaseCommand):
     requires_system_checks: list = []
 
     def add_arguments(self, parser):
-        parser.add_argument("--stop-seconds", type=float, default=10.0,
-                            help="How long each may take to stop before it is killed (default 10).")
+        parser.add_argument(
+            "--stop-seconds",
+            type=float,
+            default=10.0,
+            help="How long each may take to stop before it is killed (default 10).",
+        )
 
     def handle(self, *args, stop_seconds: float, **options):
         stopping = threading.Event()

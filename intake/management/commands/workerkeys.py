@@ -1,4 +1,5 @@
 """Print the worker's keys document: the file keys only, derived from the full keys document."""
+
 import sys
 
 from django.core.management.base import BaseCommand
