@@ -18,6 +18,7 @@ ended: a refused form, a CSRF failure, a parse error or a crash.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -70,7 +71,8 @@ class EncryptingUploadHandler(FileUploadHandler):
         self.upload = SealedUpload()
         self.received.append(self.upload)
         if len(self.received) <= settings.INTAKE_MAX_IMAGES and self.total <= settings.INTAKE_MAX_TOTAL_BYTES:
-            self.upload._writer = blobs.BlobWriter()
+            with self._storage():
+                self.upload._writer = blobs.BlobWriter()
             self.upload.blob = self.upload._writer.name
 
     def receive_data_chunk(self, raw_data, start):
@@ -85,15 +87,29 @@ class EncryptingUploadHandler(FileUploadHandler):
             upload.too_large = upload.size > settings.INTAKE_MAX_IMAGE_BYTES
             upload.discard()
             return None
-        upload._writer.write(raw_data)
+        with self._storage():
+            upload._writer.write(raw_data)
         return None
 
     def file_complete(self, file_size):
         upload = self.upload
         if upload._writer is not None:
-            upload._writer.close()
+            with self._storage():
+                upload._writer.close()
             upload._writer = None
         return upload
+
+    @contextlib.contextmanager
+    def _storage(self):
+        """A disk that fails (full, read-only) under an upload is told to the witness as a full disk:
+        nothing stored, try later, the text given back. Read no further."""
+        try:
+            yield
+        except blobs.StorageError:
+            self.upload.discard()
+            if self.request is not None:
+                self.request.upload_refusal = floods.DISK_LOW  # type: ignore[attr-defined]
+            raise StopUpload(connection_reset=True) from None
 
     def upload_interrupted(self):
         self.upload.discard()

@@ -409,6 +409,28 @@ def test_below_the_disk_floor_the_witness_keeps_their_text_and_no_upload_is_writ
     assert "Keep these words secret" in response.content.decode()
 
 
+@pytest.mark.django_db
+def test_a_disk_that_fills_under_an_upload_keeps_the_witnesss_text_and_leaves_nothing(client, settings, monkeypatch):
+    """Past the floor's guard, the disk can still fill while a photo is written: the witness is told as
+    for a full disk, with the text given back; no row, no blob, no traceback in the logs."""
+    import errno
+
+    from intake import blobs
+
+    settings.INTAKE_MIN_FREE_DISK_MB = 0
+    real_write = blobs.BlobWriter.write
+
+    def full_after_a_while(self, data):
+        real_write(self, data)
+        raise blobs.StorageError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(blobs.BlobWriter, "write", full_after_a_while)
+    response = client.post(SUBMIT, {"account": ACCOUNT, "images": [photo_upload()]})
+    assert response.status_code == 503
+    assert ACCOUNT in response.content.decode()
+    assert not Submission.objects.exists() and blobs.all_names() == []
+
+
 # --- The real web server ---------------------------------------------------------------------------
 
 
