@@ -19,6 +19,8 @@ import time
 import uuid
 from pathlib import Path
 
+from tests.conftest import stop_process_group
+
 HOOKS = Path(__file__).resolve().parent / "fault_hooks"
 
 
@@ -270,7 +272,6 @@ def wait_for(condition, timeout: float, interval: float = 0.1) -> float | None:
 def web_server(log_path: Path, **environment: str):
     """gunicorn serving the app as in production (config/gunicorn.py), on a free port; yields its address."""
     import re
-    import signal
     import sys
 
     root = Path(__file__).resolve().parent.parent
@@ -298,13 +299,7 @@ def web_server(log_path: Path, **environment: str):
             time.sleep(0.2)
         yield found.group(1)
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_process_group(process)
 
 
 class Witness:

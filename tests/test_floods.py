@@ -8,7 +8,6 @@ import io
 import os
 import re
 import select
-import signal
 import socket
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from django.urls import reverse
 
 from intake import blobs, counters, floods
 from intake.models import Submission
-from tests.conftest import ROOT, camera_jpeg
+from tests.conftest import ROOT, camera_jpeg, stop_process_group
 
 SUBMIT = reverse("witness:submit")
 STATUS = reverse("witness:status")
@@ -555,13 +554,7 @@ def gunicorn(transactional_db, django_db_serialized_rollback, settings, tmp_path
 
     yield start
     for process in started:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        stop_process_group(process)
 
 
 def send_body_until_answered(connection: socket.socket, head: bytes, total: int) -> tuple[int, bytes]:
