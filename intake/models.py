@@ -31,8 +31,10 @@ def today():
 
 class SubmissionQuerySet(models.QuerySet):
     def ready_for_review(self):
-        """Submissions whose images have all been cleaned or refused: reviewers see nothing uncleaned."""
-        return self.exclude(images__state=Image.State.PENDING)
+        """Submissions whose first photos have all been cleaned or refused: reviewers see nothing
+        uncleaned. Photos a witness adds later do not hide a submission already in review; they are
+        shown once cleaned."""
+        return self.exclude(images__state=Image.State.PENDING, images__message__isnull=True)
 
 
 class Submission(models.Model):
@@ -68,6 +70,9 @@ class Submission(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW, db_index=True)
     # A day, never a time: a time of day could be matched against network records of the witness.
     received_on = models.DateField(default=today, editable=False, db_index=True)
+    # How many times the witness has come back with a reply or more photos: each reviewer's Reading
+    # says how many of these they have seen.
+    witness_updates = models.PositiveIntegerField(default=0, editable=False)
 
     objects = SubmissionQuerySet.as_manager()
 
@@ -95,6 +100,8 @@ class Image(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="images")
+    # The witness's later message that brought this photo; None for the photos sent with the testimony.
+    message = models.ForeignKey("Message", null=True, blank=True, on_delete=models.CASCADE, related_name="images")
     position = models.PositiveSmallIntegerField()
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING, db_index=True)
     # Names of encrypted blobs (intake.blobs). The original is destroyed once it has been cleaned.
@@ -104,6 +111,9 @@ class Image(models.Model):
     sha256 = models.CharField(max_length=64, blank=True)
     removed = models.JSONField(default=list, blank=True)
     failure_reason = models.CharField(max_length=300, blank=True)
+    # Why the worker refused the file: a code of the cleaning engine, and the numbers its text needs.
+    refusal = models.CharField(max_length=40, blank=True)
+    refusal_params = models.JSONField(default=dict, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
@@ -112,6 +122,16 @@ class Image(models.Model):
 
     def __str__(self):
         return f"{self.submission.reference}-{self.position + 1}"
+
+    @property
+    def refusal_text(self) -> str:
+        """Why the worker refused the file, in the current language."""
+        return self.failure_reason
+
+    @property
+    def removed_labels(self) -> list[str]:
+        """The kinds of metadata removed from the file, in the current language."""
+        return list(self.removed)
 
     @property
     def extension(self) -> str:
@@ -132,6 +152,65 @@ class Note(models.Model):
 
     def __str__(self):
         return f"{self.submission.reference} note {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class Message(models.Model):
+    """One message of the conversation between reviewers and the witness, through the receipt.
+
+    Dated by the day only, like the submission: a witness's time of day could be matched against
+    network records. Its place in the conversation is ``position``. The reviewer who wrote one is also
+    in the audit log, with the time.
+    """
+
+    class Sender(models.TextChoices):
+        STAFF = "staff", _("Investigator")
+        WITNESS = "witness", _("Witness")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="messages")
+    position = models.PositiveIntegerField()
+    sender = models.CharField(max_length=10, choices=Sender.choices)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    text = EncryptedTextField(blank=True, default="")  # a witness may send photos without words
+    sent_on = models.DateField(default=today, editable=False)
+
+    class Meta:
+        ordering = ["submission_id", "position"]
+        constraints = [models.UniqueConstraint(fields=["submission", "position"], name="message_position_unique")]
+
+    def __str__(self):
+        return f"{self.submission.reference} message {self.position + 1}"
+
+
+class Reading(models.Model):
+    """How many of a submission's witness updates one reviewer has seen: what makes a reply unread."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="readings")
+    seen_updates = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "submission"], name="reading_unique")]
+
+    def __str__(self):
+        return f"{self.user} read {self.submission.reference} to {self.seen_updates}"
+
+
+class SentForm(models.Model):
+    """A witness form already acted on, known by the digest of the one-time token it carried, so that
+    sending it again (a reload, a second tap, Back then Forward) stores nothing twice. Not linked to
+    what it stored. Removed once expired."""
+
+    digest = models.CharField(max_length=64, primary_key=True)
+    expires_at = models.DateTimeField(db_index=True)
+    # The receipt of a testimony, sealed under a key derived from the token, which only the witness's
+    # page holds: a retry after a lost answer shows the same receipt.
+    sealed_receipt = models.BinaryField(null=True, blank=True)
+
+    def __str__(self):
+        return f"sent form {self.digest[:8]}"
 
 
 class AuditLogIsAppendOnly(Exception):
@@ -160,6 +239,7 @@ class AuditEvent(models.Model):
         VIEWED_IMAGE = "viewed_image", _("Viewed an image")
         CHANGED_STATUS = "changed_status", _("Changed the status")
         ADDED_NOTE = "added_note", _("Added a note")
+        SENT_MESSAGE = "sent_message", _("Sent a message to the witness")
         CREATED_ACCOUNT = "created_account", _("Created an account")
         CHANGED_ACCOUNT = "changed_account", _("Changed an account")
         CHANGED_ROLES = "changed_roles", _("Changed an account's roles")
