@@ -101,6 +101,9 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A file, not memory, so that a worker process in the tests sees the same test database.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-db.sqlite3")}
+    # Every transaction takes the write lock when it begins, so that concurrent writers wait their turn
+    # (up to the timeout) instead of failing with "database is locked" when a reader turns writer.
+    DATABASES["default"].setdefault("OPTIONS", {})["transaction_mode"] = "IMMEDIATE"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Encrypted blobs (uploads and cleaned images). Never served as media: only through staff views.
@@ -118,6 +121,10 @@ INTAKE_MAX_IMAGES = 10
 INTAKE_MAX_IMAGE_BYTES = env_int("INTAKE_MAX_IMAGE_MB", 20, minimum=1) * 1024 * 1024
 INTAKE_MAX_TOTAL_BYTES = env_int("INTAKE_MAX_TOTAL_MB", 100, minimum=1) * 1024 * 1024
 INTAKE_MAX_ACCOUNT_CHARS = env_int("INTAKE_MAX_ACCOUNT_CHARS", 50_000, minimum=1000)
+# A testimony's photos in all, the first ones and those added with later answers; and its answers.
+INTAKE_MAX_IMAGES_PER_SUBMISSION = env_int("INTAKE_MAX_IMAGES_PER_SUBMISSION", 60, minimum=INTAKE_MAX_IMAGES)
+INTAKE_MAX_REPLIES = 100
+INTAKE_MAX_REPLY_CHARS = 10_000
 
 # Uploads are encrypted while they are received; Django's own handlers would spool to a plaintext file.
 FILE_UPLOAD_HANDLERS = ["intake.uploads.EncryptingUploadHandler"]

@@ -7,11 +7,13 @@ from __future__ import annotations
 import logging
 from functools import partial
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Max
 
 from intake import blobs, broker, receipts
 from intake.cleaning import Cleaned
-from intake.models import AuditEvent, Image, Note, Submission
+from intake.models import AuditEvent, Image, Message, Note, Reading, Submission
 from intake.uploads import SealedUpload
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,56 @@ def submit_testimony(*, account: str, happened_when: str, happened_where: str, u
     for upload in uploads:
         upload.claimed = True  # stored: the view must not discard it
     return receipt
+
+
+class ReplyRefused(Exception):
+    """Why a witness's reply cannot be stored: ``CLOSED``, ``TOO_MANY_PHOTOS`` or ``TOO_MANY_MESSAGES``."""
+
+    CLOSED = "closed"
+    TOO_MANY_PHOTOS = "too_many_photos"
+    TOO_MANY_MESSAGES = "too_many_messages"
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def reply_as_witness(submission: Submission, *, text: str, uploads: list[SealedUpload]) -> Message:
+    """Store a witness's answer and the photos it brings, all or nothing; the photos are cleaned by the
+    same worker as the first ones. Not audited: the audit log names a member of staff, and its time
+    would date the witness to the second. Raises ReplyRefused past the testimony's limits."""
+    with transaction.atomic():
+        # The row lock orders concurrent writers of one conversation: positions cannot collide.
+        locked = Submission.objects.select_for_update().get(pk=submission.pk)
+        if not locked.accepts_replies:
+            raise ReplyRefused(ReplyRefused.CLOSED)
+        if locked.messages.filter(sender=Message.Sender.WITNESS).count() >= settings.INTAKE_MAX_REPLIES:
+            raise ReplyRefused(ReplyRefused.TOO_MANY_MESSAGES)
+        photos = locked.images.count()
+        if photos + len(uploads) > settings.INTAKE_MAX_IMAGES_PER_SUBMISSION:
+            raise ReplyRefused(ReplyRefused.TOO_MANY_PHOTOS)
+        message = Message.objects.create(
+            submission=locked, sender=Message.Sender.WITNESS, position=_next_message_position(locked), text=text
+        )
+        last_photo = locked.images.aggregate(last=Max("position"))["last"]
+        first = 0 if last_photo is None else last_photo + 1
+        for offset, upload in enumerate(uploads):
+            if upload.blob is None:  # the form refuses these; storing one would lose the photo
+                raise ValueError(f"upload {offset} was not received completely")
+            image = Image.objects.create(
+                submission=locked, message=message, position=first + offset, original_blob=upload.blob
+            )
+            transaction.on_commit(partial(enqueue_cleaning, image.pk), robust=True)
+        Submission.objects.filter(pk=locked.pk).update(witness_updates=F("witness_updates") + 1)
+    for upload in uploads:
+        upload.claimed = True  # stored: the view must not discard it
+    return message
+
+
+def _next_message_position(locked: Submission) -> int:
+    """The next place in a conversation; call with the submission's row locked."""
+    last = locked.messages.aggregate(last=Max("position"))["last"]
+    return 0 if last is None else last + 1
 
 
 def find_by_receipt(text: str) -> Submission | None:
@@ -136,6 +188,33 @@ def add_note(user, submission: Submission, text: str) -> Note:
             actor=user, action=AuditEvent.Action.ADDED_NOTE, submission_id=submission.pk, detail={"note": str(note.pk)}
         )
     return note
+
+
+def send_message(user, submission: Submission, text: str) -> Message:
+    """A reviewer's message to the witness, who reads it with their receipt."""
+    with transaction.atomic():
+        locked = Submission.objects.select_for_update().get(pk=submission.pk)
+        message = Message.objects.create(
+            submission=locked,
+            sender=Message.Sender.STAFF,
+            author=user,
+            position=_next_message_position(locked),
+            text=text,
+        )
+        AuditEvent.objects.create(
+            actor=user,
+            action=AuditEvent.Action.SENT_MESSAGE,
+            submission_id=submission.pk,
+            detail={"message": str(message.pk)},
+        )
+    return message
+
+
+def mark_read(user, submission: Submission) -> None:
+    """Everything the witness had sent when ``submission`` was loaded is now seen by ``user``."""
+    Reading.objects.update_or_create(
+        user=user, submission=submission, defaults={"seen_updates": submission.witness_updates}
+    )
 
 
 def record_account_change(user, action: str, account, detail: dict | None = None) -> None:

@@ -16,6 +16,9 @@ from urllib.parse import quote, urlencode
 from django.conf import settings
 from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
+from django.db.models import F, OuterRef, Subquery
+from django.db.models.functions import Coalesce
+from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -34,7 +37,16 @@ class SubmissionQuerySet(models.QuerySet):
         """Submissions whose first photos have all been cleaned or refused: reviewers see nothing
         uncleaned. Photos a witness adds later do not hide a submission already in review; they are
         shown once cleaned."""
-        return self.exclude(images__state=Image.State.PENDING, images__message__isnull=True)
+        # One subquery, not exclude() over the relation: there the two conditions need not meet in one image.
+        first_pending = Image.objects.filter(state=Image.State.PENDING, message__isnull=True)
+        return self.exclude(pk__in=first_pending.values("submission_id"))
+
+    def with_unread_for(self, user):
+        """Annotated with ``unread``: whether the witness came back since ``user`` last opened it."""
+        seen = Reading.objects.filter(user=user, submission=OuterRef("pk")).values("seen_updates")[:1]
+        return self.annotate(seen_updates=Coalesce(Subquery(seen), 0)).annotate(
+            unread=GreaterThan(F("witness_updates"), F("seen_updates"))
+        )
 
 
 class Submission(models.Model):
@@ -51,6 +63,8 @@ class Submission(models.Model):
 
         RECEIVED = "received", _("Received")
         BEING_REVIEWED = "being_reviewed", _("Being reviewed")
+        # Whatever the reviewers' status, while the last message is theirs (and it is not closed).
+        QUESTION = "question", _("We have a question for you")
         CLOSED = "closed", pgettext_lazy("testimony status", "Closed")
 
     WITNESS_STATUS_OF = {
@@ -89,7 +103,20 @@ class Submission(models.Model):
 
     @property
     def witness_status(self) -> "Submission.WitnessStatus":
-        return self.WITNESS_STATUS_OF[self.Status(self.status)]
+        status = self.WITNESS_STATUS_OF[self.Status(self.status)]
+        if status != self.WitnessStatus.CLOSED and self.question_waiting:
+            return self.WitnessStatus.QUESTION
+        return status
+
+    @property
+    def question_waiting(self) -> bool:
+        """Whether the last message of the conversation is an investigator's, still to be answered."""
+        last = self.messages.order_by("-position").values_list("sender", flat=True).first()
+        return last == Message.Sender.STAFF
+
+    @property
+    def accepts_replies(self) -> bool:
+        return self.WITNESS_STATUS_OF[self.Status(self.status)] != self.WitnessStatus.CLOSED
 
 
 class Image(models.Model):

@@ -5,13 +5,25 @@ from intake.models import Submission
 
 
 class StatusForm(forms.Form):
-    status = forms.ChoiceField(label=_("Status"), choices=Submission.Status.choices)
+    status = forms.ChoiceField(label=_("Change the status to"), choices=Submission.Status.choices)
 
 
 class NoteForm(forms.Form):
     text = forms.CharField(
         label=_("Internal note"),
         max_length=20_000,
+        widget=forms.Textarea(attrs={"rows": 4, "dir": "auto"}),
+    )
+
+
+class MessageForm(forms.Form):
+    text = forms.CharField(
+        label=_("Message to the witness"),
+        help_text=_(
+            "The witness reads it when they come back with their receipt, perhaps days later. They see "
+            "“Investigator” and the day, not your name."
+        ),
+        max_length=10_000,
         widget=forms.Textarea(attrs={"rows": 4, "dir": "auto"}),
     )
 
@@ -32,9 +44,22 @@ class QueueFilterForm(forms.Form):
         label=_("Received from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     received_to = forms.DateField(label=_("to"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    replied = forms.BooleanField(label=_("Witness replied"), required=False)
+
+    # What the queue's address may carry back from a submission page: the filters and the page.
+    KEPT = ("status", "reference", "received_from", "received_to", "replied", "page")
+
+    @classmethod
+    def kept_query(cls, query) -> str:
+        """The queue's own parameters of ``query`` (a QueryDict), encoded again; anything else dropped."""
+        kept = query.copy()
+        for name in [name for name in kept if name not in cls.KEPT]:
+            del kept[name]
+        return kept.urlencode()
 
     def filter(self, submissions):
-        """``submissions`` narrowed to what the form asks for; open ones only unless a status is chosen.
+        """``submissions`` (annotated with ``unread``) narrowed to what the form asks for; open ones only
+        unless a status is chosen.
 
         A reference finds its submission whatever its status."""
         data = self.cleaned_data if self.is_valid() else {}
@@ -47,6 +72,8 @@ class QueueFilterForm(forms.Form):
             submissions = submissions.filter(received_on__gte=data["received_from"])
         if data.get("received_to"):
             submissions = submissions.filter(received_on__lte=data["received_to"])
+        if data.get("replied"):
+            submissions = submissions.filter(unread=True)
         return submissions
 
 

@@ -25,5 +25,6 @@ urlpatterns = [
     path("submissions/<uuid:submission_id>/", views.submission, name="submission"),
     path("submissions/<uuid:submission_id>/status/", views.set_status, name="set_status"),
     path("submissions/<uuid:submission_id>/notes/", views.add_note, name="add_note"),
+    path("submissions/<uuid:submission_id>/messages/", views.send_message, name="send_message"),
     path("images/<uuid:image_id>/", views.image, name="image"),
 ]

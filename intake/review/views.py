@@ -1,23 +1,28 @@
-"""The staff side: the review queue, a submission, its cleaned images, status and notes.
+"""The staff side: the review queue, a submission, its cleaned images, status, notes and conversation
+with the witness.
 
 Every view needs the Reviewer role: the queue through ``access.reviewer_required``, the others through
 ``access.submission_for`` and ``access.clean_image_for``, which answer 404 to anyone else. Every look
 at a submission is written to the audit log (intake.actions).
 """
 
+from urllib.parse import urlencode
+
+from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
-from django.http import HttpResponse
+from django.db.models import Count, Prefetch, Q
+from django.http import HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import redirect, render
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from intake import access, actions, blobs, sessions
-from intake.models import AuditEvent, Image, Submission
-from intake.review.forms import NoteForm, QueueFilterForm, StatusForm
+from intake.models import AuditEvent, Image, Message, Submission
+from intake.review.forms import MessageForm, NoteForm, QueueFilterForm, StatusForm
 
 PAGE_SIZE = 25
 
@@ -27,22 +32,26 @@ PAGE_SIZE = 25
 def queue(request):
     filters = QueueFilterForm(request.GET or None)
     submissions = filters.filter(
-        Submission.objects.ready_for_review().annotate(
-            image_count=Count("images", filter=Q(images__state=Image.State.CLEAN))
-        )
+        Submission.objects.ready_for_review()
+        .annotate(image_count=Count("images", filter=Q(images__state=Image.State.CLEAN)))
+        .with_unread_for(request.user)
     )
     page = Paginator(submissions.order_by("-received_on", "id"), PAGE_SIZE).get_page(request.GET.get("page"))
+    here = QueueFilterForm.kept_query(request.GET)
     # The filters again in the paging links, without the page itself.
-    kept = request.GET.copy()
+    kept = QueryDict(here, mutable=True)
     kept.pop("page", None)
-    return render(request, "review/queue.html", {"page": page, "filters": filters, "query": kept.urlencode()})
+    # The rows link to submissions with the filters and the page, for the way back.
+    back = urlencode({"queue": here}) if here else ""
+    context = {"page": page, "filters": filters, "query": kept.urlencode(), "back": back}
+    return render(request, "review/queue.html", context)
 
 
 @require_GET
 @login_required
 def submission(request, submission_id):
     submission = access.submission_for(request.user, submission_id)
-    return _show(request, submission, NoteForm())
+    return _show(request, submission)
 
 
 @require_POST
@@ -50,9 +59,11 @@ def submission(request, submission_id):
 def set_status(request, submission_id):
     submission = access.submission_for(request.user, submission_id)
     form = StatusForm(request.POST)
-    if form.is_valid():
-        actions.change_status(request.user, submission, form.cleaned_data["status"])
-    return redirect("review:submission", submission_id=submission.pk)
+    if not form.is_valid():
+        return _show(request, submission, status_form=form, status=400)
+    actions.change_status(request.user, submission, form.cleaned_data["status"])
+    messages.success(request, _("Status set to “%(status)s”.") % {"status": submission.get_status_display()})
+    return _back(request, submission, "status")
 
 
 @require_POST
@@ -60,24 +71,60 @@ def set_status(request, submission_id):
 def add_note(request, submission_id):
     submission = access.submission_for(request.user, submission_id)
     form = NoteForm(request.POST)
-    if form.is_valid():
-        actions.add_note(request.user, submission, form.cleaned_data["text"])
-        return redirect("review:submission", submission_id=submission.pk)
-    return _show(request, submission, form, status=400)
+    if not form.is_valid():
+        return _show(request, submission, note_form=form, status=400)
+    actions.add_note(request.user, submission, form.cleaned_data["text"])
+    messages.success(request, _("Note added."))
+    return _back(request, submission, "notes")
 
 
-def _show(request, submission, note_form, status=200):
-    """The submission page. Every rendering of it shows testimony, so every rendering is audited."""
+@require_POST
+@login_required
+def send_message(request, submission_id):
+    submission = access.submission_for(request.user, submission_id)
+    form = MessageForm(request.POST)
+    if not form.is_valid():
+        return _show(request, submission, message_form=form, status=400)
+    actions.send_message(request.user, submission, form.cleaned_data["text"])
+    messages.success(request, _("Message sent. The witness will see it when they come back with their receipt."))
+    return _back(request, submission, "conversation")
+
+
+def _queue_query(data) -> str:
+    """The queue's filters and page that a submission page was reached from (``?queue=``), cleaned."""
+    return QueueFilterForm.kept_query(QueryDict(data.get("queue", "")))
+
+
+def _back(request, submission, anchor: str):
+    """Back to the submission page, at the section just changed, still knowing the queue's filters."""
+    url = reverse("review:submission", args=[submission.pk])
+    queue = _queue_query(request.POST)
+    if queue:
+        url += "?" + urlencode({"queue": queue})
+    return HttpResponseRedirect(f"{url}#{anchor}")
+
+
+def _show(request, submission, *, note_form=None, message_form=None, status_form=None, status=200):
+    """The submission page. Every rendering of it shows testimony, so every rendering is audited, and
+    marks what the witness sent as seen by this reviewer."""
     actions.record_view(request.user, submission)
+    actions.mark_read(request.user, submission)
+    queue = _queue_query(request.GET if request.method == "GET" else request.POST)
     return render(
         request,
         "review/submission.html",
         {
             "submission": submission,
-            "images": submission.images.all(),
+            "images": submission.images.filter(message__isnull=True),
+            "conversation": submission.messages.select_related("author").prefetch_related(
+                Prefetch("images", queryset=Image.objects.order_by("position"))
+            ),
             "notes": submission.notes.select_related("author"),
-            "status_form": StatusForm(initial={"status": submission.status}),
-            "note_form": note_form,
+            "status_form": status_form or StatusForm(initial={"status": submission.status}),
+            "note_form": note_form or NoteForm(),
+            "message_form": message_form or MessageForm(),
+            "queue": queue,
+            "Sender": Message.Sender,
         },
         status=status,
     )
