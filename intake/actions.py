@@ -13,6 +13,7 @@ from django.db.models import F, Max
 
 from intake import blobs, broker, receipts
 from intake.cleaning import Cleaned
+from intake.cleaning.reasons import Reason
 from intake.models import AuditEvent, Image, Message, Note, Reading, Submission
 from intake.uploads import SealedUpload
 
@@ -131,8 +132,9 @@ def record_clean(image: Image, cleaned: Cleaned) -> None:
         transaction.on_commit(lambda: blobs.delete(original))
 
 
-def record_failure(image: Image, reason: str, keep_original: bool = False) -> None:
-    """Mark an image refused, so that the rest of its submission reaches reviewers.
+def record_failure(image: Image, code: Reason, params: dict | None = None, keep_original: bool = False) -> None:
+    """Mark an image refused, so that the rest of its submission reaches reviewers. ``code`` says why
+    and ``params`` hold the numbers its sentence needs; the words are chosen when it is shown.
 
     The original goes: it could still identify the witness, and nobody may see it. Only an upload the
     worker could not decrypt is kept (``keep_original``), still encrypted, to be tried again.
@@ -143,11 +145,12 @@ def record_failure(image: Image, reason: str, keep_original: bool = False) -> No
             return
         original = locked.original_blob
         locked.state = Image.State.FAILED
-        locked.failure_reason = reason[:300]
+        locked.refusal = code
+        locked.refusal_params = params or {}
         if not keep_original:
             locked.original_blob = ""
             transaction.on_commit(lambda: blobs.delete(original))
-        locked.save(update_fields=["state", "failure_reason", "original_blob"])
+        locked.save(update_fields=["state", "refusal", "refusal_params", "original_blob"])
 
 
 # --- Staff -----------------------------------------------------------------------------------

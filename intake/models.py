@@ -25,6 +25,7 @@ from django.utils.translation import pgettext_lazy
 from django_otp.models import Device, TimestampMixin
 from django_otp.oath import TOTP
 
+from intake import cleaning_text
 from intake.fields import EncryptedTextField
 
 
@@ -137,8 +138,7 @@ class Image(models.Model):
     media_type = models.CharField(max_length=40, blank=True)
     sha256 = models.CharField(max_length=64, blank=True)
     removed = models.JSONField(default=list, blank=True)
-    failure_reason = models.CharField(max_length=300, blank=True)
-    # Why the worker refused the file: a code of the cleaning engine, and the numbers its text needs.
+    # Why the worker refused the file: a code (intake.cleaning.reasons), and the numbers its sentence needs.
     refusal = models.CharField(max_length=40, blank=True)
     refusal_params = models.JSONField(default=dict, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -152,13 +152,15 @@ class Image(models.Model):
 
     @property
     def refusal_text(self) -> str:
-        """Why the worker refused the file, in the current language."""
-        return self.failure_reason
+        """Why the worker refused the file, in the current language; empty unless it was refused."""
+        if self.state != self.State.FAILED and not self.refusal:
+            return ""
+        return cleaning_text.refusal_text(self.refusal, self.refusal_params)
 
     @property
     def removed_labels(self) -> list[str]:
         """The kinds of metadata removed from the file, in the current language."""
-        return list(self.removed)
+        return cleaning_text.removed_labels(self.removed)
 
     @property
     def extension(self) -> str:

@@ -24,13 +24,13 @@ from django.db.models import F, Q
 from kombu.exceptions import ChannelError
 
 from intake import actions, blobs, cleaning, crypto, process_limits
+from intake.cleaning.reasons import Reason
 from intake.models import Image
 
 log = logging.getLogger(__name__)
 
 # A file that kills the worker process (it is re-delivered each time) is refused after this many tries.
 MAX_ATTEMPTS = 3
-UNREADABLE = "The upload could not be decrypted with the worker's keys. It is kept, encrypted, for an operator."
 # With less than this free in the blob folder the worker does not start on a file: its result could not be
 # stored (a full disk), and parsing it only to find that out, every minute, would be wasted.
 STORAGE_FLOOR_BYTES = 1024 * 1024
@@ -55,12 +55,12 @@ def clean_image(image_id: str) -> None:
     if image is None:
         return
     if image.attempts >= MAX_ATTEMPTS:
-        actions.record_failure(image, "The file stopped the cleaning process several times.")
+        actions.record_failure(image, Reason.STOPPED_CLEANING, {"attempts": image.attempts})
         return
     try:
         data = blobs.read(image.original_blob)
     except FileNotFoundError:
-        actions.record_failure(image, "The upload could not be read back from storage.")
+        actions.record_failure(image, Reason.UPLOAD_MISSING)
         return
     except crypto.DecryptionError:
         # Most likely this worker runs other keys than the web process (a rotation deployed out of
@@ -69,7 +69,7 @@ def clean_image(image_id: str) -> None:
         if clean_image.request.retries >= clean_image.max_retries:
             # Ten tries, minutes apart, have failed: let the rest of the testimony reach reviewers,
             # and keep the upload, still encrypted, for an operator to try again (docs/deployment.md).
-            actions.record_failure(image, UNREADABLE, keep_original=True)
+            actions.record_failure(image, Reason.UNDECRYPTABLE, keep_original=True)
             return
         raise
     try:
@@ -81,16 +81,16 @@ def clean_image(image_id: str) -> None:
     try:
         cleaned = cleaning.clean(data)
     except cleaning.Refused as refusal:
-        actions.record_failure(image, refusal.reason)
+        actions.record_failure(image, refusal.code, refusal.params)
     except SoftTimeLimitExceeded:
-        actions.record_failure(image, "Cleaning took longer than the time limit.")
+        actions.record_failure(image, Reason.TIME_LIMIT)
     except MemoryError:
-        actions.record_failure(image, "Cleaning needed more memory than allowed.")
+        actions.record_failure(image, Reason.MEMORY_LIMIT)
     except Exception as error:  # noqa: BLE001 - a hostile file must not stop the queue
         # The type of error only: its message could quote the file, and an id with the log line's
         # time would say when a witness submitted.
         log.error("cleaning an image failed with %s", type(error).__name__)
-        actions.record_failure(image, "The file could not be cleaned.")
+        actions.record_failure(image, Reason.COULD_NOT_CLEAN)
     else:
         try:
             actions.record_clean(image, cleaned)

@@ -68,6 +68,9 @@ def test_the_worker_role_reads_and_updates_images_and_nothing_else(connect_as):
     worker = connect_as(WORKER)
     worker.execute("SELECT id, original_blob FROM intake_image").fetchall()
     worker.execute("UPDATE intake_image SET attempts = attempts")
+    # What the worker records of a refusal, and of a cleaned file (intake.actions).
+    worker.execute("UPDATE intake_image SET state = state, refusal = refusal, refusal_params = refusal_params")
+    worker.execute("UPDATE intake_image SET clean_blob = clean_blob, media_type = media_type, removed = removed")
     for table in ("intake_submission", "intake_note", "intake_auditevent", "auth_user", "django_session"):
         assert refused(worker, f"SELECT * FROM {table}"), table  # noqa: S608 - fixed names
     assert refused(worker, "INSERT INTO intake_image (id) VALUES (gen_random_uuid())")

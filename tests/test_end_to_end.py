@@ -12,6 +12,7 @@ import logging
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils.html import escape
 from PIL import Image as PILImage
 from PIL import ImageOps
 
@@ -55,8 +56,8 @@ def test_a_camera_photo_reaches_the_reviewer_with_nothing_identifying_and_the_ri
     wait_until(all_cleaned, message="the worker to clean both images")
 
     photo, broken = Image.objects.order_by("position")
-    assert photo.state == Image.State.CLEAN, photo.failure_reason
-    assert broken.state == Image.State.FAILED and broken.failure_reason
+    assert photo.state == Image.State.CLEAN, photo.refusal
+    assert broken.state == Image.State.FAILED and broken.refusal
     assert photo.original_blob == "" and broken.original_blob == ""
     # Both originals destroyed: right after the worker's commit, which the states above may beat.
     wait_until(lambda: set(blobs.all_names()) == {photo.clean_blob}, message="the originals to be destroyed")
@@ -69,7 +70,7 @@ def test_a_camera_photo_reaches_the_reviewer_with_nothing_identifying_and_the_ri
     submission = Submission.objects.get()
     assert submission.reference in client.get(reverse("review:queue")).content.decode()
     page = client.get(reverse("review:submission", args=[submission.pk])).content.decode()
-    assert "They took my neighbours." in page and broken.failure_reason in page
+    assert "They took my neighbours." in page and escape(broken.refusal_text) in page
     served = client.get(reverse("review:image", args=[photo.pk])).content
     assert hashlib.sha256(served).hexdigest() == photo.sha256
 

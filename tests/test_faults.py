@@ -99,7 +99,7 @@ def test_a_full_blob_folder_makes_photos_wait_and_they_are_cleaned_when_space_re
             message="the photos to be cleaned once space returned",
         )
         for image in Image.objects.all():
-            assert image.state == Image.State.CLEAN and image.failure_reason == "", image.failure_reason
+            assert image.state == Image.State.CLEAN and image.refusal == "", image.refusal
             assert image.attempts == 1
         assert set(blobs.all_names()) == {image.clean_blob for image in Image.objects.all()}
         assert worker.poll() is None

@@ -80,14 +80,19 @@ def test_the_stylesheet_uses_logical_directions_only():
     assert not re.search(r"(margin|padding|border)-(left|right)|text-align:\s*(left|right)|float:\s*(left|right)", css)
 
 
-def test_the_kinds_of_metadata_removed_are_translated_for_reviewers():
+def test_the_kinds_of_metadata_removed_and_the_refusals_are_translated():
     from django.utils import translation
 
-    from intake.cleaning import labels
+    from intake import cleaning_text
+    from tests.test_cleaning_text import EXAMPLES
 
-    with translation.override("ar"):
-        for label in labels.ORDER:
-            assert translation.gettext(label) != label, label
+    def words(language):
+        with translation.override(language):
+            kinds = cleaning_text.removed_labels(list(cleaning_text.KINDS))
+            return kinds + [cleaning_text.refusal_text(code, params) for code, params in EXAMPLES.items()]
+
+    untranslated = [english for english, arabic in zip(words("en"), words("ar"), strict=True) if english == arabic]
+    assert untranslated == []
 
 
 def test_the_catalogue_holds_every_message_of_the_code_and_templates(tmp_path):

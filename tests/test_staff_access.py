@@ -23,7 +23,7 @@ def submission():
         clean_blob=blobs.write(b"GIF89a-cleaned"),
         media_type="image/gif",
         sha256="ab" * 32,
-        removed=["GPS location", "camera serial number"],
+        removed=["gps", "serial"],
     )
     return submission
 
@@ -38,7 +38,7 @@ def submission_url(submission, name="review:submission"):
 def test_a_reviewer_reads_the_account_and_the_cleaned_image(reviewer_client, submission):
     page = reviewer_client.get(submission_url(submission)).content.decode()
     assert "They came at dawn." in page and "Qardaha" in page
-    assert "GPS location" in page
+    assert "Removed: GPS location, camera or lens serial number" in page
     image = submission.images.get()
     response = reviewer_client.get(reverse("review:image", args=[image.pk]))
     assert response.content == b"GIF89a-cleaned"
@@ -80,12 +80,18 @@ def test_a_submission_still_being_cleaned_is_not_shown(reviewer_client, submissi
     assert reviewer_client.get(reverse("review:image", args=[submission.images.get(position=0).pk])).status_code == 404
 
 
-def test_an_image_that_was_refused_is_never_served(reviewer_client, submission):
+def test_an_image_that_was_refused_is_never_served_and_its_reason_is_shown_in_words(reviewer_client, submission):
     refused = Image.objects.create(
-        submission=submission, position=1, state=Image.State.FAILED, failure_reason="Not an image."
+        submission=submission,
+        position=1,
+        state=Image.State.FAILED,
+        refusal="too_many_pixels",
+        refusal_params={"width": 12000, "height": 12000, "megapixels": 110},
     )
     assert reviewer_client.get(reverse("review:image", args=[refused.pk])).status_code == 404
-    assert "Not an image." in reviewer_client.get(submission_url(submission)).content.decode()
+    page = reviewer_client.get(submission_url(submission)).content.decode()
+    assert "The photo is 12000 × 12000 pixels, more than the 110 megapixels we accept." in page
+    assert "too_many_pixels" not in page
 
 
 # --- The Django admin ------------------------------------------------------------------------

@@ -7,9 +7,11 @@ import stat
 from pathlib import Path
 
 import pytest
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
 from intake import blobs, tasks
+from intake.cleaning.reasons import Reason
 from intake.models import Image, Submission
 from tests.conftest import camera_jpeg
 
@@ -39,13 +41,15 @@ def test_a_photo_is_cleaned_re_encrypted_and_its_original_destroyed(pending, dja
     assert cleaned[:16] not in blobs.path_of(image.clean_blob).read_bytes()  # on disk it is ciphertext
 
 
-def test_an_undecodable_file_is_marked_failed_with_a_reason_and_destroyed(pending, django_capture_on_commit_callbacks):
+def test_an_undecodable_file_is_marked_failed_with_the_engines_code_and_destroyed(
+    pending, django_capture_on_commit_callbacks
+):
     image = pending(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 50)
     with django_capture_on_commit_callbacks(execute=True):
         tasks.clean_image(str(image.pk))
     image.refresh_from_db()
     assert image.state == Image.State.FAILED
-    assert image.failure_reason
+    assert (image.refusal, image.refusal_params) == (Reason.TRUNCATED, {"format": "JPEG"})
     assert image.original_blob == "" and blobs.all_names() == []
 
 
@@ -55,7 +59,27 @@ def test_a_file_that_stopped_the_worker_too_often_is_refused(pending):
     tasks.clean_image(str(image.pk))
     image.refresh_from_db()
     assert image.state == Image.State.FAILED
-    assert "several times" in image.failure_reason
+    assert (image.refusal, image.refusal_params) == (Reason.STOPPED_CLEANING, {"attempts": tasks.MAX_ATTEMPTS})
+
+
+@pytest.mark.parametrize(
+    "error, code",
+    [
+        (SoftTimeLimitExceeded, Reason.TIME_LIMIT),
+        (MemoryError, Reason.MEMORY_LIMIT),
+        (ZeroDivisionError, Reason.COULD_NOT_CLEAN),
+    ],
+)
+def test_what_stops_the_engine_is_recorded_as_a_code(pending, monkeypatch, error, code):
+    image = pending(camera_jpeg())
+
+    def stop(data):
+        raise error()
+
+    monkeypatch.setattr(tasks.cleaning, "clean", stop)
+    tasks.clean_image(str(image.pk))
+    image.refresh_from_db()
+    assert (image.state, image.refusal, image.refusal_params) == (Image.State.FAILED, code, {})
 
 
 def test_each_try_is_counted_before_the_file_is_opened(pending, monkeypatch):
@@ -76,7 +100,7 @@ def test_a_lost_upload_is_reported_not_retried_forever(pending):
     blobs.delete(image.original_blob)
     tasks.clean_image(str(image.pk))
     image.refresh_from_db()
-    assert image.state == Image.State.FAILED and "could not be read" in image.failure_reason
+    assert image.state == Image.State.FAILED and image.refusal == Reason.UPLOAD_MISSING
 
 
 def test_an_upload_that_does_not_decrypt_with_the_workers_keys_is_kept_and_retried(pending, settings):
@@ -102,7 +126,7 @@ def test_an_upload_that_never_decrypts_is_refused_after_the_last_retry_and_kept(
     crypto.forget_loaded_keys()
     tasks.clean_image.apply(args=[str(image.pk)], retries=tasks.clean_image.max_retries, throw=True)
     image.refresh_from_db()
-    assert image.state == Image.State.FAILED and "kept" in image.failure_reason
+    assert image.state == Image.State.FAILED and image.refusal == Reason.UNDECRYPTABLE
     assert image.original_blob and blobs.exists(image.original_blob)
     os.utime(blobs.path_of(image.original_blob), (0, 0))  # old enough for the sweep to remove an orphan
     tasks.requeue_pending()

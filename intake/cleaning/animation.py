@@ -15,6 +15,7 @@ from PIL import Image
 
 from intake.cleaning import guard, icc, orientation, png, raster
 from intake.cleaning.errors import Refused
+from intake.cleaning.reasons import Reason
 
 #: How long each page of a multi-page document stays on screen.
 PAGE_DELAY_MS = 3000
@@ -67,7 +68,7 @@ def seek(image: Image.Image, index: int) -> None:
         image.seek(index)
         orientation.ignore_xmp_orientation(image)
     except raster.DECODE_ERRORS as error:
-        raise Refused(raster.DAMAGED) from error
+        raise Refused(Reason.DAMAGED) from error
 
 
 def _common_mode(modes: set[str], image: Image.Image) -> str:

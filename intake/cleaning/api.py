@@ -11,6 +11,7 @@ import magic
 from intake.cleaning import gif, guard, heif, jpeg, labels, png, raster, tiff, webp
 from intake.cleaning.errors import Refused
 from intake.cleaning.outcome import Outcome
+from intake.cleaning.reasons import Reason
 
 #: Media types a witness may upload, decided by content (libmagic), never by name or declared type.
 ACCEPTED_MEDIA_TYPES: frozenset[str] = frozenset(
@@ -29,9 +30,6 @@ ACCEPTED_MEDIA_TYPES: frozenset[str] = frozenset(
 #: What ``clean`` may produce: formats every current browser shows.
 OUTPUT_MEDIA_TYPES: frozenset[str] = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"})
 
-NOT_AN_IMAGE = "The file is not an image in a format we accept (JPEG, PNG, WebP, GIF, TIFF, HEIC, AVIF)."
-UNEXPECTED = "The file's structure is damaged or unusual in a way we cannot clean safely."
-
 
 @dataclass(frozen=True)
 class Cleaned:
@@ -48,7 +46,7 @@ def sniff(head: bytes) -> str:
 
 
 def clean(data: bytes) -> Cleaned:
-    """``data`` with everything identifying removed, or :class:`Refused` with a reason.
+    """``data`` with everything identifying removed, or :class:`Refused` with a reason's code.
 
     The format is decided by the file's own signature; the result decodes, shows the same picture
     the right way up, and carries nothing but what is needed to show it.
@@ -56,7 +54,7 @@ def clean(data: bytes) -> Cleaned:
     guard.check_input_size(data)
     cleaner = _cleaner_for(data)
     if cleaner is None:
-        raise Refused(NOT_AN_IMAGE)
+        raise Refused(Reason.NOT_AN_IMAGE)
     try:
         outcome: Outcome = cleaner(data)
     except Refused:
@@ -64,9 +62,9 @@ def clean(data: bytes) -> Cleaned:
     except (*raster.DECODE_ERRORS, ArithmeticError, LookupError, RecursionError, AssertionError) as error:
         # Each format module refuses what it knows to be wrong; a hostile file may still find a
         # corner of a decoder that raises something else. It is refused all the same, never passed on.
-        raise Refused(UNEXPECTED) from error
+        raise Refused(Reason.CANNOT_CLEAN_SAFELY) from error
     if outcome.media_type not in OUTPUT_MEDIA_TYPES:
-        raise Refused(UNEXPECTED)
+        raise Refused(Reason.CANNOT_CLEAN_SAFELY)
     return Cleaned(
         data=outcome.data,
         media_type=outcome.media_type,

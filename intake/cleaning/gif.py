@@ -13,9 +13,7 @@ from __future__ import annotations
 from intake.cleaning import guard, labels, raster
 from intake.cleaning.errors import Refused
 from intake.cleaning.outcome import Outcome
-
-TRUNCATED = "The GIF file is truncated: it ends inside a frame or block."
-MALFORMED = "The GIF file's structure is malformed."
+from intake.cleaning.reasons import Reason
 
 _IMAGE, _EXTENSION, _TRAILER = 0x2C, 0x21, 0x3B
 _GRAPHIC_CONTROL, _COMMENT, _PLAIN_TEXT, _APPLICATION = 0xF9, 0xFE, 0x01, 0xFF
@@ -30,7 +28,7 @@ def _sub_blocks_end(data: bytes, pos: int) -> int:
     """Offset just past the zero-length block that ends the sub-blocks starting at ``pos``."""
     while True:
         if pos >= len(data):
-            raise Refused(TRUNCATED)
+            raise Refused(Reason.TRUNCATED, format="GIF")
         size = data[pos]
         pos += 1 + size
         if size == 0:
@@ -39,7 +37,7 @@ def _sub_blocks_end(data: bytes, pos: int) -> int:
 
 def clean(data: bytes) -> Outcome:
     if len(data) < 13:
-        raise Refused(TRUNCATED)
+        raise Refused(Reason.TRUNCATED, format="GIF")
     width = int.from_bytes(data[6:8], "little")
     height = int.from_bytes(data[8:10], "little")
     guard.check_dimensions(width, height)
@@ -53,7 +51,7 @@ def clean(data: bytes) -> Outcome:
         if pos >= len(data):
             if frames:
                 break  # the trailer byte is often missing; decoders stop here anyway
-            raise Refused(TRUNCATED)
+            raise Refused(Reason.TRUNCATED, format="GIF")
         block = data[pos]
         if block == _TRAILER:
             if data[pos + 1 :].strip(b"\x00"):
@@ -64,7 +62,7 @@ def clean(data: bytes) -> Outcome:
             continue
         if block == _IMAGE:
             if pos + 11 > len(data):
-                raise Refused(TRUNCATED)
+                raise Refused(Reason.TRUNCATED, format="GIF")
             frame_width = int.from_bytes(data[pos + 5 : pos + 7], "little")
             frame_height = int.from_bytes(data[pos + 7 : pos + 9], "little")
             guard.check_dimensions(frame_width, frame_height)
@@ -77,7 +75,7 @@ def clean(data: bytes) -> Outcome:
             pos = end
             continue
         if block != _EXTENSION or pos + 2 > len(data):
-            raise Refused(MALFORMED)
+            raise Refused(Reason.MALFORMED, format="GIF")
         label = data[pos + 1]
         end = _sub_blocks_end(data, pos + 2)
         if label == _GRAPHIC_CONTROL:
@@ -92,7 +90,7 @@ def clean(data: bytes) -> Outcome:
             kinds.add(labels.PRIVATE)
         pos = end
     if not frames:
-        raise Refused(MALFORMED)
+        raise Refused(Reason.MALFORMED, format="GIF")
     kept.append(bytes((_TRAILER,)))
     result = b"".join(kept)
     raster.decode_every_frame(result, "GIF")

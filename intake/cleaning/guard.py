@@ -16,6 +16,7 @@ from __future__ import annotations
 from PIL import Image
 
 from intake.cleaning.errors import Refused
+from intake.cleaning.reasons import Reason
 
 MAX_INPUT_BYTES = 200 * 1024 * 1024
 #: Largest frame we decode at full size (a 108-megapixel phone photo fits).
@@ -32,18 +33,16 @@ Image.MAX_IMAGE_PIXELS = MAX_JPEG_PIXELS
 
 def check_input_size(data: bytes) -> None:
     if len(data) > MAX_INPUT_BYTES:
-        raise Refused(f"The file is larger than {MAX_INPUT_BYTES // (1024 * 1024)} MB.")
+        raise Refused(Reason.TOO_LARGE, megabytes=MAX_INPUT_BYTES // (1024 * 1024))
     if not data:
-        raise Refused("The file is empty.")
+        raise Refused(Reason.EMPTY)
 
 
 def check_dimensions(width: int, height: int, limit: int = MAX_DECODE_PIXELS) -> None:
     if width <= 0 or height <= 0:
-        raise Refused("The image declares no width or height.")
+        raise Refused(Reason.NO_DIMENSIONS)
     if width * height > limit:
-        raise Refused(
-            f"The image declares {width}x{height} pixels, more than the {limit // 1_000_000} megapixels we accept."
-        )
+        raise Refused(Reason.TOO_MANY_PIXELS, width=width, height=height, megapixels=limit // 1_000_000)
 
 
 def check_frames(width: int, height: int, frames: int) -> None:
@@ -54,6 +53,6 @@ def check_frames(width: int, height: int, frames: int) -> None:
 def check_total(frame_pixels: int, frames: int) -> None:
     """``frames`` frames of up to ``frame_pixels`` pixels each: few enough, and not too many in all."""
     if frames > MAX_FRAMES:
-        raise Refused(f"The image declares {frames} frames, more than the {MAX_FRAMES} we accept.")
+        raise Refused(Reason.TOO_MANY_FRAMES, frames=frames, limit=MAX_FRAMES)
     if frame_pixels * frames > MAX_TOTAL_PIXELS:
-        raise Refused(f"The image's {frames} frames add up to more than {MAX_TOTAL_PIXELS // 1_000_000} megapixels.")
+        raise Refused(Reason.TOO_MANY_PIXELS_IN_ALL, frames=frames, megapixels=MAX_TOTAL_PIXELS // 1_000_000)

@@ -16,8 +16,8 @@ from PIL import Image
 from intake.cleaning import animation, bmff, exif, guard, icc, labels, orientation, raster
 from intake.cleaning.errors import Refused
 from intake.cleaning.outcome import Outcome
+from intake.cleaning.reasons import Reason
 
-NOT_AN_IMAGE = "The file is a media container but not a HEIC, HEIF or AVIF image."
 _AVIF_BRANDS = frozenset({b"avif", b"avis"})
 _HEIF_BRANDS = frozenset(
     {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1", b"mif2"}
@@ -33,7 +33,7 @@ def clean(data: bytes) -> Outcome:
         return _avif(data, kinds)
     if found.brands & _HEIF_BRANDS:
         return _heic(data, kinds)
-    raise Refused(NOT_AN_IMAGE)
+    raise Refused(Reason.MEDIA_NOT_IMAGE)
 
 
 def _heic(data: bytes, kinds: set[str]) -> Outcome:
@@ -52,7 +52,7 @@ def _heic(data: bytes, kinds: set[str]) -> Outcome:
         # Zero copy: a view of libheif's decoded buffer, which stays alive with ``primary``.
         pixels = Image.frombuffer(primary.mode, primary.size, primary.data, "raw", primary.mode, primary.stride, 1)
     except raster.DECODE_ERRORS as error:
-        raise Refused(raster.DAMAGED) from error
+        raise Refused(Reason.DAMAGED) from error
     subsampling = 2 if info.get("chroma") == 420 else 0
     return _write(pixels, info.get("icc_profile") or b"", kinds, subsampling)
 

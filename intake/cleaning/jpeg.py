@@ -18,13 +18,11 @@ from PIL import Image, JpegImagePlugin
 from intake.cleaning import exif, guard, icc, labels, orientation, raster
 from intake.cleaning.errors import Refused
 from intake.cleaning.outcome import Outcome
+from intake.cleaning.reasons import Reason
 
-TRUNCATED = "The JPEG file is truncated: its image data ends early."
-MALFORMED = "The JPEG file's structure is malformed."
 #: Encoders write one scan, or about ten for a progressive image. Each scan is decoded in turn, so
 #: tens of thousands of tiny ones take minutes, in the worker and in a reviewer's browser alike.
 MAX_SCANS = 500
-TOO_MANY_SCANS = f"The JPEG file has more than {MAX_SCANS} scans, far more than any camera writes."
 
 _SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 #: Huffman-coded baseline, extended and progressive: what every browser decodes.
@@ -84,48 +82,48 @@ def clean(data: bytes) -> Outcome:
 
 def _parse(data: bytes) -> _Parsed:
     if not data.startswith(b"\xff\xd8\xff"):
-        raise Refused(MALFORMED)
+        raise Refused(Reason.MALFORMED, format="JPEG")
     parsed = _Parsed()
     pos, end = 2, len(data)
     while True:
         if pos >= end:
-            raise Refused(TRUNCATED)
+            raise Refused(Reason.TRUNCATED, format="JPEG")
         if data[pos] != 0xFF:
             # Stray bytes between segments: decoders skip them with a warning, and so do we.
             pos = data.find(b"\xff", pos)
             if pos < 0:
-                raise Refused(TRUNCATED)
+                raise Refused(Reason.TRUNCATED, format="JPEG")
             continue
         while pos < end and data[pos] == 0xFF:
             pos += 1
         if pos >= end:
-            raise Refused(TRUNCATED)
+            raise Refused(Reason.TRUNCATED, format="JPEG")
         marker = data[pos]
         pos += 1
         if marker == _EOI:
             break
         if marker == 0xD8:
-            raise Refused(MALFORMED)
+            raise Refused(Reason.MALFORMED, format="JPEG")
         if 0xD0 <= marker <= 0xD7 or marker in (0x00, 0x01):
             continue
         if pos + 2 > end:
-            raise Refused(TRUNCATED)
+            raise Refused(Reason.TRUNCATED, format="JPEG")
         length = int.from_bytes(data[pos : pos + 2], "big")
         if length < 2 or pos + length > end:
-            raise Refused(TRUNCATED)
+            raise Refused(Reason.TRUNCATED, format="JPEG")
         segment = b"\xff" + bytes((marker,)) + data[pos : pos + length]
         payload = data[pos + 2 : pos + length]
         pos += length
         if marker == _SOS:
             if parsed.sof is None:
-                raise Refused(MALFORMED)
+                raise Refused(Reason.MALFORMED, format="JPEG")
             found = _MARKER_IN_SCAN.search(data, pos)
             if found is None:
-                raise Refused(TRUNCATED)
+                raise Refused(Reason.TRUNCATED, format="JPEG")
             parsed.segments.append(segment + data[pos : found.start()])
             parsed.scans += 1
             if parsed.scans > MAX_SCANS:
-                raise Refused(TOO_MANY_SCANS)
+                raise Refused(Reason.TOO_MANY_SCANS, limit=MAX_SCANS)
             pos = found.start()
         elif marker in _DECODING:
             if marker in _SOF:
@@ -138,7 +136,7 @@ def _parse(data: bytes) -> _Parsed:
         else:
             parsed.kinds.add(labels.PRIVATE)
     if not parsed.scans:
-        raise Refused(MALFORMED)
+        raise Refused(Reason.MALFORMED, format="JPEG")
     if data[pos:].strip(b"\x00"):
         parsed.kinds.add(labels.TRAILER)
     return parsed
@@ -146,7 +144,7 @@ def _parse(data: bytes) -> _Parsed:
 
 def _read_frame_header(parsed: _Parsed, marker: int, payload: bytes) -> None:
     if parsed.sof is not None or len(payload) < 6:
-        raise Refused(MALFORMED)
+        raise Refused(Reason.MALFORMED, format="JPEG")
     parsed.sof = marker
     parsed.height = int.from_bytes(payload[1:3], "big")
     parsed.width = int.from_bytes(payload[3:5], "big")
@@ -220,7 +218,7 @@ def _assemble(parsed: _Parsed) -> bytes:
 def _reencode(stripped: bytes, turn: int, profile: bytes) -> bytes:
     image = raster.open_image(stripped, "JPEG")
     if not isinstance(image, JpegImagePlugin.JpegImageFile):
-        raise Refused(MALFORMED)
+        raise Refused(Reason.MALFORMED, format="JPEG")
     guard.check_dimensions(*image.size)
     qtables: dict[int, list[int]] | None = image.quantization
     subsampling = JpegImagePlugin.get_sampling(image)
@@ -243,4 +241,4 @@ def _verify(jpeg: bytes) -> None:
     """
     image = raster.open_image(jpeg, "JPEG")
     if image.size[0] <= 0 or image.size[1] <= 0:
-        raise Refused(MALFORMED)
+        raise Refused(Reason.MALFORMED, format="JPEG")

@@ -1,39 +1,37 @@
-"""The kinds of metadata the engine reports as removed, in the order reviewers see them.
+"""The kinds of metadata the engine reports as removed, as short codes, in the order reviewers see them.
 
-These strings reach the review screen. They name a kind of data, never a value from the file. They
-are plain constants so that the translation layer can wrap them in one place.
+``Image.removed`` stores these codes; each is named in the reader's language when shown
+(intake.cleaning_text). A code names a kind of data, never a value from the file, and keeps its meaning
+once stored.
 """
 
+GPS = "gps"
+CAMERA = "camera"
+SERIAL = "serial"
+OWNER = "owner"
+MAKER_NOTES = "maker_notes"
+UNIQUE_ID = "unique_id"
+DATES = "dates"
+SOFTWARE = "software"
+LENS = "lens"
+DESCRIPTION = "description"
+CAMERA_SETTINGS = "camera_settings"
+THUMBNAIL = "thumbnail"
+SECONDARY_IMAGES = "secondary_images"
+DEPTH_MAP = "depth_map"
+GAIN_MAP = "gain_map"
+TRAILER = "trailer"
+XMP = "xmp"
+IPTC = "iptc"
+CONTENT_CREDENTIALS = "content_credentials"
+TEXT = "text"
+PRIVATE = "private"
+APPLICATION_EXTENSIONS = "application_extensions"
+COLOUR_PROFILE = "colour_profile"
+ORIENTATION = "orientation"  # the tag: applied to the pixels, then removed
 
-def gettext_noop(message: str) -> str:
-    """Marks a label for Django's `makemessages` without importing Django; the review page translates it."""
-    return message
-
-
-GPS = gettext_noop("GPS location")
-CAMERA = gettext_noop("camera make and model")
-SERIAL = gettext_noop("camera or lens serial number")
-OWNER = gettext_noop("owner or author name")
-MAKER_NOTES = gettext_noop("maker notes")
-UNIQUE_ID = gettext_noop("unique image ID")
-DATES = gettext_noop("dates and times")
-SOFTWARE = gettext_noop("software or device names")
-LENS = gettext_noop("lens details")
-DESCRIPTION = gettext_noop("description or comment")
-CAMERA_SETTINGS = gettext_noop("camera settings")
-THUMBNAIL = gettext_noop("embedded thumbnail or preview")
-SECONDARY_IMAGES = gettext_noop("secondary images")
-DEPTH_MAP = gettext_noop("depth map")
-GAIN_MAP = gettext_noop("HDR gain map")
-TRAILER = gettext_noop("data after the end of the image")
-XMP = gettext_noop("XMP metadata")
-IPTC = gettext_noop("IPTC or Photoshop data")
-CONTENT_CREDENTIALS = gettext_noop("content credentials")
-TEXT = gettext_noop("text chunks")
-PRIVATE = gettext_noop("private or unknown data blocks")
-APPLICATION_EXTENSIONS = gettext_noop("application extensions")
-COLOUR_PROFILE = gettext_noop("colour profile")
-ORIENTATION = gettext_noop("orientation tag (applied to the pixels)")
+#: Never found by the engine: what an older row holds for an English label migration 0008 did not know.
+OTHER = "other"
 
 ORDER: tuple[str, ...] = (
     GPS,

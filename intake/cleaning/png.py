@@ -24,10 +24,9 @@ from dataclasses import dataclass, field
 from intake.cleaning import animation, exif, guard, icc, labels, orientation, raster
 from intake.cleaning.errors import Refused
 from intake.cleaning.outcome import Outcome
+from intake.cleaning.reasons import Reason
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
-TRUNCATED = "The PNG file is truncated: it ends before its last chunk."
-MALFORMED = "The PNG file's structure is malformed."
 
 #: Chunks that change how the image is drawn: pixels, palette, transparency, colour, animation.
 _RENDERING = frozenset(
@@ -90,14 +89,14 @@ def chunks(data: bytes, start: int = 8) -> Iterator[tuple[bytes, bytes, int]]:
     pos, end = start, len(data)
     while True:
         if pos + 8 > end:
-            raise Refused(TRUNCATED)
+            raise Refused(Reason.TRUNCATED, format="PNG")
         length, kind = struct.unpack_from(">I4s", data, pos)
         if pos + 12 + length > end:
-            raise Refused(TRUNCATED)
+            raise Refused(Reason.TRUNCATED, format="PNG")
         body = data[pos + 8 : pos + 8 + length]
         (crc,) = struct.unpack_from(">I", data, pos + 8 + length)
         if zlib.crc32(kind + body) != crc:
-            raise Refused(raster.DAMAGED)
+            raise Refused(Reason.DAMAGED)
         pos += 12 + length
         yield kind, body, pos
         if kind == b"IEND":
@@ -144,7 +143,7 @@ def clean(data: bytes) -> Outcome:
             kinds.add(labels.PRIVATE)
     if layout.frames != layout.declared_frames:
         # Frames beyond the acTL count, or without an acTL, are never shown: they could hide anything.
-        raise Refused(MALFORMED)
+        raise Refused(Reason.MALFORMED, format="PNG")
     if data[end:].strip(b"\x00"):
         kinds.add(labels.TRAILER)
     if turn != 1:
@@ -177,10 +176,10 @@ class _Layout:
 
 def _layout(kind: bytes, body: bytes) -> _Layout:
     if kind != b"IHDR" or len(body) != 13:
-        raise Refused(MALFORMED)
+        raise Refused(Reason.MALFORMED, format="PNG")
     width, height, bit_depth, colour_type = struct.unpack_from(">IIBB", body)
     if colour_type not in _SBIT_LENGTH:
-        raise Refused(MALFORMED)
+        raise Refused(Reason.MALFORMED, format="PNG")
     guard.check_dimensions(width, height)
     return _Layout(width, height, bit_depth, colour_type)
 
@@ -194,7 +193,7 @@ def _needed(kind: bytes, body: bytes, layout: _Layout) -> bytes | None:
     """
     if kind in layout.seen and kind in _ONCE | _UNIQUE:
         if kind in _UNIQUE:
-            raise Refused(MALFORMED)
+            raise Refused(Reason.MALFORMED, format="PNG")
         return None
     layout.seen.add(kind)
     if kind == b"PLTE":
@@ -233,7 +232,7 @@ def _palette(body: bytes, layout: _Layout) -> bytes | None:
     if layout.colour_type != _PALETTE:
         return None  # a suggested palette for quantisers: nothing shows it
     if not body or len(body) % 3:
-        raise Refused(MALFORMED)
+        raise Refused(Reason.MALFORMED, format="PNG")
     # Pixels cannot point past 2**bit_depth entries, nor past 256.
     layout.palette_entries = min(len(body) // 3, 256, 2**layout.bit_depth)
     return body[: 3 * layout.palette_entries]
@@ -241,7 +240,7 @@ def _palette(body: bytes, layout: _Layout) -> bytes | None:
 
 def _animation_control(body: bytes, layout: _Layout) -> bytes:
     if len(body) != 8 or layout.data_started:
-        raise Refused(MALFORMED)
+        raise Refused(Reason.MALFORMED, format="PNG")
     (layout.declared_frames,) = struct.unpack_from(">I", body)
     guard.check_frames(layout.width, layout.height, layout.declared_frames)
     return body
@@ -249,11 +248,11 @@ def _animation_control(body: bytes, layout: _Layout) -> bytes:
 
 def _frame_control(body: bytes, layout: _Layout) -> bytes:
     if len(body) != 26:
-        raise Refused(MALFORMED)
+        raise Refused(Reason.MALFORMED, format="PNG")
     width, height, x, y = struct.unpack_from(">IIII", body, 4)
     guard.check_dimensions(width, height)
     if x + width > layout.width or y + height > layout.height:
-        raise Refused(MALFORMED)
+        raise Refused(Reason.MALFORMED, format="PNG")
     layout.frames += 1
     # Every frame is decoded onto a whole canvas.
     guard.check_total(layout.width * layout.height, layout.frames + layout.poster)

@@ -15,8 +15,8 @@ from PIL import Image
 
 from intake.cleaning import guard
 from intake.cleaning.errors import Refused
+from intake.cleaning.reasons import Reason
 
-DAMAGED = "The image data is damaged or incomplete, so it cannot be shown or cleaned."
 #: What Pillow and its codec plugins raise on a damaged or hostile file (libavif and libheif raise
 #: RuntimeError).
 DECODE_ERRORS = (
@@ -42,18 +42,16 @@ def open_image(data: bytes, fmt: str) -> Image.Image:
     try:
         return Image.open(io.BytesIO(data), formats=[fmt])
     except Image.DecompressionBombError as error:
-        raise Refused(
-            f"The image declares more than {guard.MAX_JPEG_PIXELS // 1_000_000} megapixels, more than we accept."
-        ) from error
+        raise Refused(Reason.TOO_MANY_PIXELS, megapixels=guard.MAX_JPEG_PIXELS // 1_000_000) from error
     except DECODE_ERRORS as error:
-        raise Refused(DAMAGED) from error
+        raise Refused(Reason.DAMAGED) from error
 
 
 def load(image: Image.Image) -> None:
     try:
         image.load()
     except DECODE_ERRORS as error:
-        raise Refused(DAMAGED) from error
+        raise Refused(Reason.DAMAGED) from error
 
 
 #: Greyscale deeper than 8 bits (16-bit PNG and TIFF, 32-bit TIFF).
@@ -127,5 +125,5 @@ def decode_every_frame(data: bytes, fmt: str) -> None:
         try:
             image.seek(index)
         except DECODE_ERRORS as error:
-            raise Refused(DAMAGED) from error
+            raise Refused(Reason.DAMAGED) from error
         load(image)

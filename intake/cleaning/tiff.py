@@ -13,8 +13,7 @@ from PIL import Image
 from intake.cleaning import animation, exif, guard, icc, labels, raster
 from intake.cleaning.errors import Refused
 from intake.cleaning.outcome import Outcome
-
-MALFORMED = "The TIFF file's structure is malformed."
+from intake.cleaning.reasons import Reason
 
 _NEW_SUBFILE_TYPE, _REDUCED_RESOLUTION = 0x00FE, 0x1
 
@@ -65,7 +64,7 @@ def _reduced_pages(image: Image.Image) -> list[bool]:
         except EOFError:
             break
         except raster.DECODE_ERRORS as error:
-            raise Refused(raster.DAMAGED) from error
+            raise Refused(Reason.DAMAGED) from error
         guard.check_dimensions(*image.size)
         sizes.append(image.size)
         reduced.append(_is_reduced(image))
@@ -77,5 +76,5 @@ def _is_reduced(image: Image.Image) -> bool:
     # A TiffImageFile always has tag_v2; Pillow's Image type does not declare it.
     flags = image.tag_v2.get(_NEW_SUBFILE_TYPE, 0)  # type: ignore[attr-defined]
     if not isinstance(flags, int):
-        raise Refused(MALFORMED)
+        raise Refused(Reason.MALFORMED, format="TIFF")
     return bool(flags & _REDUCED_RESOLUTION)

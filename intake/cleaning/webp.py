@@ -19,9 +19,7 @@ import struct
 from intake.cleaning import animation, exif, guard, icc, labels, orientation, raster
 from intake.cleaning.errors import Refused
 from intake.cleaning.outcome import Outcome
-
-TRUNCATED = "The WebP file is truncated: it ends before its last chunk."
-MALFORMED = "The WebP file's structure is malformed."
+from intake.cleaning.reasons import Reason
 
 _PICTURE = frozenset({b"VP8 ", b"VP8L", b"ALPH"})
 _ALPHA_FLAG, _ANIMATION_FLAG, _EXIF_FLAG, _ICC_FLAG = 0x10, 0x02, 0x08, 0x20
@@ -32,10 +30,10 @@ def _chunks(data: bytes, start: int, end: int) -> list[tuple[bytes, bytes]]:
     pos = start
     while pos < end:
         if pos + 8 > end:
-            raise Refused(TRUNCATED)
+            raise Refused(Reason.TRUNCATED, format="WebP")
         kind, length = struct.unpack_from("<4sI", data, pos)
         if pos + 8 + length > end:
-            raise Refused(TRUNCATED)
+            raise Refused(Reason.TRUNCATED, format="WebP")
         found.append((kind, data[pos + 8 : pos + 8 + length]))
         pos += 8 + length + (length & 1)
     return found
@@ -49,14 +47,14 @@ def clean(data: bytes) -> Outcome:
     (size,) = struct.unpack_from("<I", data, 4)
     end = 8 + size
     if end > len(data):
-        raise Refused(TRUNCATED)
+        raise Refused(Reason.TRUNCATED, format="WebP")
     kinds: set[str] = set()
     if data[end:].strip(b"\x00"):
         kinds.add(labels.TRAILER)
 
     found = _chunks(data, 12, end)
     if not found:
-        raise Refused(MALFORMED)
+        raise Refused(Reason.MALFORMED, format="WebP")
     (first, first_body), rest = found[0], found[1:]
     extended = first == b"VP8X"
     # A simple WebP is its first chunk: decoders read nothing after it.
@@ -70,7 +68,7 @@ def clean(data: bytes) -> Outcome:
     for kind, body in rest:
         if kind == b"ANIM" and animated and len(kept) == 1:
             if len(body) < 6:
-                raise Refused(MALFORMED)
+                raise Refused(Reason.MALFORMED, format="WebP")
             kept.append((kind, body[:6]))  # background colour and loop count
         elif kind == b"ANMF" and animated:
             frames += 1
@@ -120,7 +118,7 @@ def clean(data: bytes) -> Outcome:
 def _canvas(body: bytes) -> bytes:
     """VP8X with only the flags for what we keep (alpha, animation) and its reserved bits zeroed."""
     if len(body) < 10:
-        raise Refused(MALFORMED)
+        raise Refused(Reason.MALFORMED, format="WebP")
     flags = body[0] & (_ALPHA_FLAG | _ANIMATION_FLAG)
     return bytes((flags, 0, 0, 0)) + body[4:10]
 
@@ -128,7 +126,7 @@ def _canvas(body: bytes) -> bytes:
 def _frame(body: bytes) -> tuple[bytes, list[tuple[bytes, bytes]]]:
     """An ANMF body's 16-byte header, reserved bits zeroed, and the chunks inside it."""
     if len(body) < 16:
-        raise Refused(MALFORMED)
+        raise Refused(Reason.MALFORMED, format="WebP")
     # Of the header's last byte only the blending and disposal bits mean anything.
     return body[:15] + bytes((body[15] & 0x03,)), _chunks(body, 16, len(body))
 
@@ -146,7 +144,7 @@ def _one_picture(chunks: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]
             return [*alpha, (kind, body)]
         elif kind == b"VP8L":
             return [(kind, body)]  # it carries its own alpha
-    raise Refused(MALFORMED)
+    raise Refused(Reason.MALFORMED, format="WebP")
 
 
 def _size(kept: list[tuple[bytes, bytes]]) -> tuple[int, int]:
@@ -170,7 +168,7 @@ def _bitstream_size(kind: bytes, body: bytes) -> tuple[int, int]:
     if kind == b"VP8L" and len(body) >= 5 and body[0] == 0x2F:
         bits = int.from_bytes(body[1:5], "little")
         return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
-    raise Refused(MALFORMED)
+    raise Refused(Reason.MALFORMED, format="WebP")
 
 
 def _reencode(data: bytes, turn: int, profile: bytes, animated: bool, lossless: bool, kinds: set[str]) -> Outcome:

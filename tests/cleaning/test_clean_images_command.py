@@ -43,7 +43,10 @@ def test_a_refused_file_gets_one_line_with_its_reason_and_no_output(tmp_path):
     (source / "ok.png").write_bytes(samples.png())
     output = run(source, target)
     lines = output.splitlines()
-    assert lines[0].startswith("refused notes.txt: The file is not an image")
+    assert lines[0] == (
+        "refused notes.txt: The file is not a photo in a format we accept (JPEG, PNG, WebP, GIF, TIFF, HEIC or AVIF)."
+        " (not_an_image)"
+    )
     assert not (target / "notes.txt").exists()
     assert (target / "ok.png").exists()
     assert "1 cleaned, 1 refused, 0 failed" in lines[-1]

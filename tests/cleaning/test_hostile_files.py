@@ -1,4 +1,4 @@
-"""Hostile and broken files are refused with a readable reason, quickly, before any big decode."""
+"""Hostile and broken files are refused with a reason's code, quickly, before any big decode."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from intake.cleaning import Refused, clean, guard
+from intake.cleaning.reasons import Reason
 
 from . import samples
 
@@ -20,30 +21,32 @@ def with_jpeg_size(jpeg: bytes, width: int, height: int) -> bytes:
     return jpeg[: sof + 5] + struct.pack(">HH", height, width) + jpeg[sof + 9 :]
 
 
-def refused(data: bytes) -> str:
+def refused(data: bytes) -> Refused:
     started = time.monotonic()
     with pytest.raises(Refused) as raised:
         clean(data)
     assert time.monotonic() - started < 2, "refusing took long enough to suggest a decode"
-    return raised.value.reason
+    return raised.value
 
 
 def test_a_tiny_jpeg_claiming_a_huge_size_is_refused_before_decoding():
     bomb = with_jpeg_size(samples.jpeg(everything=False), 60000, 60000)
     assert len(bomb) < 1000
-    assert "megapixels" in refused(bomb)
+    refusal = refused(bomb)
+    assert refusal.code == Reason.TOO_MANY_PIXELS
+    assert refusal.params == {"width": 60000, "height": 60000, "megapixels": guard.MAX_JPEG_PIXELS // 1_000_000}
 
 
 def test_a_huge_jpeg_that_needs_turning_is_refused_before_decoding():
     bomb = with_jpeg_size(samples.jpeg(everything=False, orientation=6, size=(61, 37)), 12000, 12000)
-    assert "megapixels" in refused(bomb)
+    assert refused(bomb).code == Reason.TOO_MANY_PIXELS
 
 
 def test_a_png_claiming_a_huge_size_is_refused():
     data = bytearray(samples.png())
     struct.pack_into(">II", data, 16, 100_000, 100_000)
     struct.pack_into(">I", data, 29, zlib.crc32(bytes(data[12:29])))
-    assert "megapixels" in refused(bytes(data))
+    assert refused(bytes(data)).code == Reason.TOO_MANY_PIXELS
 
 
 def test_a_gif_with_more_frames_than_the_limit_is_refused():
@@ -53,7 +56,9 @@ def test_a_gif_with_more_frames_than_the_limit_is_refused():
     start = data.index(b"\x2c")
     frame = data[start:-1]
     bomb = data[:start] + frame * (guard.MAX_FRAMES + 1) + b"\x3b"
-    assert "frames" in refused(bomb)
+    refusal = refused(bomb)
+    assert refusal.code == Reason.TOO_MANY_FRAMES
+    assert refusal.params == {"frames": guard.MAX_FRAMES + 1, "limit": guard.MAX_FRAMES}
 
 
 def test_an_animated_webp_claiming_a_huge_canvas_is_refused():
@@ -61,13 +66,15 @@ def test_an_animated_webp_claiming_a_huge_canvas_is_refused():
     vp8x = data.index(b"VP8X")
     data[vp8x + 12 : vp8x + 15] = (19999).to_bytes(3, "little")
     data[vp8x + 15 : vp8x + 18] = (19999).to_bytes(3, "little")
-    assert "megapixels" in refused(bytes(data))
+    assert refused(bytes(data)).code == Reason.TOO_MANY_PIXELS
 
 
 def test_an_animation_whose_frames_add_up_to_too_many_pixels_is_refused():
     data = bytearray(samples.gif(frames=10))
     struct.pack_into("<HH", data, 6, 8000, 8000)
-    assert "add up to more than" in refused(bytes(data))
+    refusal = refused(bytes(data))
+    assert refusal.code == Reason.TOO_MANY_PIXELS_IN_ALL
+    assert refusal.params["megapixels"] == guard.MAX_TOTAL_PIXELS // 1_000_000
 
 
 def test_a_tiff_claiming_a_huge_size_is_refused():
@@ -81,7 +88,7 @@ def test_a_tiff_claiming_a_huge_size_is_refused():
         if tag in (256, 257):
             struct.pack_into("<HHII", patched, entry, tag, 4, 1, 50_000)
     assert image.size == (64, 48)
-    assert "megapixels" in refused(bytes(patched))
+    assert refused(bytes(patched)).code == Reason.TOO_MANY_PIXELS
 
 
 @pytest.mark.parametrize(
@@ -89,27 +96,30 @@ def test_a_tiff_claiming_a_huge_size_is_refused():
     [samples.jpeg, samples.png, samples.webp, samples.gif, samples.tiff, samples.heic, samples.avif],
     ids=["jpeg", "png", "webp", "gif", "tiff", "heic", "avif"],
 )
-def test_a_truncated_file_is_refused_with_a_reason(build):
+def test_a_truncated_file_is_refused_as_incomplete_or_damaged_naming_nothing_of_its_content(build):
     data = build()
-    reason = refused(data[: len(data) // 2])
-    assert reason and samples.SECRET_OWNER.decode() not in reason
+    refusal = refused(data[: len(data) // 2])
+    assert refusal.code in {Reason.TRUNCATED, Reason.DAMAGED, Reason.MALFORMED}
+    assert set(refusal.params) <= {"format"}
 
 
 def test_a_jpeg_cut_inside_its_scan_is_refused():
     data = samples.jpeg(everything=False, size=(256, 256))
-    assert "truncated" in refused(data[: len(data) - 200])
+    refusal = refused(data[: len(data) - 200])
+    assert (refusal.code, refusal.params) == (Reason.TRUNCATED, {"format": "JPEG"})
 
 
 def test_random_bytes_are_refused_as_not_an_image():
-    assert "not an image" in refused(b"<html><script>alert(1)</script></html>" * 20)
+    assert refused(b"<html><script>alert(1)</script></html>" * 20).code == Reason.NOT_AN_IMAGE
 
 
 def test_an_empty_file_is_refused():
-    assert "empty" in refused(b"")
+    assert refused(b"").code == Reason.EMPTY
 
 
 def test_an_mp4_video_is_refused():
-    assert "not a HEIC" in refused(b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + b"\x00" * 100)
+    mp4 = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + b"\x00" * 100
+    assert refused(mp4).code == Reason.MEDIA_NOT_IMAGE
 
 
 def test_a_jpeg_with_corrupt_huffman_data_is_refused_or_still_decodes():
@@ -203,7 +213,8 @@ def test_a_jpeg_with_thousands_of_scans_is_refused_before_any_is_decoded():
     sos = baseline.index(b"\xff\xda")
     scan = baseline[sos:eoi]
     bomb = baseline[:eoi] + scan * 600 + b"\xff\xd9"
-    assert "scans" in refused(bomb)
+    refusal = refused(bomb)
+    assert (refusal.code, refusal.params) == (Reason.TOO_MANY_SCANS, {"limit": 500})
 
 
 def test_a_jpeg_with_as_many_scans_as_progressive_encoders_write_is_cleaned():
@@ -244,8 +255,9 @@ def test_an_unexpected_error_inside_a_format_module_becomes_a_refusal(monkeypatc
         raise error("inside a decoder")
 
     monkeypatch.setattr(api.png, "clean", explode)
-    with pytest.raises(Refused, match="cannot clean safely"):
+    with pytest.raises(Refused) as raised:
         clean(samples.png())
+    assert raised.value.code == Reason.CANNOT_CLEAN_SAFELY
 
 
 @pytest.mark.parametrize("container", ["png", "webp"])

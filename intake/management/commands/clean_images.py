@@ -8,6 +8,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from intake.cleaning import Refused, clean
+from intake.cleaning_text import refusal_text
 
 #: File name extensions that already name each output format; anything else is replaced.
 _SAME_FORMAT = {
@@ -46,7 +47,7 @@ class Command(BaseCommand):
                 result = clean(data)
             except Refused as refusal:
                 refused += 1
-                self.stdout.write(f"refused {relative}: {refusal.reason}")
+                self.stdout.write(f"refused {relative}: {refusal_text(refusal.code, refusal.params)} ({refusal.code})")
                 continue
             except Exception as error:  # noqa: BLE001 - one bad file must not stop the batch
                 failed += 1

@@ -29,7 +29,8 @@ WORKER_WRITES = (
     "media_type",
     "sha256",
     "removed",
-    "failure_reason",
+    "refusal",
+    "refusal_params",
     "attempts",
 )
 
