@@ -95,7 +95,7 @@ def _next_message_position(locked: Submission) -> int:
 
 def find_by_receipt(text: str) -> Submission | None:
     receipt = receipts.normalise(text)
-    if receipt is None:
+    if not isinstance(receipt, str):  # not a receipt, or one whose check digit fails
         return None
     return Submission.objects.filter(receipt_digest=receipts.digest(receipt)).first()
 

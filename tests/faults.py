@@ -330,12 +330,12 @@ class Witness:
         )
 
     def submit(self, account: str, photo: bytes):
-        """(HTTP status, the receipt's words or None)."""
+        """(HTTP status, the receipt's digits or None)."""
         import re
 
         response = self._post("/", {"account": account, "images": ("photo.jpg", photo, "image/jpeg")})
-        words = re.findall(r"<li>([^<]+)</li>", response.data.decode().split('class="receipt"', 1)[-1])
-        return response.status, " ".join(words[:8]) if response.status == 200 else None
+        groups = re.findall(r"<span>([0-9]{4})</span>", response.data.decode().split('class="receipt"', 1)[-1])
+        return response.status, "".join(groups) if response.status == 200 else None
 
     def status(self, receipt: str):
         """(HTTP status, whether the page shows the testimony's status)."""

@@ -37,7 +37,7 @@ def assert_nothing_stored(response, text_kept=ACCOUNT):
     page = response.content.decode()
     assert response.status_code == 400
     assert "did not arrive whole" in page and "Nothing was stored" in page
-    assert "Keep these words secret" not in page
+    assert "Keep this receipt secret" not in page
     assert text_kept in page
     assert not Submission.objects.exists()
     assert blobs.all_names() == []
@@ -75,7 +75,7 @@ def test_a_body_that_ends_before_its_closing_boundary_stores_nothing(client):
 def test_a_whole_body_is_stored_and_the_receipt_counts_its_photos(client):
     whole = form_body(camera_jpeg(size=(1600, 1200)))
     response = client.generic("POST", SUBMIT, whole, content_type=MULTIPART)
-    assert "Keep these words secret" in response.content.decode()
+    assert "Keep this receipt secret" in response.content.decode()
     assert "It came with 1 photo." in response.content.decode()
     assert Submission.objects.get().images.count() == 1
 
@@ -92,7 +92,7 @@ def test_the_real_server_stores_nothing_of_a_body_cut_off_mid_photo(gunicorn):  
         answer = read_answer(connection)
     assert status_of(answer) == 400
     assert b"did not arrive whole" in answer and ACCOUNT.encode() in answer
-    assert b"Keep these words secret" not in answer
+    assert b"Keep this receipt secret" not in answer
     assert not Submission.objects.exists()
     assert blobs.all_names() == []
 

@@ -130,7 +130,7 @@ def test_a_submission_accepted_while_the_broker_is_down_is_cleaned_when_a_worker
             {"account": "Sent during an outage.", "images": [SimpleUploadedFile("a.jpg", camera_jpeg(), "image/jpeg")]},
         )
         assert broker.wait_for_hand_offs(timeout=30)
-    assert response.status_code == 200 and "Keep these words secret" in response.content.decode()
+    assert response.status_code == 200 and "Keep this receipt secret" in response.content.decode()
     assert Image.objects.get().state == Image.State.PENDING
     # Nothing was logged as the witness submitted: a log line's time would say when they did.
     assert [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING] == []

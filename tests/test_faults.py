@@ -228,7 +228,7 @@ def test_a_frozen_broker_holds_up_no_receipt_and_cleaning_resumes_within_seconds
                 took = time.monotonic() - started
                 assert thawed.is_alive(), "the receipt waited for the broker"
                 thawed.cancel()
-                assert response.status_code == 200 and "Keep these words secret" in response.content.decode()
+                assert response.status_code == 200 and "Keep this receipt secret" in response.content.decode()
                 time.sleep(8)  # long enough for every connection to the broker to give up
                 assert Image.objects.get().state == Image.State.PENDING
             if redis_proxy:

@@ -129,7 +129,7 @@ def test_a_body_without_a_declared_length_is_not_read(client):
     body = EndlessBody(form_head(), 600 * MB)
     response = post_stream(client, SUBMIT, body, None)
     assert body.taken == 0
-    assert "Keep these words secret" not in response.content.decode()
+    assert "Keep this receipt secret" not in response.content.decode()
     assert not Submission.objects.exists()
 
 
@@ -181,7 +181,7 @@ def test_past_the_concurrent_uploads_a_body_is_answered_busy_unread_and_pages_st
         assert body.taken == 0
         assert client.get(SUBMIT).status_code == 200
     response = client.post(SUBMIT, {"account": ACCOUNT})
-    assert "Keep these words secret" in response.content.decode()  # the slot came back
+    assert "Keep this receipt secret" in response.content.decode()  # the slot came back
 
 
 def test_slow_testimonies_holding_every_upload_slot_lock_out_neither_staff_nor_receipts(client, settings, reviewer):
@@ -290,7 +290,7 @@ def test_a_slow_link_above_the_minimum_rate_is_never_cut(client, settings):
     response = client.generic(
         "POST", SUBMIT, b"x", content_type=MULTIPART, CONTENT_LENGTH=str(len(payload)), **{"wsgi.input": body}
     )
-    assert "Keep these words secret" in response.content.decode()
+    assert "Keep this receipt secret" in response.content.decode()
     assert Submission.objects.count() == 1
 
 
@@ -378,7 +378,7 @@ def photo_upload():
 def test_past_the_hourly_budget_the_witness_keeps_their_text_and_no_upload_is_written(client, settings, blob_writes):
     settings.INTAKE_SUBMISSIONS_PER_HOUR = 2
     for _ in range(2):
-        assert "Keep these words secret" in client.post(SUBMIT, {"account": "earlier"}).content.decode()
+        assert "Keep this receipt secret" in client.post(SUBMIT, {"account": "earlier"}).content.decode()
     blob_writes.clear()
     response = client.post(SUBMIT, {"account": ACCOUNT, "happened_where": "Baniyas", "images": [photo_upload()]})
     assert response.status_code == 503
@@ -405,7 +405,7 @@ def test_below_the_disk_floor_the_witness_keeps_their_text_and_no_upload_is_writ
     assert not Submission.objects.exists()
     settings.INTAKE_MIN_FREE_DISK_MB = 0
     response = client.post(SUBMIT, {"account": ACCOUNT, "images": [photo_upload()]})
-    assert "Keep these words secret" in response.content.decode()
+    assert "Keep this receipt secret" in response.content.decode()
 
 
 @pytest.mark.django_db

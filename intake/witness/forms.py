@@ -86,7 +86,10 @@ class TestimonyForm(forms.Form):
 class ReceiptForm(forms.Form):
     receipt = forms.CharField(
         label=_("Your receipt"),
-        help_text=_("The eight words you were given, in order."),
+        help_text=_(
+            "The 28 digits you were given, in order, with or without spaces: ١٢٣ or 123 both work. "
+            "A receipt of eight words, given before, still works."
+        ),
         max_length=200,
         widget=forms.TextInput(
             attrs={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false", "dir": "ltr"}

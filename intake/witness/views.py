@@ -84,7 +84,7 @@ def submit(request):
                     refusal = "database_down"
                 else:
                     floods.count_submission()
-                    return render(request, "witness/receipt.html", {"receipt": receipt.split(), "photos": len(images)})
+                    return render(request, "witness/receipt.html", {"receipt": receipt, "photos": len(images)})
         if refusal is not None:
             return _refused(request, refusal)
     else:
@@ -114,15 +114,18 @@ def _refused(request, refusal: str):
 @require_http_methods(["GET", "POST"])
 def status(request):
     submission = None
-    not_found = False
+    not_found = wrong_digit = False
     if request.method == "POST":
         form = ReceiptForm(request.POST)
         if form.is_valid():
-            if receipts.normalise(form.cleaned_data["receipt"]) is None:
+            typed = receipts.normalise(form.cleaned_data["receipt"])
+            if typed is receipts.WRONG_DIGIT:
+                wrong_digit = True  # told by the check digit: no scrypt to run
+            elif typed is None:
                 not_found = True  # not a receipt: no scrypt to run
             else:
                 # A receipt that opens a testimony is not echoed on the page: the form comes back empty.
-                # One that opens nothing is, so that a witness can find the word they mistyped.
+                # One that opens nothing is, so that a witness can find what they mistyped.
                 with floods.slot("status", settings.INTAKE_STATUS_CONCURRENCY) as free:
                     if not free or not floods.status_lookup_allowed():
                         context = {"form": ReceiptForm(), "busy": True}
@@ -139,7 +142,7 @@ def status(request):
     return render(
         request,
         "witness/status.html",
-        {"form": form, "submission": submission, "not_found": not_found},
+        {"form": form, "submission": submission, "not_found": not_found, "wrong_digit": wrong_digit},
     )
 
 

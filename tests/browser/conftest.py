@@ -65,7 +65,8 @@ def driver(request, tmp_path_factory):
         f"--window-size={PHONE[0]},{PHONE[1]}",
     ):
         options.add_argument(argument)
-    prefs = {"intl.accept_languages": "en-US,en"}
+    # A module may set preferences of its own, as a person would in Chromium's settings (text size).
+    prefs = {"intl.accept_languages": "en-US,en", **getattr(request.module, "CHROMIUM_PREFS", {})}
     javascript = request.param == "js-on"
     if not javascript:
         prefs["profile.managed_default_content_settings.javascript"] = 2
