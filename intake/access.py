@@ -3,15 +3,21 @@
 Roles are Django groups (created by migration 0002). Reading testimony needs the Reviewer group and
 a session with both factors done, and nothing else: not staff status, not superuser status. "Missing"
 and "not yours" are the same 404.
+
+A witness reaches their own testimony by posting its receipt (intake.witness.views.status). The page
+that opens carries, instead of the receipt, a signed access token good for an hour, with which the
+witness sends an answer (``witness_access_token``, ``submission_for_witness``).
 """
 
 from functools import wraps
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.signing import BadSignature, TimestampSigner
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
+from intake import crypto
 from intake.models import Image, Submission
 
 REVIEWER = "Reviewer"
@@ -52,3 +58,29 @@ def clean_image_for(user, image_id) -> Image:
     if not Submission.objects.ready_for_review().filter(pk=image.submission_id).exists():
         raise Http404
     return image
+
+
+# --- The witness's access to their own testimony ---------------------------------------------------
+
+WITNESS_ACCESS_SECONDS = 3600
+_WITNESS_ACCESS_SALT = "intake.witness.access"
+
+
+def _witness_signer() -> TimestampSigner:
+    return TimestampSigner(key=crypto.witness_access_key(), salt=_WITNESS_ACCESS_SALT)
+
+
+def witness_access_token(submission: Submission) -> str:
+    """A token that opens ``submission`` to whoever posts it within the hour: the reply form carries it,
+    so that the receipt itself is never written into a page. It names the submission by its receipt
+    digest, which says nothing to anyone without the keys (not the reference staff know it by)."""
+    return _witness_signer().sign(submission.receipt_digest)
+
+
+def submission_for_witness(token: str) -> Submission | None:
+    """The submission a token opens, or None for one that is forged, altered or expired."""
+    try:
+        digest = _witness_signer().unsign(token, max_age=WITNESS_ACCESS_SECONDS)
+    except BadSignature:  # SignatureExpired is one
+        return None
+    return Submission.objects.filter(receipt_digest=digest).first()

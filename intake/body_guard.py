@@ -3,9 +3,10 @@
 ``guard_request_body`` is a middleware placed before anything reads the body:
 
 - A body declared larger than ``INTAKE_MAX_REQUEST_BYTES`` is answered at once with the 413 page,
-  unread. The one exception is the testimony form: the text comes before the photos in it, so only the
-  text part is read (at most ``INTAKE_MAX_FIELDS_BYTES``), and the form is shown again with what the
-  witness wrote (``intake.witness.views``). Either way the rest is never read.
+  unread. The one exception is the witness's forms with photos (the testimony, and an answer in its
+  conversation): the text comes before the photos in them, so only the text part is read (at most
+  ``INTAKE_MAX_FIELDS_BYTES``), and the form is shown again with what the witness wrote
+  (``intake.witness.views``). Either way the rest is never read.
 - One process reads at most ``INTAKE_MAX_CONCURRENT_UPLOADS`` bodies at once. Beyond that the client is
   told at once, unread, that the service is busy: the remaining threads are kept for pages.
 - A body must keep coming: for each ``INTAKE_UPLOAD_RATE_WINDOW_SECONDS`` spent waiting for it, at least
@@ -100,10 +101,11 @@ def declared_length(request) -> int:
 
 
 def is_testimony(request) -> bool:
+    """A witness's form with photos: the testimony, or an answer that adds photos to it."""
     return (
         request.method == "POST"
         and request.content_type == "multipart/form-data"
-        and request.path_info == reverse("witness:submit")
+        and request.path_info in (reverse("witness:submit"), reverse("witness:reply"))
     )
 
 

@@ -30,6 +30,7 @@ KINDS = {
     "busy_submissions": "testimonies refused: the hourly budget was spent",
     "disk_low": "testimonies refused: the blob folder's disk was nearly full",
     "database_down": "witness requests that met a database error",
+    "expired_access": "answers sent from a testimony's page after its hour: the receipt asked again",
     "csrf_failure": "forms refused by the CSRF check",
     "bad_host": "requests for a host name not served",
     "bad_request": "other requests refused as malformed or suspicious (400)",

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import io
 import json
 import secrets
@@ -238,3 +239,10 @@ def receipt_digest(receipt: str) -> str:
         receipt.encode(), salt=keys().receipt_pepper, n=n, r=8, p=1, dklen=32, maxmem=256 * n * 8 + 1024 * 1024
     )
     return digest.hex()
+
+
+def witness_access_key() -> bytes:
+    """The key that signs a witness's short-lived access to their conversation (intake.access). Derived
+    from the receipt pepper, not SECRET_KEY: whoever has SECRET_KEY and a copy of the database, with its
+    receipt digests, must not be able to forge one."""
+    return hmac.new(keys().receipt_pepper, b"intake: witness access token", hashlib.sha256).digest()

@@ -4,7 +4,7 @@
   (each look-up is an scrypt of 32 MB). Taking a slot never waits: without a free one, the witness is
   told at once that the service is busy, and no thread is held.
 - Rates for the whole service, counted in the cache (Redis when there is one, else files under var/):
-  receipt look-ups per minute and testimonies stored per hour.
+  receipt look-ups per minute and testimonies stored per hour (a witness's answer counts as one).
 - The free-disk floor of the blob folder.
 - The busy page.
 

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
-from intake import actions, blobs
+from intake import access, actions, blobs, receipts
 from intake.models import AuditEvent, Image, Message, Reading, Submission
 from tests.conftest import log_in
 
@@ -85,16 +85,31 @@ def test_staff_without_the_reviewer_role_cannot_send_a_message(client, submissio
     assert not Message.objects.exists()
 
 
-def test_status_changes_and_notes_are_confirmed_and_keep_the_reviewer_in_place(reviewer_client, submission):
+def section(page: str, anchor: str) -> str:
+    """The part of the submission page from ``id="anchor"`` to the next section."""
+    start = page.index(f'<section id="{anchor}"')
+    return page[start : page.index("</section>", start)]
+
+
+def test_status_changes_notes_and_messages_are_confirmed_where_the_reviewer_is_brought_back(
+    reviewer_client, submission
+):
     response = reviewer_client.post(url(submission, "review:set_status"), {"status": "needs_follow_up"})
     assert response["Location"] == url(submission) + "#status"
-    assert "Status set to “Needs follow-up”." in reviewer_client.get(response["Location"]).content.decode()
+    page = reviewer_client.get(response["Location"]).content.decode()
+    assert "Status set to “Needs follow-up”." in section(page, "status")
+    assert page.count("Status set to") == 1
 
     response = reviewer_client.post(url(submission, "review:add_note"), {"text": "Matches the mosque."})
     assert response["Location"] == url(submission) + "#notes"
     page = reviewer_client.get(response["Location"]).content.decode()
-    assert "Note added." in page
+    assert "Note added." in section(page, "notes")
+    assert page.count("Note added.") == 1
     assert "Status set to" not in page  # each confirmation is shown once
+
+    response = reviewer_client.post(url(submission, "review:send_message"), {"text": "Which road?"})
+    page = reviewer_client.get(response["Location"]).content.decode()
+    assert "Message sent." in section(page, "conversation") and page.count("Message sent.") == 1
 
 
 def test_the_page_has_its_sections_in_order_with_anchors(reviewer_client, submission):
@@ -192,7 +207,7 @@ def test_the_conversation_shows_the_photos_a_reply_brought(reviewer_client, revi
 # --- Positions ------------------------------------------------------------------------------------
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_messages_get_distinct_positions(reviewer):
     submission = Submission.objects.create(receipt_digest="f" * 64, account="x")
     writers = 8
@@ -220,3 +235,308 @@ def test_concurrent_messages_get_distinct_positions(reviewer):
     assert sorted(Message.objects.values_list("position", flat=True)) == list(range(writers))
     submission.refresh_from_db()
     assert submission.witness_updates == writers // 2
+
+
+# --- The witness reads and answers ------------------------------------------------------------------
+
+STATUS = reverse("witness:status")
+REPLY = reverse("witness:reply")
+
+
+@pytest.fixture
+def receipt() -> str:
+    return receipts.new_receipt()
+
+
+@pytest.fixture
+def testimony(receipt):
+    """A testimony whose receipt the witness holds, with one photo cleaned."""
+    submission = Submission.objects.create(
+        receipt_digest=receipts.digest(receipts.normalise(receipt)), account="They came at dawn."
+    )
+    Image.objects.create(submission=submission, position=0, state=Image.State.CLEAN, clean_blob=blobs.write(b"GIF89a"))
+    return submission
+
+
+def open_testimony(client, receipt, **extra):
+    response = client.post(STATUS, {"receipt": receipt, **extra})
+    assert response.status_code == 200
+    return response
+
+
+def access_in(response) -> str:
+    return re.search(r'name="access" value="([^"]+)"', response.content.decode()).group(1)
+
+
+def answer(client, page, text="It was the north road.", images=(), **fields):
+    return client.post(REPLY, {"access": access_in(page), "text": text, "images": list(images), **fields})
+
+
+def upload(data: bytes, name="IMG_20260308_0712.jpg"):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(name, data, "image/jpeg")
+
+
+def test_the_witness_reads_the_question_with_the_day_only_and_is_told_it_waits(client, testimony, receipt, reviewer):
+    testimony.status = Submission.Status.NEEDS_FOLLOW_UP
+    testimony.save(update_fields=["status"])
+    actions.send_message(reviewer, testimony, "Which road did they come by?")
+    page = open_testimony(client, receipt).content.decode()
+    assert "Which road did they come by?" in page
+    assert "<strong>We have a question for you</strong>" in page
+    assert "Being reviewed" not in page  # "Needs follow-up" with a question waiting says so
+    assert "Investigator" in page and reviewer.username not in page
+    assert not re.search(r"\d{1,2}:\d{2}", page)  # a day, never a time
+    # The page carries a token, never the receipt.
+    assert receipt not in page and receipt.replace(" ", "") not in page.replace(" ", "")
+    assert access.submission_for_witness(access_in(open_testimony(client, receipt))) == testimony
+
+
+def test_once_answered_the_question_no_longer_waits(client, testimony, receipt, reviewer):
+    actions.send_message(reviewer, testimony, "Which road?")
+    answered = answer(client, open_testimony(client, receipt)).content.decode()
+    assert "We have a question for you" not in answered
+    assert "<strong>Received</strong>" in answered
+
+
+def test_the_witness_is_told_how_many_photos_arrived_and_why_each_refused_one_was(client, testimony, receipt):
+    Image.objects.create(submission=testimony, position=1, original_blob=blobs.write(b"raw"))
+    Image.objects.create(
+        submission=testimony,
+        position=2,
+        state=Image.State.FAILED,
+        refusal="too_large",
+        refusal_params={"megabytes": 20},
+    )
+    refused = Image.objects.get(position=2)
+    page = open_testimony(client, receipt).content.decode()
+    counts = dict(re.findall(r"<li>([^<]+): <strong>(\d+)</strong>", page))
+    assert counts == {
+        "Photos received": "3",
+        "Cleaned, ready for investigators": "1",
+        "Being cleaned": "1",
+        "Refused": "1",
+    }
+    assert f"Photo 3: {refused.refusal_text}" in page
+    assert "Photo 1:" not in page and "Photo 2:" not in page
+
+    # In the witness's language: the reason is the one shown in Arabic.
+    from django.utils import translation
+
+    arabic = client.post(STATUS, {"receipt": receipt}, HTTP_ACCEPT_LANGUAGE="ar")
+    with translation.override("ar"):
+        in_arabic = str(refused.refusal_text)
+    assert 'lang="ar"' in arabic.content.decode() and in_arabic in arabic.content.decode()
+
+
+def test_an_answer_is_stored_encrypted_counted_as_new_and_never_put_back_in_a_form_field(client, testimony, receipt):
+    page = open_testimony(client, receipt)
+    response = answer(client, page, text="It was the north road, near the mill.")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Your answer was received." in body
+    # Shown in the conversation, never as the value of a field that a reload or Back would send again.
+    assert re.search(r"<textarea[^>]*>\s*</textarea>", body)
+    assert "near the mill." in body.split("<textarea")[0]
+
+    message = Message.objects.get()
+    assert (message.sender, message.author, message.position, message.text) == (
+        Message.Sender.WITNESS,
+        None,
+        0,
+        "It was the north road, near the mill.",
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT text FROM intake_message")
+        assert b"north road" not in bytes(cursor.fetchone()[0])
+    testimony.refresh_from_db()
+    assert testimony.witness_updates == 1
+    # Nothing of the witness's visit is audited, and no session is made.
+    assert not AuditEvent.objects.exists()
+    assert "sessionid" not in response.cookies and "no-store" in response["Cache-Control"]
+
+
+def test_added_photos_continue_the_numbering_and_go_to_the_same_worker(
+    client, testimony, receipt, photo, django_capture_on_commit_callbacks, monkeypatch
+):
+    enqueued = []
+    monkeypatch.setattr(actions, "enqueue_cleaning", enqueued.append)
+    page = open_testimony(client, receipt)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = answer(client, page, text="", images=[upload(photo), upload(photo, "b.jpg")])
+    assert "Your answer was received." in response.content.decode()
+    message = Message.objects.get()
+    added = list(message.images.order_by("position"))
+    assert [image.position for image in added] == [1, 2]
+    assert all(image.state == Image.State.PENDING and blobs.exists(image.original_blob) for image in added)
+    assert enqueued == [image.pk for image in added]
+    assert message.text == ""
+    # The witness is told they are being cleaned.
+    assert "Being cleaned: <strong>2</strong>" in response.content.decode()
+    assert "Photos added: 2, 3" in response.content.decode()
+
+
+def test_an_answer_with_neither_words_nor_photos_is_refused(client, testimony, receipt):
+    response = answer(client, open_testimony(client, receipt), text="   ")
+    assert "Write an answer, or choose photos to add, or both." in response.content.decode()
+    assert not Message.objects.exists()
+
+
+def test_photos_past_the_testimonys_limit_are_refused_with_the_limit_stated(
+    client, settings, testimony, receipt, photo
+):
+    settings.INTAKE_MAX_IMAGES_PER_SUBMISSION = 2
+    page = open_testimony(client, receipt)
+    assert "A testimony can have 2 photos in all; you can add 1 more." in page.content.decode()
+    response = answer(client, page, text="Two more.", images=[upload(photo), upload(photo)])
+    body = response.content.decode()
+    assert "A testimony can have at most 2 photos in all." in body
+    assert "Two more." in body  # the text is kept
+    assert not Message.objects.exists()
+    assert blobs.all_names() == [testimony.images.get().clean_blob]  # the uploads were not kept
+    assert "Your answer was received." in answer(client, page, images=[upload(photo)]).content.decode()
+
+
+def test_answers_past_the_testimonys_limit_are_refused(client, settings, testimony, receipt):
+    settings.INTAKE_MAX_REPLIES = 2
+    page = open_testimony(client, receipt)
+    for number in range(2):
+        assert "Your answer was received." in answer(client, page, text=f"answer {number}").content.decode()
+    response = answer(client, page, text="a third")
+    assert "This testimony has had as many answers as it can take." in response.content.decode()
+    assert Message.objects.count() == 2
+
+
+def test_a_closed_testimony_takes_no_answer_and_says_so(client, testimony, receipt, photo):
+    page = open_testimony(client, receipt)
+    testimony.status = Submission.Status.ARCHIVED
+    testimony.save(update_fields=["status"])
+    response = answer(client, page, text="One more thing.", images=[upload(photo)])
+    body = response.content.decode()
+    assert "Work on this testimony is finished: it takes no more answers or photos." in body
+    assert not Message.objects.exists()
+    assert blobs.all_names() == [testimony.images.get().clean_blob]
+    assert f'action="{REPLY}"' not in open_testimony(client, receipt).content.decode()
+
+
+def test_an_expired_page_asks_for_the_receipt_again_and_gives_the_answer_back(client, testimony, receipt, monkeypatch):
+    import time
+
+    from django.core import signing
+
+    now = time.time()
+    monkeypatch.setattr(signing.time, "time", lambda: now - access.WITNESS_ACCESS_SECONDS - 1)
+    page = open_testimony(client, receipt)
+    monkeypatch.setattr(signing.time, "time", lambda: now)
+    response = answer(client, page, text="Typed for a long time.")
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "the page was open for more than an hour" in body
+    assert re.search(r'<textarea name="draft"[^>]*>\s*Typed for a long time.</textarea>', body)
+    assert not Message.objects.exists()
+
+    # The receipt again, and the answer is back in its box, ready to send.
+    again = open_testimony(client, receipt, draft="Typed for a long time.").content.decode()
+    assert re.search(r'<textarea name="text"[^>]*>\s*Typed for a long time.</textarea>', again)
+
+
+@pytest.mark.parametrize("forgery", ["altered", "other_key", "empty"])
+def test_a_forged_token_opens_nothing_and_gives_the_answer_back(client, testimony, receipt, forgery):
+    from django.core.signing import TimestampSigner
+
+    other = Submission.objects.create(receipt_digest="9" * 64, account="someone else's")
+    token = access_in(open_testimony(client, receipt))
+    forged = {
+        "altered": token.replace(testimony.receipt_digest, other.receipt_digest),
+        # Signed with SECRET_KEY, which a copy of the settings gives away: not the key the tokens need.
+        "other_key": TimestampSigner(salt="intake.witness.access").sign(other.receipt_digest),
+        "empty": "",
+    }[forgery]
+    response = client.post(REPLY, {"access": forged, "text": "Not for them."})
+    assert response.status_code == 400
+    assert "Not for them." in response.content.decode()
+    assert not Message.objects.exists()
+
+
+# --- Received like a testimony ---------------------------------------------------------------------------
+
+
+def test_an_answer_is_received_like_a_testimony(rf):
+    from intake import body_guard
+
+    request = rf.post(REPLY, {"text": "x"})
+    assert body_guard.is_testimony(request)
+    assert body_guard.takes_upload_slot(request, 100)
+    assert not body_guard.is_testimony(rf.post(STATUS, {"receipt": "x"}))
+
+
+def test_an_answer_too_large_is_read_no_further_than_its_text_which_comes_back(client, settings, testimony, receipt):
+    from tests.test_floods import MB, EndlessBody, form_head, post_stream
+
+    token = access_in(open_testimony(client, receipt))
+    head = form_head().replace(b'name="account"', b'name="text"')
+    head = head.replace(b'name="happened_when"', b'name="access"').replace(
+        b'name="access"\r\n\r\n', f'name="access"\r\n\r\n{token}'.encode()
+    )
+    body = EndlessBody(head, 600 * MB)
+    response = post_stream(client, REPLY, body, 600 * MB)
+    assert response.status_code == 413
+    page = response.content.decode()
+    assert "Your answer was not received" in page and "Men in masks took my neighbours" in page
+    assert body.taken <= settings.INTAKE_MAX_FIELDS_BYTES
+    assert not Message.objects.exists()
+    assert blobs.all_names() == [testimony.images.get().clean_blob]
+
+
+def test_an_answer_counts_in_the_hourly_budget_and_is_refused_once_it_is_spent(
+    client, settings, testimony, receipt, photo
+):
+    settings.INTAKE_SUBMISSIONS_PER_HOUR = 2
+    page = open_testimony(client, receipt)
+    assert "Your answer was received." in answer(client, page, text="first").content.decode()
+    assert "Keep this receipt secret" in client.post(reverse("witness:submit"), {"account": "x"}).content.decode()
+    for images in ([], [upload(photo)]):
+        response = answer(client, page, text="over the budget", images=images)
+        assert response.status_code == 503 and response["Retry-After"]
+        assert "over the budget" in response.content.decode()
+    assert Message.objects.count() == 1
+    assert blobs.all_names() == [testimony.images.get().clean_blob]
+
+
+def test_below_the_disk_floor_an_answer_with_photos_is_refused_and_nothing_written(
+    client, settings, testimony, receipt, photo
+):
+    import shutil
+
+    from tests.conftest import ROOT
+
+    page = open_testimony(client, receipt)
+    settings.INTAKE_MIN_FREE_DISK_MB = shutil.disk_usage(ROOT).free // (1024 * 1024) + 1024
+    response = answer(client, page, text="kept", images=[upload(photo)])
+    assert response.status_code == 503 and "kept" in response.content.decode()
+    assert not Message.objects.exists()
+    assert blobs.all_names() == [testimony.images.get().clean_blob]
+
+
+def test_an_answer_cut_off_in_its_photo_stores_nothing(client, testimony, receipt, photo):
+    import io
+
+    from tests.test_floods import BOUNDARY, MULTIPART
+
+    token = access_in(open_testimony(client, receipt))
+    head = (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="access"\r\n\r\n{token}\r\n'
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="text"\r\n\r\nThe mill.\r\n'
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="images"; filename="a.jpg"\r\n'
+        "Content-Type: image/jpeg\r\n\r\n"
+    ).encode()
+    whole = head + photo + f"\r\n--{BOUNDARY}--\r\n".encode()
+    sent = whole[: len(head) + len(photo) // 2]
+    response = client.generic(
+        "POST", REPLY, b"x", content_type=MULTIPART, CONTENT_LENGTH=str(len(whole)), **{"wsgi.input": io.BytesIO(sent)}
+    )
+    assert response.status_code == 400
+    assert "did not arrive whole" in response.content.decode() and "The mill." in response.content.decode()
+    assert not Message.objects.exists()
+    assert blobs.all_names() == [testimony.images.get().clean_blob]

@@ -8,6 +8,8 @@ import contextlib
 import hashlib
 import io
 import logging
+import re
+from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -183,3 +185,141 @@ def test_an_image_whose_message_was_lost_is_cleaned_by_the_running_worker(start_
     wait_until(all_cleaned, message="the quick sweep to find the image")
     image.refresh_from_db()
     assert image.state == Image.State.CLEAN and image.attempts == 1
+
+
+# --- The conversation through the receipt -----------------------------------------------------------
+
+QUESTION = "Q-MARKER-Baniyas-5519"
+ANSWER = "A-MARKER-Jableh-8842-جبلة"
+
+
+def hidden_fields(page: str, action: str) -> dict[str, str]:
+    """The hidden inputs of the form that posts to ``action``, as the browser would send them."""
+    form = re.search(rf'<form[^>]*action="{re.escape(action)}".*?</form>', page, re.S).group(0)
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form))
+
+
+def broker_bytes(settings) -> bytes:
+    """Everything the broker holds now: every key of the Redis database, or every file of the file broker."""
+    if not settings.REDIS_URL:
+        from tests.test_encryption_at_rest import files_under
+
+        return files_under(Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"]))
+    import redis
+
+    server = redis.Redis.from_url(settings.REDIS_URL)
+    dump = []
+    for key in server.scan_iter():
+        kind = server.type(key).decode()
+        value = {
+            "string": lambda: [server.get(key)],
+            "list": lambda: server.lrange(key, 0, -1),
+            "hash": lambda: [item for pair in server.hgetall(key).items() for item in pair],
+            "set": lambda: list(server.smembers(key)),
+            "zset": lambda: server.zrange(key, 0, -1),
+        }.get(kind, lambda: [])()
+        dump += [key, *[item for item in value if item is not None]]
+    return b"".join(item if isinstance(item, bytes) else str(item).encode() for item in dump)
+
+
+def database_file_bytes() -> bytes:
+    """The SQLite database's own files, as a copy of the disk would give them (nothing on PostgreSQL,
+    whose rows ``all_database_bytes`` reads)."""
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        return b""
+    name = Path(connection.settings_dict["NAME"])
+    return b"".join(path.read_bytes() for path in name.parent.glob(name.name + "*") if path.is_file())
+
+
+def test_a_question_and_an_answer_with_a_gps_photo_go_through_the_worker_and_leave_no_plaintext(
+    worker, client, reviewer, caplog, monkeypatch, settings
+):
+    from django.test import Client
+
+    from intake import actions
+    from intake.models import Message
+    from tests.test_encryption_at_rest import all_database_bytes, files_under
+
+    caplog.set_level(logging.DEBUG)
+    given = []
+    submit_testimony = actions.submit_testimony
+    monkeypatch.setattr(
+        actions, "submit_testimony", lambda **fields: given.append(submit_testimony(**fields)) or given[-1]
+    )
+
+    # The witness submits, in a browser of their own.
+    witness = Client()
+    photo = SimpleUploadedFile("IMG_1.jpg", camera_jpeg(), "image/jpeg")
+    assert (
+        witness.post(reverse("witness:submit"), {"account": "They took my neighbours.", "images": [photo]}).status_code
+        == 200
+    )
+    (receipt,) = given
+    wait_until(all_cleaned, message="the worker to clean the first photo")
+    submission = Submission.objects.get()
+
+    # The reviewer asks.
+    log_in(client, reviewer)
+    response = client.post(
+        reverse("review:send_message", args=[submission.pk]), {"text": f"Which road? {QUESTION}"}, follow=True
+    )
+    assert response.redirect_chain[-1][0].endswith("#conversation")
+    assert "Message sent." in response.content.decode()
+
+    # The witness reads the question with the receipt: a day, never a time.
+    page = witness.post(reverse("witness:status"), {"receipt": receipt}).content.decode()
+    assert f"Which road? {QUESTION}" in page and "We have a question for you" in page
+    assert not re.search(r"\d{1,2}:\d{2}", page)
+    # ...and answers, adding a photo that carries GPS.
+    reply = reverse("witness:reply")
+    gps_photo = camera_jpeg(orientation=1, comment=ANSWER.encode())
+    assert "GPS:GPSLatitude" in exiftool(gps_photo) and ANSWER.encode() in gps_photo
+    response = witness.post(
+        reply,
+        {
+            **hidden_fields(page, reply),
+            "text": f"The north road. {ANSWER}",
+            "images": [SimpleUploadedFile("IMG_2.jpg", gps_photo, "image/jpeg")],
+        },
+    )
+    assert "Your answer was received." in response.content.decode()
+    wait_until(all_cleaned, message="the worker to clean the added photo")
+    added = Image.objects.get(message__isnull=False)
+    assert added.state == Image.State.CLEAN and added.position == 1
+
+    # The reviewer sees the answer as new, and the cleaned photo.
+    queue = reverse("review:queue")
+    assert "New reply" in client.get(queue).content.decode()
+    assert submission.reference in client.get(queue, {"replied": "on"}).content.decode()
+    page = client.get(reverse("review:submission", args=[submission.pk])).content.decode()
+    conversation = page[page.index('id="conversation"') : page.index('id="status"')]
+    assert f"The north road. {ANSWER}" in conversation and "Witness" in conversation
+    image_url = reverse("review:image", args=[added.pk])
+    assert image_url in conversation
+    served = client.get(image_url).content
+    assert hashlib.sha256(served).hexdigest() == added.sha256
+    tags = exiftool(served)
+    assert not [key for key in tags if key.startswith("GPS:") or "GPS" in key], tags
+    assert "New reply" not in client.get(queue).content.decode()  # seen now
+
+    # Nothing of the conversation is kept outside the ciphertext of its rows.
+    wait_until(
+        lambda: set(blobs.all_names()) == {image.clean_blob for image in Image.objects.all()},
+        message="the originals to be destroyed",
+    )
+    found_in = {
+        "database rows": all_database_bytes(),
+        "database files": database_file_bytes(),
+        "blob files": files_under(settings.INTAKE_BLOB_DIR),
+        "broker": broker_bytes(settings),
+        "worker's log and temporary folder": worker.log_path.read_bytes() + files_under(worker.temp_dir),
+        "logs": caplog.text.encode(),
+    }
+    for marker in (QUESTION, ANSWER):
+        for place, data in found_in.items():
+            assert marker.encode() not in data, f"{marker} found in {place}"
+    # The search finds what is there: the markers are in the rows, encrypted.
+    texts = [message.text for message in Message.objects.order_by("position")]
+    assert texts == [f"Which road? {QUESTION}", f"The north road. {ANSWER}"]

@@ -62,8 +62,8 @@ def set_status(request, submission_id):
     if not form.is_valid():
         return _show(request, submission, status_form=form, status=400)
     actions.change_status(request.user, submission, form.cleaned_data["status"])
-    messages.success(request, _("Status set to “%(status)s”.") % {"status": submission.get_status_display()})
-    return _back(request, submission, "status")
+    confirmation = _("Status set to “%(status)s”.") % {"status": submission.get_status_display()}
+    return _back(request, submission, "status", confirmation)
 
 
 @require_POST
@@ -74,8 +74,7 @@ def add_note(request, submission_id):
     if not form.is_valid():
         return _show(request, submission, note_form=form, status=400)
     actions.add_note(request.user, submission, form.cleaned_data["text"])
-    messages.success(request, _("Note added."))
-    return _back(request, submission, "notes")
+    return _back(request, submission, "notes", _("Note added."))
 
 
 @require_POST
@@ -86,8 +85,8 @@ def send_message(request, submission_id):
     if not form.is_valid():
         return _show(request, submission, message_form=form, status=400)
     actions.send_message(request.user, submission, form.cleaned_data["text"])
-    messages.success(request, _("Message sent. The witness will see it when they come back with their receipt."))
-    return _back(request, submission, "conversation")
+    confirmation = _("Message sent. The witness will see it when they come back with their receipt.")
+    return _back(request, submission, "conversation", confirmation)
 
 
 def _queue_query(data) -> str:
@@ -95,8 +94,10 @@ def _queue_query(data) -> str:
     return QueueFilterForm.kept_query(QueryDict(data.get("queue", "")))
 
 
-def _back(request, submission, anchor: str):
-    """Back to the submission page, at the section just changed, still knowing the queue's filters."""
+def _back(request, submission, anchor: str, confirmation: str):
+    """Back to the submission page, at the section just changed, with its confirmation shown there,
+    still knowing the queue's filters."""
+    messages.success(request, confirmation, extra_tags=anchor)
     url = reverse("review:submission", args=[submission.pk])
     queue = _queue_query(request.POST)
     if queue:

@@ -95,3 +95,38 @@ class ReceiptForm(forms.Form):
             attrs={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false", "dir": "ltr"}
         ),
     )
+
+
+class ReplyForm(forms.Form):
+    """A witness's answer in the conversation: words, photos, or both. The access token that says which
+    testimony it answers is not a field of it (intake.access)."""
+
+    text = forms.CharField(
+        label=_("Your answer (optional)"),
+        help_text=_("Answer the question, or add anything you remember. Leave out your own name."),
+        required=False,
+        max_length=settings.INTAKE_MAX_REPLY_CHARS,
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 8, "dir": "auto"}),
+    )
+    images = ImagesField(label=_("Photos to add (optional)"), required=False)
+
+    def clean(self):
+        data = super().clean()
+        if not self.errors and not data.get("text") and not data.get("images"):
+            raise forms.ValidationError(_("Write an answer, or choose photos to add, or both."), code="empty")
+        return data
+
+
+class DraftForm(forms.Form):
+    """An answer not yet sent, carried through the receipt form when the conversation page was open too
+    long to send it (intake.access): given back in the answer box once the receipt is typed again."""
+
+    draft = forms.CharField(
+        label=_("Your answer, not sent yet"),
+        help_text=_("Kept here while you type your receipt. Your photos must be chosen again."),
+        required=False,
+        max_length=settings.INTAKE_MAX_REPLY_CHARS,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 6, "dir": "auto"}),
+    )

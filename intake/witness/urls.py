@@ -6,4 +6,5 @@ app_name = "witness"
 urlpatterns = [
     path("", views.submit, name="submit"),
     path("status/", views.status, name="status"),
+    path("status/answer/", views.reply, name="reply"),
 ]

@@ -11,8 +11,9 @@ from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
-from intake import actions, body_guard, counters, floods, receipts
-from intake.witness.forms import ReceiptForm, TestimonyForm
+from intake import access, actions, body_guard, counters, floods, receipts
+from intake.models import Image, Message
+from intake.witness.forms import DraftForm, ReceiptForm, ReplyForm, TestimonyForm
 
 REFUSALS = {
     body_guard.TOO_LARGE: (
@@ -113,8 +114,11 @@ def _refused(request, refusal: str):
 
 @require_http_methods(["GET", "POST"])
 def status(request):
+    """The receipt form; posted a receipt, the testimony's page: its status, what arrived, the conversation."""
     submission = None
     not_found = wrong_digit = False
+    # An answer typed on a page that was open too long comes back through this form (see ``reply``).
+    draft = DraftForm(request.POST or None)
     if request.method == "POST":
         form = ReceiptForm(request.POST)
         if form.is_valid():
@@ -128,26 +132,169 @@ def status(request):
                 # One that opens nothing is, so that a witness can find what they mistyped.
                 with floods.slot("status", settings.INTAKE_STATUS_CONCURRENCY) as free:
                     if not free or not floods.status_lookup_allowed():
-                        context = {"form": ReceiptForm(), "busy": True}
+                        context = {"form": ReceiptForm(), "draft": draft, "busy": True}
                         return floods.busy(request, "busy_status", "witness/status.html", context)
                     try:
                         submission = actions.find_by_receipt(form.cleaned_data["receipt"])
                     except DATABASE_ERRORS:
-                        return _status_unavailable(request)
+                        return _status_unavailable(request, draft)
                 not_found = submission is None
                 if submission is not None:
-                    form = ReceiptForm()
+                    text = draft.cleaned_data["draft"] if draft.is_valid() else ""
+                    return _conversation(request, submission, ReplyForm(initial={"text": text}))
     else:
         form = ReceiptForm()
     return render(
         request,
         "witness/status.html",
-        {"form": form, "submission": submission, "not_found": not_found, "wrong_digit": wrong_digit},
+        {"form": form, "draft": draft, "not_found": not_found, "wrong_digit": wrong_digit},
     )
 
 
-def _status_unavailable(request):
+def _status_unavailable(request, draft=None):
     counters.count("database_down", request)
-    response = render(request, "witness/status.html", {"form": ReceiptForm(), "unavailable": True}, status=503)
+    context = {"form": ReceiptForm(), "draft": draft, "unavailable": True}
+    response = render(request, "witness/status.html", context, status=503)
     response["Retry-After"] = str(floods.RETRY_AFTER_SECONDS)
     return response
+
+
+# --- The conversation -------------------------------------------------------------------------------
+
+REPLY_REFUSALS = {
+    body_guard.TOO_LARGE: (
+        413,
+        _(
+            "Your answer was not received: it is larger than we can accept. Nothing was stored. What you "
+            "wrote is below. Choose fewer or smaller photos, and send it again."
+        ),
+    ),
+    body_guard.CUT_OFF: (
+        400,
+        _(
+            "Your answer did not arrive whole: the connection was interrupted. Nothing was stored. What "
+            "arrived of your text is below. Check it, choose your photos again, and send it again."
+        ),
+    ),
+    body_guard.TOO_SLOW: (
+        400,
+        _(
+            "Your answer did not arrive whole: the connection was too slow. Nothing was stored. What "
+            "arrived of your text is below. Check it, and send it again, with fewer photos if you can."
+        ),
+    ),
+    floods.SUBMISSIONS_BUSY: (
+        503,
+        _("We cannot receive answers right now. Nothing was stored. Please try again later: what you wrote is below."),
+    ),
+    floods.DISK_LOW: (
+        503,
+        _("We cannot receive answers right now. Nothing was stored. Please try again later: what you wrote is below."),
+    ),
+    "database_down": (
+        503,
+        _(
+            "Your answer was not received, because of a problem on our side. Nothing was stored. Please "
+            "try again in a few minutes: what you wrote is below."
+        ),
+    ),
+}
+REPLY_LIMITS = {
+    actions.ReplyRefused.CLOSED: _("Work on this testimony is finished: it takes no more answers or photos."),
+    actions.ReplyRefused.TOO_MANY_MESSAGES: _(
+        "This testimony has had as many answers as it can take. You can send a new testimony instead."
+    ),
+}
+
+
+@require_http_methods(["POST"])
+def reply(request):
+    """A witness's answer, with or without photos, sent from their testimony's page. Received like a
+    testimony (intake.body_guard, intake.floods): stored whole or not at all, and counted in the same
+    budget. Nothing about it is audited or logged."""
+    # Uploads that this view does not store are removed by intake.middleware.discard_unclaimed_uploads.
+    submission = access.submission_for_witness(request.POST.get("access", ""))
+    if submission is None:
+        return _expired(request)
+    form = ReplyForm(request.POST, request.FILES)
+    refusal = body_guard.refusal(request)
+    if refusal is None and form.is_valid():
+        refusal = floods.submission_refusal()
+        if refusal is None:
+            try:
+                actions.reply_as_witness(
+                    submission, text=form.cleaned_data["text"], uploads=form.cleaned_data["images"]
+                )
+            except actions.ReplyRefused as refused:
+                _refuse_past_limits(form, refused.reason)
+            except DATABASE_ERRORS:
+                refusal = "database_down"
+            else:
+                floods.count_submission()
+                return _conversation(request, submission, ReplyForm(), received=True)
+    if refusal is not None:
+        return _reply_refused(request, submission, refusal)
+    return _conversation(request, submission, form)
+
+
+def _refuse_past_limits(form, reason: str) -> None:
+    if reason == actions.ReplyRefused.TOO_MANY_PHOTOS:
+        limit = settings.INTAKE_MAX_IMAGES_PER_SUBMISSION
+        form.add_error(
+            "images",
+            _("A testimony can have at most %(limit)d photos in all. Choose fewer, or send a new testimony.")
+            % {"limit": limit},
+        )
+    else:
+        form.add_error(None, REPLY_LIMITS[reason])
+
+
+def _reply_refused(request, submission, refusal: str):
+    """The page again, with the text that arrived and why nothing was stored; no field errors."""
+    status, message = REPLY_REFUSALS[refusal]
+    if refusal == body_guard.TOO_SLOW:
+        request.refusal_counted = True  # counted when it was stopped
+    else:
+        counters.count(refusal, request)
+    form = ReplyForm(initial={"text": request.POST.get("text", "")})
+    response = _conversation(request, submission, form, refusal=message, status=status)
+    if status == 503:
+        response["Retry-After"] = str(floods.RETRY_AFTER_SECONDS)
+    return response
+
+
+def _expired(request):
+    """The access token is forged, altered or over an hour old: ask for the receipt again, and keep
+    the typed answer in the receipt form, to be put back in the answer box."""
+    counters.count("expired_access", request)
+    draft = DraftForm(initial={"draft": request.POST.get("text", "")})
+    context = {"form": ReceiptForm(), "draft": draft, "expired": True}
+    return render(request, "witness/status.html", context, status=400)
+
+
+def _conversation(request, submission, reply_form, *, received=False, refusal=None, status=200):
+    """The testimony's own page: what arrived, its status in the witness's terms, the messages, and the
+    answer form, which carries a fresh access token instead of the receipt."""
+    images = list(submission.images.all())
+    states = [image.state for image in images]
+    context = {
+        "submission": submission,
+        "witness_status": submission.witness_status,
+        "conversation": submission.messages.prefetch_related("images"),
+        "Sender": Message.Sender,
+        "photos": {
+            "received": len(images),
+            "cleaned": states.count(Image.State.CLEAN),
+            "pending": states.count(Image.State.PENDING),
+            "refused": [image for image in images if image.state == Image.State.FAILED],
+        },
+        "photos_left": max(0, settings.INTAKE_MAX_IMAGES_PER_SUBMISSION - len(images)),
+        "max_images_per_submission": settings.INTAKE_MAX_IMAGES_PER_SUBMISSION,
+        "max_reply_chars": settings.INTAKE_MAX_REPLY_CHARS,
+        "access": access.witness_access_token(submission),
+        "reply_form": reply_form,
+        "received": received,
+        "refusal": refusal,
+        **body_guard.limits(),
+    }
+    return render(request, "witness/status.html", context, status=status)

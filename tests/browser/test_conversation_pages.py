@@ -1,0 +1,129 @@
+"""The conversation through the receipt in a real browser: the witness reads a question and answers with
+a photo; a reviewer reads the conversation and writes back. At phone width, in English and Arabic,
+with JavaScript on and off."""
+
+import io
+import time
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.utils import translation
+from PIL import Image as PILImage
+
+from intake import actions, blobs, receipts
+from intake.models import Image, Message, Submission
+from tests.conftest import camera_jpeg
+from tests.staff_login import PASSWORD, enrol_app
+
+QUESTION = "Which road did they come by? من أي طريق جاؤوا؟"
+ANSWER = "The north road, past the mill. الطريق الشمالي، بعد الطاحونة."
+
+
+def _translated(message: str, language: str) -> str:
+    with translation.override(language):
+        return str(translation.gettext(message))
+
+
+def png(colour=(30, 120, 200)) -> bytes:
+    out = io.BytesIO()
+    PILImage.new("RGB", (640, 420), colour).save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.fixture
+def reviewer(page):
+    user = User.objects.create_user("rania", password=PASSWORD)
+    user.groups.set(Group.objects.filter(name="Reviewer"))
+    return user, enrol_app(user)
+
+
+@pytest.fixture
+def conversation(page, reviewer):
+    """A testimony in review with a question, an answer that brought three photos (one cleaned, one
+    being cleaned, one refused), and a second question still waiting."""
+    receipt = receipts.new_receipt()
+    submission = Submission.objects.create(
+        receipt_digest=receipts.digest(receipts.normalise(receipt)),
+        account="Men in masks took my neighbours at night. رجال ملثمون أخذوا جيراننا ليلاً.",
+        status=Submission.Status.NEEDS_FOLLOW_UP,
+    )
+    Image.objects.create(
+        submission=submission,
+        position=0,
+        state=Image.State.CLEAN,
+        clean_blob=blobs.write(png()),
+        media_type="image/png",
+        sha256="ab" * 32,
+        removed=["gps"],
+    )
+    user, _app = reviewer
+    actions.send_message(user, submission, "Do you have another photo of the checkpoint?")
+    from intake.uploads import SealedUpload
+
+    uploads = [SealedUpload(blob=blobs.write(b"raw"), size=3) for _ in range(3)]
+    answer = actions.reply_as_witness(submission, text="Yes, two more. نعم، صورتان.", uploads=uploads)
+    clean, pending, refused = answer.images.order_by("position")
+    Image.objects.filter(pk=clean.pk).update(
+        state=Image.State.CLEAN, clean_blob=blobs.write(png((200, 60, 30))), media_type="image/png", sha256="cd" * 32
+    )
+    Image.objects.filter(pk=refused.pk).update(
+        state=Image.State.FAILED, refusal="too_large", refusal_params={"megabytes": 20}
+    )
+    actions.send_message(user, submission, QUESTION)
+    return submission, receipt
+
+
+def test_the_witness_reads_the_question_and_answers_with_a_photo(page, conversation, language, tmp_path):
+    submission, receipt = conversation
+    page.open("/status/")
+    page.find("[name=receipt]").send_keys(receipt)
+    page.submit()
+    assert page.find(".status strong").text == _translated("We have a question for you", language)
+    assert QUESTION in page.find_all("article.message")[-1].text
+    refused = page.find("ul.refused li").text
+    assert refused.startswith(_translated("Photo 4:", language).rstrip(":")) or "4" in refused
+    # Nothing to switch here: it would lose the page, which only the receipt opens.
+    assert not page.find_all("form.language")
+    page.check("conversation")
+
+    photo = tmp_path / "IMG_20260308_071200.jpg"
+    photo.write_bytes(camera_jpeg())
+    page.find("[name=text]").send_keys(ANSWER)
+    page.find("[name=images]").send_keys(str(photo))
+    page.submit("form.reply")
+    assert page.find("p[role=status]").text == _translated("Your answer was received. Thank you.", language)
+    assert page.find("[name=text]").get_attribute("value") == ""
+    assert ANSWER in page.find_all("article.message")[-1].text
+    message = Message.objects.filter(submission=submission).order_by("position").last()
+    assert message.text == ANSWER and message.images.count() == 1
+    page.check("conversation-answered")
+
+
+def log_in(page, app):
+    page.open("/staff/login/")
+    page.find("[name=username]").send_keys("rania")
+    page.find("[name=password]").send_keys(PASSWORD)
+    page.submit("main form")
+    page.find("[name=code]").send_keys(app.at(time.time() + 30))
+    page.submit("main form")
+
+
+def test_a_reviewer_reads_the_conversation_and_writes_back(page, conversation, reviewer, language):
+    submission, _receipt = conversation
+    _user, app = reviewer
+    log_in(page, app)
+    assert page.find("strong.unread").text == _translated("New reply", language)
+    page.check("review-queue-new-reply")
+
+    page.follow(page.find(f"a[href^='/staff/submissions/{submission.pk}/']"))
+    messages = page.find_all("#conversation article.message")
+    assert len(messages) == 3 and QUESTION in messages[-1].text
+    assert len(page.find_all("#conversation img")) == 1
+    page.check("review-submission")
+
+    page.find("#conversation textarea[name=text]").send_keys("Thank you. شكراً.")
+    page.submit("#conversation form")
+    assert page.driver.current_url.endswith("#conversation")
+    assert page.find("p[role=status]").text.startswith(_translated("Message sent.", language).split(".")[0])
+    assert "Thank you. شكراً." in page.find_all("#conversation article.message")[-1].text
+    page.check("review-submission-sent")
