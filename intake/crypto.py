@@ -8,6 +8,9 @@
   names the blob.
 - Receipts: scrypt with a server-wide secret pepper. The digest is deterministic so that a receipt can
   be looked up, and slow so that a stolen table cannot be searched.
+- Sent forms (intake.sent_forms): what a sent form must show again is sealed with AES-256-GCM under a key
+  derived (HKDF-SHA256) from the form's one-time token, which only the witness's page holds. Tink takes
+  no raw key, so this uses the ``cryptography`` package (docs/decisions/0001).
 
 Envelope: one version byte, then Tink's own output (its 5-byte key-id prefix selects the key, which is
 what makes rotation work). No timestamps, no pickling: a field decrypts to UTF-8 text and nothing else.
@@ -31,6 +34,10 @@ from functools import cache
 from typing import BinaryIO, cast
 
 import tink
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from tink import aead, secret_key_access, streaming_aead
@@ -246,3 +253,32 @@ def witness_access_key() -> bytes:
     from the receipt pepper, not SECRET_KEY: whoever has SECRET_KEY and a copy of the database, with its
     receipt digests, must not be able to forge one."""
     return hmac.new(keys().receipt_pepper, b"intake: witness access token", hashlib.sha256).digest()
+
+
+# --- Sent forms ------------------------------------------------------------------------------
+
+TOKEN_KEY_INFO = b"intake: sent form"
+NONCE_BYTES = 12
+
+
+def _token_key(token: str) -> AESGCM:
+    # The token is random (intake.sent_forms.new_token), so HKDF needs no salt to make a uniform key.
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=TOKEN_KEY_INFO).derive(token.encode())
+    return AESGCM(key)
+
+
+def seal_with_token(plaintext: bytes, token: str, context: bytes) -> bytes:
+    """``plaintext`` sealed under a key derived from ``token``: the server cannot open it again without
+    the token, which it does not keep."""
+    nonce = secrets.token_bytes(NONCE_BYTES)
+    return ENVELOPE_V1 + nonce + _token_key(token).encrypt(nonce, plaintext, ENVELOPE_V1 + context)
+
+
+def open_with_token(sealed: bytes, token: str, context: bytes) -> bytes:
+    if sealed[:1] != ENVELOPE_V1:
+        raise DecryptionError(f"unknown envelope version {sealed[:1].hex()}")
+    nonce, body = sealed[1 : 1 + NONCE_BYTES], sealed[1 + NONCE_BYTES :]
+    try:
+        return _token_key(token).decrypt(nonce, body, ENVELOPE_V1 + context)
+    except (InvalidTag, ValueError):
+        raise DecryptionError("does not open with this token in this place") from None
