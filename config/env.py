@@ -6,7 +6,9 @@ Secrets may come from ``NAME`` or from a file named by ``NAME_FILE`` (Docker and
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -63,3 +65,29 @@ def env_secret(name: str, default_file: Path | None = None) -> str:
     if default_file is not None and default_file.exists():
         return default_file.read_text().strip()
     return ""
+
+
+_ONION = re.compile(r"[a-z2-7]{56}\.onion")
+
+
+def env_onion(name: str) -> str:
+    """A v3 onion host name (the ``hostname`` file of a Tor onion service), or "" if unset."""
+    raw = os.environ.get(name, "")
+    value = raw.strip().lower()
+    if value and not _ONION.fullmatch(value):
+        raise ImproperlyConfigured(
+            f"{name} must be a v3 onion host name (56 letters and digits, then .onion, no http://), not {raw!r}"
+        )
+    return value
+
+
+def env_url(name: str, default: str) -> str:
+    """An absolute http or https address: never a ``javascript:`` or ``data:`` one."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip()
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ImproperlyConfigured(f"{name} must be an address starting with https:// or http://, not {raw!r}")
+    return value

@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 from dotenv import load_dotenv
 
-from config.env import env_bool, env_int, env_list, env_secret, env_str
+from config.env import env_bool, env_int, env_list, env_onion, env_secret, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # An optional .env file at the project root (NAME=value lines), so that `make run` and every manage.py
@@ -29,6 +30,16 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1"])
 # only on the others (intake.middleware.staff_hosts). They are allowed hosts by being named here.
 STAFF_HOSTS = env_list("STAFF_HOSTS", [])
 ALLOWED_HOSTS += [host for host in STAFF_HOSTS if host not in ALLOWED_HOSTS]
+# The witness side's onion address (the onion service's ``hostname``), shown on the safety page; the
+# form tells a witness who uses it so. An allowed host by being named here.
+INTAKE_ONION_ADDRESS = env_onion("INTAKE_ONION_ADDRESS")
+if INTAKE_ONION_ADDRESS:
+    if INTAKE_ONION_ADDRESS in STAFF_HOSTS:
+        raise ImproperlyConfigured("INTAKE_ONION_ADDRESS is the witnesses' address: it cannot be in STAFF_HOSTS too")
+    if INTAKE_ONION_ADDRESS not in ALLOWED_HOSTS:
+        ALLOWED_HOSTS.append(INTAKE_ONION_ADDRESS)
+# Where "Leave quickly" goes: a common, harmless page (docs/deployment.md, "Leave quickly").
+INTAKE_QUICK_EXIT_URL = env_url("INTAKE_QUICK_EXIT_URL", "https://weather.com/")
 
 INSTALLED_APPS = [
     "intake",
@@ -86,6 +97,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "intake.witness.safety.context",
             ],
         },
     },
@@ -297,6 +309,9 @@ SILENCED_SYSTEM_CHECKS = ["otp_webauthn.E030"]
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'none'"],
+        # Our own files only, never inline: "Leave quickly" and the photo check on the witness side
+        # (intake/static/intake/), the passkey buttons on the staff side.
+        "script-src": ["'self'"],
         "style-src": ["'self'"],
         "img-src": ["'self'"],
         "form-action": ["'self'"],

@@ -6,5 +6,6 @@ app_name = "witness"
 urlpatterns = [
     path("", views.submit, name="submit"),
     path("status/", views.status, name="status"),
+    path("safety/", views.safety, name="safety"),
     path("status/answer/", views.reply, name="reply"),
 ]

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import DatabaseError, InterfaceError
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from intake import access, actions, body_guard, counters, floods, receipts
 from intake.models import Image, Message
@@ -298,3 +298,10 @@ def _conversation(request, submission, reply_form, *, received=False, refusal=No
         **body_guard.limits(),
     }
     return render(request, "witness/status.html", context, status=status)
+
+
+@require_safe
+def safety(request):
+    """How to stay safe: Tor Browser and the onion address, what cleaning removes and what it cannot,
+    history, the receipt, the device."""
+    return render(request, "witness/safety.html")

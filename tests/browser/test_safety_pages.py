@@ -1,0 +1,182 @@
+"""Safety in a real browser: the safety page, the onion notice and "Leave quickly", at
+phone width, in English and Arabic, with JavaScript on and off.
+
+"Leave quickly" goes to a tiny neutral site on this machine, which records what each visit told it; its
+address is set in this process, where the live server runs as a thread."""
+
+from __future__ import annotations
+
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.wait import WebDriverWait
+
+ONION = "2gzyxa5ihm7nsggfxnu52rck2vv4rvmdlkiu3zzui5du4xyclen53wid.onion"
+ACCOUNT = "They came at dawn. جاؤوا عند الفجر."
+
+
+class NeutralSite(BaseHTTPRequestHandler):
+    visits: list[dict] = []
+
+    def do_GET(self):  # noqa: N802 - the name http.server calls
+        if self.path != "/weather":  # its favicon, asked for by the neutral page itself
+            self.send_error(404)
+            return
+        NeutralSite.visits.append(dict(self.headers))
+        body = b"<!doctype html><title>Weather</title><h1>Sunny, 24 degrees</h1>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def neutral_site():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), NeutralSite)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/weather"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def exit_to(neutral_site, settings):
+    settings.INTAKE_QUICK_EXIT_URL = neutral_site
+    NeutralSite.visits.clear()
+    return neutral_site
+
+
+@pytest.fixture
+def fresh_tab(page):
+    """A tab of its own, whose history holds only a blank page: Back from what a test opens in it goes
+    there, unless the page it left is still in the history."""
+    driver = page.driver
+    first = driver.current_window_handle
+    driver.switch_to.new_window("tab")
+    yield page
+    driver.close()
+    driver.switch_to.window(first)
+
+
+def _wait_for(driver, url: str) -> None:
+    WebDriverWait(driver, 20).until(lambda d: d.current_url == url, f"the browser did not go to {url}")
+
+
+def _history_length(driver) -> int:
+    return driver.execute_script("return history.length")
+
+
+# --- The safety page and the onion notice --------------------------------------------------------
+
+
+def test_the_safety_page_fits_a_phone_with_the_whole_onion_address(page, settings):
+    settings.INTAKE_ONION_ADDRESS = ONION
+    page.open("/")
+    page.follow(page.find("main a[href='/safety/']"))
+    address = page.find(".onion-address code")
+    assert address.text == f"http://{ONION}/"
+    assert address.get_attribute("dir") == "ltr"
+    page.check("safety")
+    page.resize(320)
+    page.screenshot("safety-320px")
+
+
+def test_the_form_on_the_onion_address_says_so(page, settings):
+    # The browser cannot reach an onion address here: the live server's own host name stands in for it.
+    settings.INTAKE_ONION_ADDRESS = "localhost"
+    page.open("/")
+    assert page.find(".onion-notice").is_displayed()
+    page.check("submit-onion")
+    page.resize(320)
+    page.screenshot("submit-onion-320px")
+
+
+# --- Leave quickly -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/", "/status/", "/safety/"])
+def test_leave_quickly_is_in_sight_large_enough_and_clear_of_the_language_switch(page, path):
+    page.open(path)
+    for width in (320, 360):
+        page.resize(width)
+        exit_box, inner_width = page.driver.execute_script(
+            "const r = document.querySelector('a.quick-exit').getBoundingClientRect();"
+            "return [{top: r.top, left: r.left, right: r.right, bottom: r.bottom}, window.innerWidth]"
+        )
+        assert exit_box["left"] >= 0 and exit_box["right"] <= inner_width and exit_box["top"] >= 0
+        # WCAG 2.2 asks 24 px (2.5.8); a frightened thumb gets 44.
+        assert exit_box["right"] - exit_box["left"] >= 44 and exit_box["bottom"] - exit_box["top"] >= 44
+        for button in page.find_all("form.language button"):
+            other = button.rect
+            apart = (
+                other["x"] >= exit_box["right"]
+                or other["x"] + other["width"] <= exit_box["left"]
+                or other["y"] >= exit_box["bottom"]
+                or other["y"] + other["height"] <= exit_box["top"]
+            )
+            assert apart, f"the language switch overlaps Leave quickly at {width} px"
+
+
+def test_leave_quickly_replaces_the_page_and_tells_the_neutral_site_nothing(fresh_tab, exit_to):
+    page = fresh_tab
+    page.open("/safety/")
+    before = _history_length(page.driver)
+    page.find("a.quick-exit").click()
+    _wait_for(page.driver, exit_to)
+    assert NeutralSite.visits and "Referer" not in NeutralSite.visits[-1]
+    if page.javascript:
+        # The safety page was replaced: Back goes to what came before it, the blank page.
+        assert _history_length(page.driver) == before
+        page.driver.back()
+        WebDriverWait(page.driver, 10).until(lambda d: d.current_url == "about:blank", "Back left the blank page")
+    else:
+        # Without script it is an ordinary link: the page left stays in the history (threat model).
+        assert _history_length(page.driver) == before + 1
+        page.driver.back()
+        WebDriverWait(page.driver, 10).until(lambda d: d.current_url.endswith("/safety/"))
+
+
+def _press_escape(page, times: int) -> None:
+    keys = ActionChains(page.driver)
+    for _ in range(times):
+        keys.send_keys(Keys.ESCAPE)
+    keys.perform()
+
+
+def _pause(milliseconds: int) -> None:
+    time.sleep(milliseconds / 1000)  # the page's own timers do not run with JavaScript off
+
+
+def test_escape_three_times_leaves_with_javascript_on(fresh_tab, exit_to):
+    page = fresh_tab
+    page.open("/")
+    page.find("[name=account]").send_keys(ACCOUNT)
+    before = _history_length(page.driver)
+    _press_escape(page, 3)
+    if page.javascript:
+        _wait_for(page.driver, exit_to)
+        assert _history_length(page.driver) == before
+    else:
+        _pause(500)
+        assert page.find("[name=account]").get_attribute("value") == ACCOUNT
+        assert not NeutralSite.visits
+
+
+def test_escape_pressed_twice_or_slowly_does_not_leave(fresh_tab, exit_to):
+    page = fresh_tab
+    page.open("/safety/")
+    _press_escape(page, 2)
+    _pause(2100)
+    _press_escape(page, 1)
+    _pause(300)
+    assert page.driver.current_url.endswith("/safety/")
+    assert not NeutralSite.visits

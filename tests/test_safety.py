@@ -1,0 +1,239 @@
+"""Safety for the witness: the safety page, the onion address, "Leave quickly" on every witness page and
+on none of the staff's, and the scripts allowed by the CSP."""
+
+from html.parser import HTMLParser
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.test import Client
+from django.urls import reverse
+from django.utils import translation
+
+from config.env import env_onion, env_url
+from intake.models import Submission
+from tests.conftest import camera_jpeg, log_in
+from tests.test_secure_defaults import run_manage
+
+pytestmark = pytest.mark.django_db
+
+ONION = "2gzyxa5ihm7nsggfxnu52rck2vv4rvmdlkiu3zzui5du4xyclen53wid.onion"
+SAFETY = reverse("witness:safety")
+SUBMIT = reverse("witness:submit")
+STATUS = reverse("witness:status")
+ON_ONION = "You are using our onion address: your connection is private from end to end through Tor."
+
+
+class Tags(HTMLParser):
+    """Every start tag of a page, with its attributes, and the text inside each element of interest."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def find(self, tag: str, **wanted) -> list[dict]:
+        return [
+            attrs
+            for name, attrs in self.tags
+            if name == tag and all(attrs.get(key.replace("_", "-")) == value for key, value in wanted.items())
+        ]
+
+
+def tags(response) -> Tags:
+    return Tags(response.content.decode())
+
+
+def quick_exits(response) -> list[dict]:
+    return tags(response).find("a", **{"class": "quick-exit"})
+
+
+@pytest.fixture
+def onion(settings):
+    settings.INTAKE_ONION_ADDRESS = ONION
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver", ONION]
+
+
+# --- The safety page -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("language", ["en", "ar"])
+def test_the_safety_page_is_served_in_each_language(client, language):
+    client.cookies["django_language"] = language
+    response = client.get(SAFETY)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert f'<html lang="{language}" dir="{"rtl" if language == "ar" else "ltr"}">' in html
+    with translation.override(language):
+        for heading in ("Use Tor Browser", "What we cannot remove", "Your receipt is evidence"):
+            assert str(translation.gettext(heading)) in html
+
+
+def test_the_form_and_the_status_page_lead_to_the_safety_page(client):
+    for page in (SUBMIT, STATUS):
+        assert tags(client.get(page)).find("a", href=SAFETY), page
+
+
+def test_the_safety_page_shows_the_onion_address_as_text_to_copy(client, onion):
+    page = tags(client.get(SAFETY))
+    [code] = page.find("code", dir="ltr")
+    assert code.get("translate") == "no"
+    assert f"http://{ONION}/</code>" in client.get(SAFETY).content.decode()
+    assert "Ask the organisation that gave you this link" not in client.get(SAFETY).content.decode()
+
+
+def test_without_an_onion_address_the_safety_page_says_whom_to_ask(client, settings):
+    settings.INTAKE_ONION_ADDRESS = ""
+    html = client.get(SAFETY).content.decode()
+    assert "Ask the organisation that gave you this link for it." in html
+    assert ".onion" not in html
+
+
+def test_the_safety_page_answers_nothing_but_reading(client):
+    assert client.post(SAFETY).status_code == 405
+
+
+# --- The onion address ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("host", [ONION, f"{ONION}:80", ONION.upper()])
+def test_the_form_says_so_when_it_is_reached_through_the_onion_address(onion, host):
+    response = Client(HTTP_HOST=host).get(SUBMIT)
+    assert response.status_code == 200
+    assert ON_ONION in response.content.decode()
+
+
+def test_the_form_says_nothing_of_the_onion_on_another_address(client, onion):
+    assert ON_ONION not in client.get(SUBMIT).content.decode()
+
+
+def test_on_the_onion_address_the_safety_page_says_it_is_in_use(onion):
+    assert "You are using our onion address now." in Client(HTTP_HOST=ONION).get(SAFETY).content.decode()
+
+
+def test_a_testimony_can_be_sent_through_the_onion_address(onion):
+    from tests.test_witness import upload
+
+    response = Client(HTTP_HOST=ONION).post(
+        SUBMIT, {"account": "Seen from the onion.", "images": [upload(camera_jpeg())]}
+    )
+    assert response.status_code == 200
+    assert Submission.objects.get().account == "Seen from the onion."
+
+
+def test_the_onion_address_is_a_witness_host_when_staff_have_their_own(onion, settings):
+    settings.STAFF_HOSTS = ["staff.example.org"]
+    on_onion = Client(HTTP_HOST=ONION)
+    assert on_onion.get(SUBMIT).status_code == 200
+    assert on_onion.get(reverse("review:login")).status_code == 404
+
+
+def test_the_onion_address_is_an_allowed_host_without_being_listed():
+    result = run_manage(
+        "shell",
+        "-c",
+        "from django.conf import settings; print(settings.ALLOWED_HOSTS, settings.INTAKE_ONION_ADDRESS)",
+        env_extra={"ALLOWED_HOSTS": "intake.example.org", "INTAKE_ONION_ADDRESS": f" {ONION.upper()}\n"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == f"{['intake.example.org', ONION]!r} {ONION}"
+
+
+def test_the_onion_address_cannot_also_be_a_staff_host():
+    result = run_manage(
+        "check", env_extra={"ALLOWED_HOSTS": "x.org", "INTAKE_ONION_ADDRESS": ONION, "STAFF_HOSTS": ONION}
+    )
+    assert result.returncode != 0
+    assert "cannot be in STAFF_HOSTS" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "raw", [f"http://{ONION}/", "example.org", "abc.onion", ONION.replace(".onion", "1.onion"), ONION + ".org"]
+)
+def test_an_onion_address_that_is_not_one_fails_loudly(monkeypatch, raw):
+    monkeypatch.setenv("ONION", raw)
+    with pytest.raises(ImproperlyConfigured, match="ONION"):
+        env_onion("ONION")
+
+
+def test_no_onion_address_is_none(monkeypatch):
+    monkeypatch.delenv("ONION", raising=False)
+    assert env_onion("ONION") == ""
+
+
+# --- Leave quickly -------------------------------------------------------------------------------
+
+
+def test_leave_quickly_is_on_every_witness_page_and_tells_the_next_site_nothing(client, settings):
+    settings.INTAKE_QUICK_EXIT_URL = "https://weather.example/"
+    from tests.test_witness import upload
+
+    sent = client.post(SUBMIT, {"account": "Seen.", "images": [upload(camera_jpeg())]})
+    pages = {
+        "form": client.get(SUBMIT),
+        "refused form": client.post(SUBMIT, {"account": ""}),
+        "receipt": sent,
+        "status": client.get(STATUS),
+        "safety": client.get(SAFETY),
+        "not found": client.get("/no/such/page/"),
+    }
+    for name, response in pages.items():
+        [link] = quick_exits(response)
+        assert link["href"] == "https://weather.example/", name
+        assert link["rel"] == "noreferrer", name
+        [script] = tags(response).find("script", src="/static/intake/exit.js")
+        assert "defer" in script, name
+
+
+def test_leave_quickly_is_on_the_pages_rendered_without_a_request(client, settings):
+    """The 500 page is rendered with no request, and so no context processor."""
+    from django.views.defaults import server_error
+
+    settings.INTAKE_QUICK_EXIT_URL = "https://weather.example/"
+    response = server_error(client.get(SUBMIT).wsgi_request)
+    [link] = quick_exits(response)
+    assert link["href"] == "https://weather.example/"
+
+
+def test_the_refusal_pages_have_leave_quickly_too(client, settings):
+    settings.INTAKE_MAX_REQUEST_BYTES = 10
+    response = client.post(STATUS, {"receipt": "x" * 100})
+    assert response.status_code == 413
+    assert quick_exits(response)
+
+
+def test_staff_pages_have_no_leave_quickly_and_load_no_exit_script(client, reviewer):
+    assert not quick_exits(client.get(reverse("review:login")))
+    log_in(client, reviewer)
+    queue = client.get(reverse("review:queue"))
+    assert queue.status_code == 200
+    assert not quick_exits(queue)
+    assert "exit.js" not in queue.content.decode()
+
+
+@pytest.mark.parametrize("raw", ["javascript:alert(1)", "data:text/html,hi", "weather.com", "//weather.com"])
+def test_a_quick_exit_address_that_could_run_script_or_is_not_absolute_fails_loudly(monkeypatch, raw):
+    monkeypatch.setenv("EXIT", raw)
+    with pytest.raises(ImproperlyConfigured, match="EXIT"):
+        env_url("EXIT", "https://weather.com/")
+
+
+def test_the_quick_exit_address_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("EXIT", " https://meteo.example/ ")
+    assert env_url("EXIT", "https://weather.com/") == "https://meteo.example/"
+    monkeypatch.delenv("EXIT")
+    assert env_url("EXIT", "https://weather.com/") == "https://weather.com/"
+
+
+# --- Scripts under the CSP -----------------------------------------------------------------------
+
+
+def test_scripts_may_come_from_our_own_files_only(client):
+    for page in (SUBMIT, SAFETY, STATUS):
+        response = client.get(page)
+        csp = response["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "unsafe-eval" not in csp
+        for script in tags(response).find("script"):
+            assert script["src"].startswith("/static/intake/") and "defer" in script, page
