@@ -1,5 +1,5 @@
 """Safety for the witness: the safety page, the onion address, "Leave quickly" on every witness page and
-on none of the staff's, and the scripts allowed by the CSP."""
+on none of the staff's, the scripts allowed by the CSP, and the photo check's limits and messages."""
 
 from html.parser import HTMLParser
 
@@ -237,3 +237,51 @@ def test_scripts_may_come_from_our_own_files_only(client):
         assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "unsafe-eval" not in csp
         for script in tags(response).find("script"):
             assert script["src"].startswith("/static/intake/") and "defer" in script, page
+
+
+def test_the_photo_check_is_loaded_on_the_form_only_where_a_photo_can_be_chosen(client):
+    [script] = tags(client.get(SUBMIT)).find("script", src="/static/intake/photos.js")
+    assert "defer" in script
+    assert not tags(client.get(SAFETY)).find("script", src="/static/intake/photos.js")
+
+
+# --- The photo check's limits and messages --------------------------------------------------------
+
+
+def photo_input(response) -> dict:
+    [field] = tags(response).find("input", type="file")
+    return field
+
+
+def test_the_photo_input_carries_the_limits_in_force(client, settings):
+    settings.INTAKE_MAX_IMAGES = 3
+    settings.INTAKE_MAX_IMAGE_BYTES = 5 * 1024 * 1024
+    settings.INTAKE_MAX_TOTAL_BYTES = 12 * 1024 * 1024
+    field = photo_input(client.get(SUBMIT))
+    assert field["data-max-count"] == "3"
+    assert field["data-max-bytes"] == str(5 * 1024 * 1024)
+    assert field["data-max-total-bytes"] == str(12 * 1024 * 1024)
+    assert field["data-message-too-many"] == "You can send at most 3 photos at once. Please choose fewer."
+    assert field["data-message-too-large"] == "“{name}” is larger than 5.0\xa0MB."
+    assert field["data-message-total"] == "Together the files are larger than 12.0\xa0MB."
+
+
+def test_the_photo_check_accepts_every_type_the_server_accepts(client):
+    from intake import cleaning
+
+    accepted = set(photo_input(client.get(SUBMIT))["data-accept-types"].split(","))
+    assert cleaning.ACCEPTED_MEDIA_TYPES <= accepted
+    assert not {"image/svg+xml", "image/bmp", "application/pdf", "video/mp4"} & accepted
+
+
+@pytest.mark.parametrize("language", ["en", "ar"])
+def test_the_photo_checks_messages_are_in_the_page_language(client, language):
+    client.cookies["django_language"] = language
+    field = photo_input(client.get(SUBMIT))
+    with translation.override(language):
+        assert field["data-message-empty"] == str(translation.gettext("“%(name)s” is empty.")) % {"name": "{name}"}
+        assert field["data-message-too-many"] == translation.ngettext(
+            "You can send at most %(limit)d photo at once. Please choose fewer.",
+            "You can send at most %(limit)d photos at once. Please choose fewer.",
+            10,
+        ) % {"limit": 10}

@@ -44,7 +44,7 @@ def test_the_form_states_its_limits_and_needs_no_javascript(client):
     page = client.get(SUBMIT).content.decode()
     # Only our own small scripts, deferred, that help where they run (tests/browser: JavaScript off).
     scripts = re.findall(r"<script[^>]*>", page)
-    assert scripts == ['<script src="/static/intake/exit.js" defer>']
+    assert scripts == ['<script src="/static/intake/exit.js" defer>', '<script src="/static/intake/photos.js" defer>']
     assert 'enctype="multipart/form-data"' in page
     assert "Up to 10 photos" in page
     assert "20.0\xa0MB" in page and "100.0\xa0MB" in page

@@ -8,9 +8,52 @@ from django.utils.translation import ngettext
 from intake import cleaning
 from intake.uploads import SealedUpload
 
+# Besides the engine's own media types, what browsers call some of them, judging by the file's name.
+# A file whose type the browser does not know ("") is let through: the server judges it by content.
+BROWSER_IMAGE_TYPES = frozenset(
+    {"image/jpg", "image/pjpeg", "image/apng", "image/heic-sequence", "image/heif-sequence"}
+)
+NAME = "{name}"  # where photos.js puts a file's name in a message
+
 
 class MultipleImageInput(forms.ClearableFileInput):
+    """Carries the limits, and the messages that tell them in the page's language, for photos.js, which
+    checks the chosen photos before anything is sent. Without the script the server checks them."""
+
     allow_multiple_selected = True
+
+    class Media:
+        js = [forms.Script("intake/photos.js", defer=True)]
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        context["widget"]["attrs"].update(photo_check_attributes())
+        return context
+
+
+def photo_check_attributes() -> dict[str, str]:
+    """Read when the page is drawn, so that the limits are those in force and the words the witness's."""
+    limit, per_file = settings.INTAKE_MAX_IMAGES, filesizeformat(settings.INTAKE_MAX_IMAGE_BYTES)
+    return {
+        "data-max-count": str(limit),
+        "data-max-bytes": str(settings.INTAKE_MAX_IMAGE_BYTES),
+        "data-max-total-bytes": str(settings.INTAKE_MAX_TOTAL_BYTES),
+        "data-accept-types": ",".join(sorted(cleaning.ACCEPTED_MEDIA_TYPES | BROWSER_IMAGE_TYPES)),
+        "data-message-too-many": ngettext(
+            "You can send at most %(limit)d photo at once. Please choose fewer.",
+            "You can send at most %(limit)d photos at once. Please choose fewer.",
+            limit,
+        )
+        % {"limit": limit},
+        "data-message-too-large": _("“%(name)s” is larger than %(limit)s.") % {"name": NAME, "limit": per_file},
+        "data-message-empty": _("“%(name)s” is empty.") % {"name": NAME},
+        "data-message-not-accepted": _(
+            "“%(name)s” is not a photo in a format we accept (JPEG, PNG, WebP, GIF, TIFF, HEIC, AVIF)."
+        )
+        % {"name": NAME},
+        "data-message-total": _("Together the files are larger than %(limit)s.")
+        % {"limit": filesizeformat(settings.INTAKE_MAX_TOTAL_BYTES)},
+    }
 
 
 class ImagesField(forms.Field):

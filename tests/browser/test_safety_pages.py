@@ -1,8 +1,8 @@
-"""Safety in a real browser: the safety page, the onion notice and "Leave quickly", at
+"""Safety in a real browser: the safety page, the onion notice, "Leave quickly" and the photo check, at
 phone width, in English and Arabic, with JavaScript on and off.
 
-"Leave quickly" goes to a tiny neutral site on this machine, which records what each visit told it; its
-address is set in this process, where the live server runs as a thread."""
+"Leave quickly" goes to a tiny neutral site on this machine, which records what each visit told it; the
+limits are lowered in this process, where the live server runs as a thread."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.wait import WebDriverWait
+
+from intake.models import Submission
+from tests.conftest import camera_jpeg
 
 ONION = "2gzyxa5ihm7nsggfxnu52rck2vv4rvmdlkiu3zzui5du4xyclen53wid.onion"
 ACCOUNT = "They came at dawn. جاؤوا عند الفجر."
@@ -180,3 +183,89 @@ def test_escape_pressed_twice_or_slowly_does_not_leave(fresh_tab, exit_to):
     _pause(300)
     assert page.driver.current_url.endswith("/safety/")
     assert not NeutralSite.visits
+
+
+# --- The photo check -----------------------------------------------------------------------------
+
+
+def _photos(tmp_path, count: int) -> list[str]:
+    paths = []
+    for number in range(1, count + 1):
+        path = tmp_path / f"IMG_000{number}.jpg"
+        path.write_bytes(camera_jpeg())
+        paths.append(str(path))
+    return paths
+
+
+def _choose_and_send(page, paths: list[str]) -> None:
+    page.open("/")
+    page.find("[name=account]").send_keys(ACCOUNT)
+    page.find("[name=images]").send_keys("\n".join(paths))
+
+
+def _held_back_before_upload(page, expected_text: str) -> None:
+    """The message shows as soon as the photos are chosen; pressing Send then leaves the page where it
+    is (no request is made), with focus on the message."""
+    message = page.find("#id_images_error")
+    assert message.is_displayed() and expected_text.replace("\xa0", " ") in message.text  # as WebDriver reads it
+    assert "id_images_error" in page.find("[name=images]").get_attribute("aria-describedby").split()
+    page.driver.execute_script("document.leftBehind = true")
+    page.find("form.testimony button[type=submit]").click()
+    _pause(500)
+    assert page.driver.execute_script("return document.leftBehind === true"), "the form was sent"
+    assert page.driver.execute_script("return document.activeElement.id") == "id_images_error"
+
+
+def _nothing_stored(settings) -> None:
+    assert not Submission.objects.exists()
+    blobs = settings.INTAKE_BLOB_DIR
+    assert not blobs.exists() or not [path for path in blobs.rglob("*") if path.is_file()]
+
+
+def test_too_many_photos_are_told_before_anything_is_sent(page, settings, tmp_path):
+    settings.INTAKE_MAX_IMAGES = 1
+    _choose_and_send(page, _photos(tmp_path, 2))
+    if page.javascript:
+        _held_back_before_upload(page, page.find("[name=images]").get_attribute("data-message-too-many"))
+        page.check("submit-photo-check")
+    else:
+        page.submit("form.testimony")  # the server says the same, after the upload
+        assert page.find("#id_images_error").is_displayed()
+        page.check("submit-photo-check-server")
+    _nothing_stored(settings)
+
+
+def test_a_photo_larger_than_the_limit_is_named_before_anything_is_sent(page, settings, tmp_path):
+    settings.INTAKE_MAX_IMAGE_BYTES = 1000  # the camera photo is larger
+    _choose_and_send(page, _photos(tmp_path, 1))
+    if page.javascript:
+        expected = page.find("[name=images]").get_attribute("data-message-too-large").replace("{name}", "IMG_0001.jpg")
+        _held_back_before_upload(page, expected)
+        assert page.find("#id_images_error bdi").text == "IMG_0001.jpg"
+    else:
+        page.submit("form.testimony")
+        assert page.find("#id_images_error").is_displayed()
+    _nothing_stored(settings)
+
+
+def test_photos_within_the_limits_are_sent(page, settings, tmp_path):
+    settings.INTAKE_MAX_IMAGES = 2
+    _choose_and_send(page, _photos(tmp_path, 2))
+    assert not page.find_all("#id_images_error li")
+    page.submit("form.testimony")
+    assert Submission.objects.get().images.count() == 2
+
+
+def test_choosing_again_within_the_limits_clears_the_message(page, settings, tmp_path):
+    settings.INTAKE_MAX_IMAGES = 1
+    photos = _photos(tmp_path, 2)
+    _choose_and_send(page, photos)
+    # Without JavaScript nothing is checked before the form is sent, and the form still works.
+    assert bool(page.find_all("#id_images_error li")) is page.javascript
+    field = page.find("[name=images]")
+    field.clear()
+    field.send_keys(photos[0])
+    assert not page.find_all("#id_images_error li")
+    assert "has-errors" not in page.find(".field:has([name=images])").get_attribute("class")
+    page.submit("form.testimony")
+    assert Submission.objects.get().images.count() == 1
