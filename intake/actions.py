@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Max
 
-from intake import blobs, broker, receipts
+from intake import blobs, broker, receipts, sent_forms
 from intake.cleaning import Cleaned
 from intake.cleaning.reasons import Reason
 from intake.models import AuditEvent, Image, Message, Note, Reading, Submission
@@ -55,11 +55,14 @@ class ReplyRefused(Exception):
         self.reason = reason
 
 
-def reply_as_witness(submission: Submission, *, text: str, uploads: list[SealedUpload]) -> Message:
+def reply_as_witness(submission: Submission, *, text: str, uploads: list[SealedUpload], form_token: str) -> Message:
     """Store a witness's answer and the photos it brings, all or nothing; the photos are cleaned by the
-    same worker as the first ones. Not audited: the audit log names a member of staff, and its time
-    would date the witness to the second. Raises ReplyRefused past the testimony's limits."""
+    same worker as the first ones. ``form_token`` is the answer form's one-time token (intake.sent_forms),
+    claimed in the same transaction: raises sent_forms.AlreadySent if that form was stored before. Not
+    audited: the audit log names a member of staff, and its time would date the witness to the second.
+    Raises ReplyRefused past the testimony's limits."""
     with transaction.atomic():
+        sent_forms.claim(form_token)
         # The row lock orders concurrent writers of one conversation: positions cannot collide.
         locked = Submission.objects.select_for_update().get(pk=submission.pk)
         if not locked.accepts_replies:

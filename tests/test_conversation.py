@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
-from intake import access, actions, blobs, receipts
+from intake import access, actions, blobs, receipts, sent_forms
 from intake.models import AuditEvent, Image, Message, Reading, Submission
 from tests.conftest import log_in
 
@@ -39,7 +39,7 @@ def witness_replies(submission, text="It was the north road.", photos=0) -> Mess
     from intake.uploads import SealedUpload
 
     uploads = [SealedUpload(blob=blobs.write(b"raw photo"), size=9) for _ in range(photos)]
-    return actions.reply_as_witness(submission, text=text, uploads=uploads)
+    return actions.reply_as_witness(submission, text=text, uploads=uploads, form_token=sent_forms.new_token())
 
 
 # --- The reviewer asks ---------------------------------------------------------------------------
@@ -268,8 +268,23 @@ def access_in(response) -> str:
     return re.search(r'name="access" value="([^"]+)"', response.content.decode()).group(1)
 
 
+def reply_fields(response) -> dict[str, str]:
+    """The hidden fields of the answer form, as the browser sends them: the access and one-time tokens."""
+    form = re.search(rf'<form[^>]*action="{REPLY}".*?</form>', response.content.decode(), re.S).group(0)
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form))
+
+
 def answer(client, page, text="It was the north road.", images=(), **fields):
-    return client.post(REPLY, {"access": access_in(page), "text": text, "images": list(images), **fields})
+    """Send the answer form of ``page``: what the witness's browser posts when they press Send."""
+    return client.post(REPLY, {**reply_fields(page), "text": text, "images": list(images), **fields})
+
+
+def send_testimony(client, account="Another testimony."):
+    """The testimony form, drawn and sent as a browser does, with whatever hidden fields it carries."""
+    submit = reverse("witness:submit")
+    form = re.search(r"<form[^>]*testimony.*?</form>", client.get(submit).content.decode(), re.S).group(0)
+    hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form))
+    return client.post(submit, {**hidden, "account": account})
 
 
 def upload(data: bytes, name="IMG_20260308_0712.jpg"):
@@ -357,6 +372,53 @@ def test_an_answer_is_stored_encrypted_counted_as_new_and_never_put_back_in_a_fo
     assert "sessionid" not in response.cookies and "no-store" in response["Cache-Control"]
 
 
+def test_an_answer_sent_again_is_stored_once_and_never_given_back_in_a_field(client, testimony, receipt, monkeypatch):
+    """A reload of the page that said "received", a second tap, Back then Forward: the same form again."""
+    page = open_testimony(client, receipt)
+    first = answer(client, page, text="Only once, please.")
+    again = answer(client, page, text="Only once, please.")
+    assert "Your answer was received." in again.content.decode()
+    assert not re.search(r"<textarea[^>]*>\s*Only once", again.content.decode())
+    assert Message.objects.count() == 1
+    testimony.refresh_from_db()
+    assert testimony.witness_updates == 1
+
+    # Even after the page's hour: nothing stored, and the text is not put back in the receipt form.
+    import time
+
+    from django.core import signing
+
+    later = time.time() + access.WITNESS_ACCESS_SECONDS + 1
+    monkeypatch.setattr(signing.time, "time", lambda: later)
+    late = answer(client, page, text="Only once, please.")
+    assert "Your answer was received. To see your testimony again, type your receipt." in late.content.decode()
+    assert "Only once" not in late.content.decode()
+    assert Message.objects.count() == 1
+    # The page that said "received" carries a new form token, for the next answer.
+    assert reply_fields(first)[sent_forms.FIELD] != reply_fields(page)[sent_forms.FIELD]
+
+
+def test_two_sends_of_one_form_at_once_store_it_once(client, testimony, receipt, monkeypatch):
+    page = open_testimony(client, receipt)
+    fields = reply_fields(page)
+    witness_replies_with = actions.reply_as_witness
+    # The second request looked before the first one claimed the token: its claim is what refuses it.
+    witness_replies_with(testimony, text="first", uploads=[], form_token=fields[sent_forms.FIELD])
+    monkeypatch.setattr(sent_forms, "check", lambda token: sent_forms.Seen(sent_forms.FRESH))
+    response = answer(client, page, text="second")
+    assert "Your answer was received." in response.content.decode()
+    assert [message.text for message in Message.objects.all()] == ["first"]
+
+
+def test_an_answer_without_its_form_token_is_not_stored_and_given_back(client, testimony, receipt):
+    fields = reply_fields(open_testimony(client, receipt))
+    response = client.post(REPLY, {"access": fields["access"], "text": "From an old page."})
+    assert response.status_code == 400
+    assert "From an old page." in response.content.decode()
+    assert not Message.objects.exists()
+    assert "Your answer was received." in answer(client, response, text="From an old page.").content.decode()
+
+
 def test_added_photos_continue_the_numbering_and_go_to_the_same_worker(
     client, testimony, receipt, photo, django_capture_on_commit_callbacks, monkeypatch
 ):
@@ -402,7 +464,8 @@ def test_answers_past_the_testimonys_limit_are_refused(client, settings, testimo
     settings.INTAKE_MAX_REPLIES = 2
     page = open_testimony(client, receipt)
     for number in range(2):
-        assert "Your answer was received." in answer(client, page, text=f"answer {number}").content.decode()
+        page = answer(client, page, text=f"answer {number}")
+        assert "Your answer was received." in page.content.decode()
     response = answer(client, page, text="a third")
     assert "This testimony has had as many answers as it can take." in response.content.decode()
     assert Message.objects.count() == 2
@@ -494,8 +557,9 @@ def test_an_answer_counts_in_the_hourly_budget_and_is_refused_once_it_is_spent(
 ):
     settings.INTAKE_SUBMISSIONS_PER_HOUR = 2
     page = open_testimony(client, receipt)
-    assert "Your answer was received." in answer(client, page, text="first").content.decode()
-    assert "Keep this receipt secret" in client.post(reverse("witness:submit"), {"account": "x"}).content.decode()
+    page = answer(client, page, text="first")
+    assert "Your answer was received." in page.content.decode()
+    assert "Keep this receipt secret" in send_testimony(client).content.decode()
     for images in ([], [upload(photo)]):
         response = answer(client, page, text="over the budget", images=images)
         assert response.status_code == 503 and response["Retry-After"]

@@ -193,9 +193,9 @@ QUESTION = "Q-MARKER-Baniyas-5519"
 ANSWER = "A-MARKER-Jableh-8842-جبلة"
 
 
-def hidden_fields(page: str, action: str) -> dict[str, str]:
-    """The hidden inputs of the form that posts to ``action``, as the browser would send them."""
-    form = re.search(rf'<form[^>]*action="{re.escape(action)}".*?</form>', page, re.S).group(0)
+def hidden_fields(page: str, marker: str) -> dict[str, str]:
+    """The hidden inputs of the form whose tag holds ``marker``, as the browser would send them."""
+    form = re.search(rf"<form[^>]*{re.escape(marker)}.*?</form>", page, re.S).group(0)
     return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form))
 
 
@@ -251,11 +251,13 @@ def test_a_question_and_an_answer_with_a_gps_photo_go_through_the_worker_and_lea
 
     # The witness submits, in a browser of their own.
     witness = Client()
+    submit = reverse("witness:submit")
+    form = {
+        **hidden_fields(witness.get(submit).content.decode(), 'class="testimony"'),
+        "account": "They took my neighbours.",
+    }
     photo = SimpleUploadedFile("IMG_1.jpg", camera_jpeg(), "image/jpeg")
-    assert (
-        witness.post(reverse("witness:submit"), {"account": "They took my neighbours.", "images": [photo]}).status_code
-        == 200
-    )
+    assert "Keep this receipt secret" in witness.post(submit, {**form, "images": [photo]}).content.decode()
     (receipt,) = given
     wait_until(all_cleaned, message="the worker to clean the first photo")
     submission = Submission.objects.get()
@@ -279,7 +281,7 @@ def test_a_question_and_an_answer_with_a_gps_photo_go_through_the_worker_and_lea
     response = witness.post(
         reply,
         {
-            **hidden_fields(page, reply),
+            **hidden_fields(page, f'action="{reply}"'),
             "text": f"The north road. {ANSWER}",
             "images": [SimpleUploadedFile("IMG_2.jpg", gps_photo, "image/jpeg")],
         },

@@ -11,7 +11,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_safe
 
-from intake import access, actions, body_guard, counters, floods, receipts
+from intake import access, actions, body_guard, counters, floods, receipts, sent_forms
 from intake.models import Image, Message
 from intake.witness.forms import DraftForm, ReceiptForm, ReplyForm, TestimonyForm
 
@@ -198,6 +198,10 @@ REPLY_REFUSALS = {
             "try again in a few minutes: what you wrote is below."
         ),
     ),
+    "no_form_token": (
+        400,
+        _("Your answer was not sent yet: please choose your photos again, if any, and send it once more."),
+    ),
 }
 REPLY_LIMITS = {
     actions.ReplyRefused.CLOSED: _("Work on this testimony is finished: it takes no more answers or photos."),
@@ -214,17 +218,30 @@ def reply(request):
     budget. Nothing about it is audited or logged."""
     # Uploads that this view does not store are removed by intake.middleware.discard_unclaimed_uploads.
     submission = access.submission_for_witness(request.POST.get("access", ""))
+    # The form's one-time token first: an answer sent again (a reload, a second tap) is never stored
+    # twice, nor given back in a field, even once the page's hour is over.
+    form_token = request.POST.get(sent_forms.FIELD, "")
+    seen = sent_forms.check(form_token).state
+    if seen in (sent_forms.SENT, sent_forms.TOO_OLD):
+        return _already_received(request, submission)
     if submission is None:
         return _expired(request)
     form = ReplyForm(request.POST, request.FILES)
     refusal = body_guard.refusal(request)
+    if refusal is None and seen == sent_forms.MISSING:
+        refusal = "no_form_token"  # a page drawn before tokens, or a forged form: send it again
     if refusal is None and form.is_valid():
         refusal = floods.submission_refusal()
         if refusal is None:
             try:
                 actions.reply_as_witness(
-                    submission, text=form.cleaned_data["text"], uploads=form.cleaned_data["images"]
+                    submission,
+                    text=form.cleaned_data["text"],
+                    uploads=form.cleaned_data["images"],
+                    form_token=form_token,
                 )
+            except sent_forms.AlreadySent:  # the same form, sent twice at once: the other one stored it
+                return _already_received(request, submission)
             except actions.ReplyRefused as refused:
                 _refuse_past_limits(form, refused.reason)
             except DATABASE_ERRORS:
@@ -235,6 +252,13 @@ def reply(request):
     if refusal is not None:
         return _reply_refused(request, submission, refusal)
     return _conversation(request, submission, form)
+
+
+def _already_received(request, submission):
+    """An answer already stored, sent again: nothing stored, nothing of it in a field."""
+    if submission is None:  # the page's hour is over: the receipt opens the conversation again
+        return render(request, "witness/status.html", {"form": ReceiptForm(), "already_received": True})
+    return _conversation(request, submission, ReplyForm(), received=True)
 
 
 def _refuse_past_limits(form, reason: str) -> None:
@@ -254,7 +278,7 @@ def _reply_refused(request, submission, refusal: str):
     status, message = REPLY_REFUSALS[refusal]
     if refusal == body_guard.TOO_SLOW:
         request.refusal_counted = True  # counted when it was stopped
-    else:
+    elif refusal != "no_form_token":  # a 400, counted as a bad request
         counters.count(refusal, request)
     form = ReplyForm(initial={"text": request.POST.get("text", "")})
     response = _conversation(request, submission, form, refusal=message, status=status)
@@ -292,6 +316,8 @@ def _conversation(request, submission, reply_form, *, received=False, refusal=No
         "max_images_per_submission": settings.INTAKE_MAX_IMAGES_PER_SUBMISSION,
         "max_reply_chars": settings.INTAKE_MAX_REPLY_CHARS,
         "access": access.witness_access_token(submission),
+        "sent_form_field": sent_forms.FIELD,
+        "sent_form": sent_forms.new_token(),  # every drawing of the form a new one
         "reply_form": reply_form,
         "received": received,
         "refusal": refusal,

@@ -10,7 +10,7 @@ from django.contrib.auth.models import Group, User
 from django.utils import translation
 from PIL import Image as PILImage
 
-from intake import actions, blobs, receipts
+from intake import actions, blobs, receipts, sent_forms
 from intake.models import Image, Message, Submission
 from tests.conftest import camera_jpeg
 from tests.staff_login import PASSWORD, enrol_app
@@ -61,7 +61,9 @@ def conversation(page, reviewer):
     from intake.uploads import SealedUpload
 
     uploads = [SealedUpload(blob=blobs.write(b"raw"), size=3) for _ in range(3)]
-    answer = actions.reply_as_witness(submission, text="Yes, two more. نعم، صورتان.", uploads=uploads)
+    answer = actions.reply_as_witness(
+        submission, text="Yes, two more. نعم، صورتان.", uploads=uploads, form_token=sent_forms.new_token()
+    )
     clean, pending, refused = answer.images.order_by("position")
     Image.objects.filter(pk=clean.pk).update(
         state=Image.State.CLEAN, clean_blob=blobs.write(png((200, 60, 30))), media_type="image/png", sha256="cd" * 32
