@@ -11,6 +11,7 @@ from django.urls import reverse
 from intake import access, actions, blobs, receipts, sent_forms
 from intake.models import AuditEvent, Image, Message, Reading, Submission
 from tests.conftest import log_in
+from tests.test_privacy import written_logs  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.django_db
 QUEUE = reverse("review:queue")
@@ -604,3 +605,22 @@ def test_an_answer_cut_off_in_its_photo_stores_nothing(client, testimony, receip
     assert "did not arrive whole" in response.content.decode() and "The mill." in response.content.decode()
     assert not Message.objects.exists()
     assert blobs.all_names() == [testimony.images.get().clean_blob]
+
+
+def test_nothing_a_witness_does_in_the_conversation_writes_a_log_line(
+    client,
+    testimony,
+    receipt,
+    written_logs,  # noqa: F811 - the fixture
+):
+    """Its time would say when they came: refusals are counted per day, never written."""
+    from tests.test_privacy import count_of
+
+    before = count_of("expired_access")
+    page = open_testimony(client, receipt)
+    page = answer(client, page, text="An answer.")
+    assert client.post(REPLY, {"access": "forged", "text": "x"}).status_code == 400
+    assert client.post(REPLY, {"access": reply_fields(page)["access"], "text": "no form token"}).status_code == 400
+    assert "Write an answer" in answer(client, page, text="").content.decode()
+    assert written_logs.getvalue() == ""
+    assert count_of("expired_access") == before + 1
