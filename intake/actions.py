@@ -23,10 +23,15 @@ log = logging.getLogger(__name__)
 # --- Witness ---------------------------------------------------------------------------------
 
 
-def submit_testimony(*, account: str, happened_when: str, happened_where: str, uploads: list[SealedUpload]) -> str:
-    """Store a testimony and its encrypted uploads; return the receipt, which is kept nowhere."""
+def submit_testimony(
+    *, account: str, happened_when: str, happened_where: str, uploads: list[SealedUpload], token: str
+) -> str:
+    """Store a testimony and its encrypted uploads; return the receipt, which is kept nowhere but sealed
+    under the form's one-time ``token``, claimed in the same transaction: a form sent again stores
+    nothing (raises intake.sent_forms.AlreadySent)."""
     receipt = receipts.new_receipt()
     with transaction.atomic():
+        sent_forms.claim(token, keep={"receipt": receipt, "photos": len(uploads)})
         submission = Submission.objects.create(
             receipt_digest=receipts.digest(receipt),
             account=account,

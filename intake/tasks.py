@@ -23,7 +23,7 @@ from django.db import DatabaseError, connections
 from django.db.models import F, Q
 from kombu.exceptions import ChannelError
 
-from intake import actions, blobs, cleaning, crypto, process_limits
+from intake import actions, blobs, cleaning, crypto, process_limits, sent_forms
 from intake.cleaning.reasons import Reason
 from intake.models import Image
 
@@ -112,11 +112,13 @@ def _wait_for_storage(error: OSError) -> Exception:
 
 @shared_task
 def requeue_pending() -> int:
-    """Enqueue every image still waiting (the broker may have been down when it arrived) and remove
-    blobs that no row refers to (left by a request that died), once they are surely two days old.
+    """Enqueue every image still waiting (the broker may have been down when it arrived), remove
+    blobs that no row refers to (left by a request that died) once they are surely two days old, and
+    the sent forms whose tokens can no longer be sent (intake.sent_forms).
 
     Images are enqueued only when the queue is empty: a backlog is not multiplied every sweep."""
     _remove_orphan_blobs()
+    sent_forms.sweep()
     if _queued_messages() > 0:
         return 0
     pending = list(Image.objects.filter(state=Image.State.PENDING).values_list("pk", flat=True))

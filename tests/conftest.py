@@ -352,3 +352,10 @@ def wait_until(condition, timeout=60.0, interval=0.2, message="condition"):
             return
         time.sleep(interval)
     pytest.fail(f"timed out waiting for {message}")
+
+
+def form_token() -> dict[str, str]:
+    """The one-time token that a testimony form carries (intake.sent_forms), as a field to post."""
+    from intake import sent_forms
+
+    return {sent_forms.FIELD: sent_forms.new_token()}

@@ -312,20 +312,21 @@ class Witness:
         self.address = address
         self.http = urllib3.PoolManager(retries=False, timeout=60, maxsize=16)
 
-    def _form(self, path: str) -> tuple[str, str]:
+    def _form(self, path: str) -> tuple[str, dict[str, str]]:
+        """The CSRF cookie, and the hidden fields of the page's form (its CSRF and one-time tokens)."""
         import re
 
         page = self.http.request("GET", self.address + path)
         cookie = page.headers["Set-Cookie"].split(";")[0]
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.data.decode()).group(1)
-        return cookie, token
+        hidden = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]+)"', page.data.decode())
+        return cookie, dict(hidden)
 
     def _post(self, path: str, fields: dict):
-        cookie, token = self._form(path)
+        cookie, hidden = self._form(path)
         return self.http.request(
             "POST",
             self.address + path,
-            fields={"csrfmiddlewaretoken": token, **fields},
+            fields={**hidden, **fields},
             headers={"Cookie": cookie, "Origin": self.address, "Referer": self.address + path},
         )
 

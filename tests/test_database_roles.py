@@ -77,3 +77,26 @@ def test_the_worker_role_reads_and_updates_images_and_nothing_else(connect_as):
     assert refused(worker, "UPDATE intake_image SET submission_id = submission_id")
     assert refused(worker, "UPDATE intake_image SET position = position")
     assert refused(worker, "DELETE FROM intake_image")
+
+
+def test_the_worker_role_removes_expired_sent_forms_and_reads_nothing_they_hold(connect_as, clock):
+    from django.db import transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from intake import sent_forms
+    from intake.models import SentForm
+
+    with transaction.atomic():
+        sent_forms.claim(sent_forms.new_token(), keep={"receipt": "1234"})
+    clock.advance(days=3)
+    with CaptureQueriesContext(connection) as queries:
+        assert sent_forms.sweep() == 1
+    SentForm.objects.create(digest="0" * 64, expires_at=clock.now, sealed_receipt=b"sealed")
+    # The very statement the sweep sends, as the worker: the row it names goes.
+    worker = connect_as(WORKER)
+    (sweep,) = [query["sql"] for query in queries.captured_queries if query["sql"].startswith("DELETE")]
+    worker.execute(sweep.replace("%", "%%"))
+    assert not SentForm.objects.exists()
+    assert refused(worker, "SELECT digest FROM intake_sentform")
+    assert refused(worker, "SELECT sealed_receipt FROM intake_sentform")
+    assert refused(worker, "INSERT INTO intake_sentform (digest, expires_at) VALUES ('x', now())")

@@ -10,7 +10,7 @@ from django.urls import reverse
 from intake import blobs
 from intake.fields import EncryptedTextField
 from intake.models import Note, Submission
-from tests.conftest import camera_jpeg
+from tests.conftest import camera_jpeg, form_token
 
 MARKER = "QX7-MARKER-Latakia-ضيعة"
 
@@ -49,6 +49,7 @@ def test_no_plaintext_in_database_blobs_or_temp_after_a_submission_with_a_large_
     response = client.post(
         reverse("witness:submit"),
         {
+            **form_token(),
             "account": f"I saw it. {MARKER}",
             "happened_when": MARKER,
             "happened_where": MARKER,

@@ -21,7 +21,7 @@ from PIL import ImageOps
 from intake import blobs
 from intake.cleaning import labels
 from intake.models import Image, Submission
-from tests.conftest import CAMERA_SERIAL, camera_jpeg, exiftool, log_in, wait_until
+from tests.conftest import CAMERA_SERIAL, camera_jpeg, exiftool, form_token, log_in, wait_until
 
 pytestmark = pytest.mark.worker
 
@@ -47,6 +47,7 @@ def test_a_camera_photo_reaches_the_reviewer_with_nothing_identifying_and_the_ri
     response = client.post(
         reverse("witness:submit"),
         {
+            **form_token(),
             "account": "They took my neighbours.",
             "images": [
                 SimpleUploadedFile("IMG_1.jpg", original, "image/jpeg"),
@@ -129,7 +130,11 @@ def test_a_submission_accepted_while_the_broker_is_down_is_cleaned_when_a_worker
     with broker_unreachable(settings):
         response = client.post(
             reverse("witness:submit"),
-            {"account": "Sent during an outage.", "images": [SimpleUploadedFile("a.jpg", camera_jpeg(), "image/jpeg")]},
+            {
+                **form_token(),
+                "account": "Sent during an outage.",
+                "images": [SimpleUploadedFile("a.jpg", camera_jpeg(), "image/jpeg")],
+            },
         )
         assert broker.wait_for_hand_offs(timeout=30)
     assert response.status_code == 200 and "Keep this receipt secret" in response.content.decode()

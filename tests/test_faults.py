@@ -28,7 +28,7 @@ from PIL import Image as PILImage
 from intake import blobs, tasks
 from intake.models import Image, Submission
 from tests import faults
-from tests.conftest import camera_jpeg, database_url, wait_until
+from tests.conftest import camera_jpeg, database_url, form_token, wait_until
 from tests.faults import Witness
 
 pytestmark = pytest.mark.worker
@@ -39,7 +39,11 @@ MARKER = b"FAULT-DRILL-MARKER-Deir-ez-Zor-5520"
 def submit(client, *photos: bytes, account: str = "Written during a drill."):
     return client.post(
         reverse("witness:submit"),
-        {"account": account, "images": [SimpleUploadedFile(f"IMG_{i}.jpg", p) for i, p in enumerate(photos)]},
+        {
+            "account": account,
+            "images": [SimpleUploadedFile(f"IMG_{i}.jpg", p) for i, p in enumerate(photos)],
+            **form_token(),
+        },
     )
 
 

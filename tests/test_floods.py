@@ -22,7 +22,7 @@ from django.urls import reverse
 
 from intake import blobs, counters, floods
 from intake.models import Submission
-from tests.conftest import ROOT, camera_jpeg, stop_process_group
+from tests.conftest import ROOT, camera_jpeg, form_token, stop_process_group
 
 SUBMIT = reverse("witness:submit")
 STATUS = reverse("witness:status")
@@ -36,8 +36,14 @@ MB = 1024 * 1024
 
 
 def form_head(token: str = "", account: str = ACCOUNT, boundary: str = BOUNDARY) -> bytes:
-    """The start of the testimony form as a browser sends it: the token, the text, then a photo's part header."""
-    fields = {"csrfmiddlewaretoken": token, "account": account, "happened_when": "", "happened_where": "Baniyas"}
+    """The start of the testimony form as a browser sends it: the tokens, the text, then a photo's part header."""
+    fields = {
+        "csrfmiddlewaretoken": token,
+        **form_token(),
+        "account": account,
+        "happened_when": "",
+        "happened_where": "Baniyas",
+    }
     parts = [
         f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
         for name, value in fields.items()
@@ -180,7 +186,7 @@ def test_past_the_concurrent_uploads_a_body_is_answered_busy_unread_and_pages_st
         assert "try again in a minute" in response.content.decode()
         assert body.taken == 0
         assert client.get(SUBMIT).status_code == 200
-    response = client.post(SUBMIT, {"account": ACCOUNT})
+    response = client.post(SUBMIT, {**form_token(), "account": ACCOUNT})
     assert "Keep this receipt secret" in response.content.decode()  # the slot came back
 
 
@@ -190,7 +196,7 @@ def test_slow_testimonies_holding_every_upload_slot_lock_out_neither_staff_nor_r
     with ExitStack() as stack:
         for _ in range(settings.INTAKE_MAX_CONCURRENT_UPLOADS):
             assert stack.enter_context(floods.slot("uploads", settings.INTAKE_MAX_CONCURRENT_UPLOADS))
-        assert client.post(SUBMIT, {"account": ACCOUNT}).status_code == 503
+        assert client.post(SUBMIT, {**form_token(), "account": ACCOUNT}).status_code == 503
         assert client.post(STATUS, {"receipt": RECEIPT}).status_code == 200
         login = client.post(reverse("review:login"), {"username": "rania", "password": "wrong password"})
         assert login.status_code == 200 and "did not match" in login.content.decode()
@@ -378,9 +384,13 @@ def photo_upload():
 def test_past_the_hourly_budget_the_witness_keeps_their_text_and_no_upload_is_written(client, settings, blob_writes):
     settings.INTAKE_SUBMISSIONS_PER_HOUR = 2
     for _ in range(2):
-        assert "Keep this receipt secret" in client.post(SUBMIT, {"account": "earlier"}).content.decode()
+        assert (
+            "Keep this receipt secret" in client.post(SUBMIT, {**form_token(), "account": "earlier"}).content.decode()
+        )
     blob_writes.clear()
-    response = client.post(SUBMIT, {"account": ACCOUNT, "happened_where": "Baniyas", "images": [photo_upload()]})
+    response = client.post(
+        SUBMIT, {**form_token(), "account": ACCOUNT, "happened_where": "Baniyas", "images": [photo_upload()]}
+    )
     assert response.status_code == 503
     assert response["Retry-After"]
     page = response.content.decode()
@@ -388,7 +398,7 @@ def test_past_the_hourly_budget_the_witness_keeps_their_text_and_no_upload_is_wr
     assert ACCOUNT in page and "Baniyas" in page
     assert blob_writes == []
     assert Submission.objects.count() == 2  # what was accepted stays
-    text_only = client.post(SUBMIT, {"account": ACCOUNT})
+    text_only = client.post(SUBMIT, {**form_token(), "account": ACCOUNT})
     assert text_only.status_code == 503
     assert Submission.objects.count() == 2
 
@@ -398,13 +408,13 @@ def test_below_the_disk_floor_the_witness_keeps_their_text_and_no_upload_is_writ
     import shutil
 
     settings.INTAKE_MIN_FREE_DISK_MB = shutil.disk_usage(ROOT).free // MB + 1024
-    response = client.post(SUBMIT, {"account": ACCOUNT, "images": [photo_upload()]})
+    response = client.post(SUBMIT, {**form_token(), "account": ACCOUNT, "images": [photo_upload()]})
     assert response.status_code == 503
     assert ACCOUNT in response.content.decode()
     assert blob_writes == []
     assert not Submission.objects.exists()
     settings.INTAKE_MIN_FREE_DISK_MB = 0
-    response = client.post(SUBMIT, {"account": ACCOUNT, "images": [photo_upload()]})
+    response = client.post(SUBMIT, {**form_token(), "account": ACCOUNT, "images": [photo_upload()]})
     assert "Keep this receipt secret" in response.content.decode()
 
 
@@ -424,7 +434,7 @@ def test_a_disk_that_fills_under_an_upload_keeps_the_witnesss_text_and_leaves_no
         raise blobs.StorageError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(blobs.BlobWriter, "write", full_after_a_while)
-    response = client.post(SUBMIT, {"account": ACCOUNT, "images": [photo_upload()]})
+    response = client.post(SUBMIT, {**form_token(), "account": ACCOUNT, "images": [photo_upload()]})
     assert response.status_code == 503
     assert ACCOUNT in response.content.decode()
     assert not Submission.objects.exists() and blobs.all_names() == []

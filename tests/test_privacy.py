@@ -15,7 +15,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from intake.models import Submission
-from tests.conftest import ROOT
+from tests.conftest import ROOT, form_token
 from tests.test_encryption_at_rest import all_database_bytes
 from tests.test_floods import gunicorn  # noqa: F401 - a fixture
 
@@ -37,7 +37,7 @@ def test_no_address_or_user_agent_in_logs_or_database_after_a_submission(client,
     client.get(reverse("witness:submit"), **IDENTIFYING_HEADERS)
     client.post(
         reverse("witness:submit"),
-        {"account": "x", "images": [SimpleUploadedFile("a.jpg", photo, "image/jpeg")]},
+        {**form_token(), "account": "x", "images": [SimpleUploadedFile("a.jpg", photo, "image/jpeg")]},
         **IDENTIFYING_HEADERS,
     )
     client.post(reverse("witness:status"), {"receipt": "wrong words"}, **IDENTIFYING_HEADERS)
@@ -68,7 +68,7 @@ def test_views_never_see_the_client_address_or_headers(rf):
             assert header not in seen
 
 
-def test_a_server_error_report_does_not_carry_the_address(client, caplog, settings, monkeypatch):
+def test_a_server_error_report_does_not_carry_the_address(db, client, caplog, settings, monkeypatch):
     """A crash while a witness submits: the traceback logged must not say who they were."""
     from intake.witness import views
 
@@ -78,7 +78,7 @@ def test_a_server_error_report_does_not_carry_the_address(client, caplog, settin
     monkeypatch.setattr(views.actions, "submit_testimony", crash)
     client.raise_request_exception = False
     caplog.set_level(logging.DEBUG)
-    response = client.post(reverse("witness:submit"), {"account": "x"}, **IDENTIFYING_HEADERS)
+    response = client.post(reverse("witness:submit"), {**form_token(), "account": "x"}, **IDENTIFYING_HEADERS)
     assert response.status_code == 500
     assert "database went away" in caplog.text  # the error was reported...
     assert WITNESS_ADDRESS not in caplog.text and "SM-J530F" not in caplog.text  # ...without the witness
@@ -224,7 +224,7 @@ def test_refused_witness_requests_write_no_log_line_and_are_counted(written_logs
     assert {kind: count_of(kind) - before[kind] for kind in kinds} == dict.fromkeys(kinds, 1)
 
 
-def test_a_server_error_is_still_written(written_logs, client, monkeypatch):
+def test_a_server_error_is_still_written(db, written_logs, client, monkeypatch):
     """The handler that counts refusals still writes what is not one (so the test above can fail)."""
     from intake.witness import views
 
@@ -233,7 +233,7 @@ def test_a_server_error_is_still_written(written_logs, client, monkeypatch):
 
     monkeypatch.setattr(views.actions, "submit_testimony", crash)
     client.raise_request_exception = False
-    assert client.post(reverse("witness:submit"), {"account": "x"}).status_code == 500
+    assert client.post(reverse("witness:submit"), {**form_token(), "account": "x"}).status_code == 500
     assert "a bug" in written_logs.getvalue()
 
 

@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from intake import crypto, receipts
 from intake.models import Submission
+from tests.conftest import form_token
 from tests.test_crypto import KNOWN_RECEIPT_DIGEST, known_keys  # noqa: F401 (a fixture)
 from tests.test_witness import receipt_in, submit
 
@@ -147,7 +148,8 @@ def test_a_receipt_typed_in_arabic_indic_digits_opens_its_testimony(client):
 
 @pytest.mark.django_db
 def test_the_arabic_receipt_page_shows_arabic_indic_digits_that_open_the_testimony(client):
-    page = client.post(SUBMIT, {"account": "أخذوا جيراننا ليلاً."}, HTTP_ACCEPT_LANGUAGE="ar").content.decode()
+    testimony = {**form_token(), "account": "أخذوا جيراننا ليلاً."}
+    page = client.post(SUBMIT, testimony, HTTP_ACCEPT_LANGUAGE="ar").content.decode()
     shown = page.split('class="receipt"', 1)[1].split("</div>", 1)[0]
     arabic = re.findall(r"<span>([٠-٩]{4})</span>", shown)
     western = re.findall(r"<span>([0-9]{4})</span>", shown)

@@ -11,7 +11,7 @@ from django.utils import translation
 
 from config.env import env_onion, env_url
 from intake.models import Submission
-from tests.conftest import camera_jpeg, log_in
+from tests.conftest import camera_jpeg, form_token, log_in
 from tests.test_secure_defaults import run_manage
 
 pytestmark = pytest.mark.django_db
@@ -117,7 +117,7 @@ def test_a_testimony_can_be_sent_through_the_onion_address(onion):
     from tests.test_witness import upload
 
     response = Client(HTTP_HOST=ONION).post(
-        SUBMIT, {"account": "Seen from the onion.", "images": [upload(camera_jpeg())]}
+        SUBMIT, {**form_token(), "account": "Seen from the onion.", "images": [upload(camera_jpeg())]}
     )
     assert response.status_code == 200
     assert Submission.objects.get().account == "Seen from the onion."
@@ -170,7 +170,7 @@ def test_leave_quickly_is_on_every_witness_page_and_tells_the_next_site_nothing(
     settings.INTAKE_QUICK_EXIT_URL = "https://weather.example/"
     from tests.test_witness import upload
 
-    sent = client.post(SUBMIT, {"account": "Seen.", "images": [upload(camera_jpeg())]})
+    sent = client.post(SUBMIT, {**form_token(), "account": "Seen.", "images": [upload(camera_jpeg())]})
     pages = {
         "form": client.get(SUBMIT),
         "refused form": client.post(SUBMIT, {"account": ""}),

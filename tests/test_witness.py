@@ -10,7 +10,7 @@ from PIL import Image as PILImage
 
 from intake import blobs, receipts
 from intake.models import Image, Submission
-from tests.conftest import camera_jpeg
+from tests.conftest import camera_jpeg, form_token
 
 pytestmark = pytest.mark.django_db
 SUBMIT = reverse("witness:submit")
@@ -22,7 +22,7 @@ def upload(data: bytes, name="IMG_20260307_234109_Latakia.jpg", content_type="im
 
 
 def submit(client, account="Men in masks took my neighbours at night.", images=(), **fields):
-    return client.post(SUBMIT, {"account": account, "images": list(images), **fields})
+    return client.post(SUBMIT, {"account": account, "images": list(images), **form_token(), **fields})
 
 
 def receipt_in(response) -> str:

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from intake import access, actions, body_guard, counters, floods, receipts, sent_forms
 from intake.models import Image, Message
+from intake.witness import language
 from intake.witness.forms import DraftForm, ReceiptForm, ReplyForm, TestimonyForm
 
 REFUSALS = {
@@ -64,52 +65,101 @@ TEXT_FIELDS = ("account", "happened_when", "happened_where")
 DATABASE_ERRORS = (DatabaseError, InterfaceError)
 
 
+OUT_OF_DATE = _(
+    "Your testimony was not sent: the page was out of date. Nothing was stored. What you wrote is below: "
+    "check it, choose your photos again, and send it again."
+)
+
+
 @require_http_methods(["GET", "POST"])
 def submit(request):
+    """The testimony form. Its one-time token (intake.sent_forms) is made when the form is first drawn and
+    kept while the form comes back (refused, or in another language), so that whichever of its pages the
+    browser sends again once it was stored, nothing is stored twice and nothing written is shown."""
     # Uploads that this view does not store are removed by intake.middleware.discard_unclaimed_uploads.
-    if request.method == "POST":
-        form = TestimonyForm(request.POST, request.FILES)
-        refusal = body_guard.refusal(request)
-        if refusal is None and form.is_valid():
-            refusal = floods.submission_refusal()
-            if refusal is None:
-                images = form.cleaned_data["images"]
-                try:
-                    receipt = actions.submit_testimony(
-                        account=form.cleaned_data["account"],
-                        happened_when=form.cleaned_data["happened_when"],
-                        happened_where=form.cleaned_data["happened_where"],
-                        uploads=images,
-                    )
-                except DATABASE_ERRORS:
-                    refusal = "database_down"
-                else:
-                    floods.count_submission()
-                    return render(request, "witness/receipt.html", {"receipt": receipt, "photos": len(images)})
-        if refusal is not None:
-            return _refused(request, refusal)
-    else:
-        form = TestimonyForm()
-    return render(request, "witness/submit.html", {"form": form, **body_guard.limits()})
+    if request.method != "POST":
+        return _form_page(request, TestimonyForm(), sent_forms.new_token())
+    token = request.POST.get(sent_forms.FIELD, "")
+    try:
+        seen = sent_forms.check(token)
+    except DATABASE_ERRORS:
+        return _refused(request, "database_down", token)
+    if seen.state == sent_forms.SENT:
+        return _sent_before(request, seen.kept)
+    if seen.state == sent_forms.TOO_OLD:
+        return _sent_before(request, None, too_old=True)
+    if seen.state == sent_forms.MISSING:
+        token = sent_forms.new_token()
+    refusal = body_guard.refusal(request)
+    if refusal is not None:
+        return _refused(request, refusal, token)
+    code = language.chosen(request)
+    if code is not None:
+        language.use(request, code)
+        response = _form_page(request, _typed(request), token, switched=True)
+        language.remember(response, code)
+        return response
+    form = TestimonyForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _form_page(request, form, token)
+    refusal = floods.submission_refusal()
+    if refusal is not None:
+        return _refused(request, refusal, token)
+    if seen.state == sent_forms.MISSING:  # a page drawn before the tokens, say: never stored without one
+        return _form_page(request, _typed(request), token, refusal=OUT_OF_DATE, status=400)
+    images = form.cleaned_data["images"]
+    try:
+        receipt = actions.submit_testimony(
+            account=form.cleaned_data["account"],
+            happened_when=form.cleaned_data["happened_when"],
+            happened_where=form.cleaned_data["happened_where"],
+            uploads=images,
+            token=token,
+        )
+    except sent_forms.AlreadySent:  # the same form, sent twice at once: the other request stored it
+        return _sent_before(request, sent_forms.check(token).kept)
+    except DATABASE_ERRORS:
+        return _refused(request, "database_down", token)
+    floods.count_submission()
+    return render(request, "witness/receipt.html", {"receipt": receipt, "photos": len(images)})
 
 
-def _refused(request, refusal: str):
+def _typed(request) -> TestimonyForm:
+    """The form, unbound, with the text that arrived: photos are never given back."""
+    return TestimonyForm(initial={name: request.POST.get(name, "") for name in TEXT_FIELDS})
+
+
+def _form_page(request, form, token: str, *, refusal=None, switched=False, status=200):
+    context = {
+        "form": form,
+        "sent_form": token,
+        "language_form": "testimony",
+        "refusal": refusal,
+        "switched": switched,
+        **body_guard.limits(),
+    }
+    return render(request, "witness/submit.html", context, status=status)
+
+
+def _refused(request, refusal: str, token: str):
     """The form again, with the text that arrived and why nothing was stored; no field errors."""
     status, message = REFUSALS[refusal]
     if refusal == body_guard.TOO_SLOW:
         request.refusal_counted = True  # counted when it was stopped
     else:
         counters.count(refusal, request)
-    form = TestimonyForm(initial={name: request.POST.get(name, "") for name in TEXT_FIELDS})
-    response = render(
-        request,
-        "witness/submit.html",
-        {"form": form, "refusal": message, **body_guard.limits()},
-        status=status,
-    )
+    response = _form_page(request, _typed(request), token, refusal=message, status=status)
     if status == 503:
         response["Retry-After"] = str(floods.RETRY_AFTER_SECONDS)
     return response
+
+
+def _sent_before(request, kept: dict | None, *, too_old=False):
+    """A form already stored, sent again: nothing is stored, nothing it held is shown. Its receipt comes
+    back only for a short while after it was first shown (intake.sent_forms)."""
+    if kept is not None:
+        return render(request, "witness/receipt.html", {"receipt": kept["receipt"], "photos": kept["photos"]})
+    return render(request, "witness/sent_before.html", {"too_old": too_old})
 
 
 @require_http_methods(["GET", "POST"])

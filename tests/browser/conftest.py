@@ -178,10 +178,11 @@ class Page:
         return self.driver.execute_script("return document.querySelector('h1').textContent.trim()")
 
     def use_language(self, code: str) -> None:
-        """Choose ``code`` with the language buttons in the page header (a form, no script)."""
+        """Choose ``code`` with the language buttons in the page header (no script): on the testimony
+        form they send that form, which comes back in ``code`` (intake.witness.language)."""
         self.open("/")
         if self.language != code:
-            _click_and_wait_for_next_page(self.driver, self.find(f"form.language button[value='{code}']"))
+            _click_and_wait_for_next_page(self.driver, self.find(f".language button[value='{code}']"))
         assert self.language == code
         assert self.direction == ("rtl" if code == "ar" else "ltr")
 

@@ -6,9 +6,9 @@ Run by the role that owns the tables (the one that runs ``migrate``), after ever
 
 - The web role reads and writes the service's tables, but may only read and add to the audit log. It
   owns nothing, so it cannot drop the audit log's trigger, truncate the table or rewrite a row.
-- The worker role reads image rows and updates what cleaning records in them, and nothing else: the
-  process that parses hostile files cannot read a testimony, a note, a receipt digest or the audit
-  log, nor move an image to another submission.
+- The worker role reads image rows and updates what cleaning records in them, and removes expired sent
+  forms, and nothing else: the process that parses hostile files cannot read a testimony, a note, a
+  receipt digest, a sent form's sealed receipt or the audit log, nor move an image to another submission.
 
 Passwords come from ``INTAKE_WEB_DB_PASSWORD`` and ``INTAKE_WORKER_DB_PASSWORD`` when set (or their
 ``_FILE`` forms); a role that already exists keeps its other settings.
@@ -20,7 +20,7 @@ from django.db.models import Field
 from psycopg import sql
 
 from config.env import env_secret
-from intake.models import AuditEvent, Image
+from intake.models import AuditEvent, Image, SentForm
 
 WORKER_WRITES = (
     "state",
@@ -88,3 +88,7 @@ class Command(BaseCommand):
                 raise CommandError(f"Image.{name} is not a column of the image table")
             columns.append(sql.Identifier(field.column))
         cursor.execute(sql.SQL("GRANT UPDATE ({}) ON {} TO {}").format(sql.SQL(", ").join(columns), image, role))
+        # Its sweep removes the sent forms whose day has passed (intake.sent_forms.sweep): it sees their
+        # days, never their digests or what they keep sealed.
+        sent_form = sql.Identifier(SentForm._meta.db_table)
+        cursor.execute(sql.SQL("GRANT SELECT (expires_at), DELETE ON {} TO {}").format(sent_form, role))
