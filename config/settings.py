@@ -290,6 +290,8 @@ SESSION_COOKIE_SAMESITE = "Strict"
 CSRF_COOKIE_SAMESITE = "Strict"
 LANGUAGE_COOKIE_SAMESITE = "Strict"
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# The testimony form refused by it comes back with its text (Back would bring back nothing).
+CSRF_FAILURE_VIEW = "intake.witness.views.csrf_failure"
 # Off by default so that the service runs on a laptop and as a Tor onion service (plain HTTP).
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)

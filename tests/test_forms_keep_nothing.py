@@ -198,3 +198,43 @@ def test_the_form_asks_the_browser_to_keep_nothing_typed(client):
     form = re.search(r'<form[^>]*id="testimony"[^>]*>', page).group(0)
     assert 'autocomplete="off"' in form
     assert client.get(SUBMIT)["Cache-Control"] == "no-store"
+
+
+# --- Refused by the CSRF check ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def strict():
+    """A browser whose CSRF cookie is gone since the form was drawn (closed and opened again)."""
+    from django.test import Client
+
+    return Client(enforce_csrf_checks=True)
+
+
+OUR_ORIGIN = {"HTTP_ORIGIN": "http://testserver"}
+
+
+def test_a_form_whose_cookie_is_gone_comes_back_with_its_text_and_nothing_stored(strict, photo):
+    form = hidden_fields(strict.get(SUBMIT).content.decode())
+    strict.cookies.clear()
+    response = strict.post(SUBMIT, filled(form, images=[upload(photo)]), **OUR_ORIGIN)
+    page = response.content.decode()
+    assert response.status_code == 403 and "the form expired or could not be checked" in page
+    assert ACCOUNT in page and "MARKER-where" in page
+    assert not Submission.objects.exists()
+    again = strict.post(SUBMIT, filled(hidden_fields(page)), **OUR_ORIGIN)  # with the fresh cookie
+    assert "Keep this receipt secret" in again.content.decode() and Submission.objects.count() == 1
+
+
+@pytest.mark.parametrize("origin", [{}, {"HTTP_ORIGIN": "https://elsewhere.example"}])
+def test_a_form_posted_from_elsewhere_is_refused_showing_nothing_it_held(strict, origin):
+    response = strict.post(SUBMIT, filled({sent_forms.FIELD: sent_forms.new_token()}), **origin)
+    assert response.status_code == 403 and "Please send again" in response.content.decode()
+    assert shows_nothing_written(response.content.decode())
+
+
+def test_a_form_already_stored_refused_by_the_csrf_check_shows_nothing_it_held(client, strict):
+    form = drawn(client)
+    receipt = receipt_in(client.post(SUBMIT, filled(form)))
+    response = strict.post(SUBMIT, filled(form), **OUR_ORIGIN)
+    assert shows_nothing_written(response.content.decode()) and receipt_in(response) == receipt

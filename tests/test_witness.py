@@ -44,7 +44,11 @@ def test_the_form_states_its_limits_and_needs_no_javascript(client):
     page = client.get(SUBMIT).content.decode()
     # Only our own small scripts, deferred, that help where they run (tests/browser: JavaScript off).
     scripts = re.findall(r"<script[^>]*>", page)
-    assert scripts == ['<script src="/static/intake/exit.js" defer>', '<script src="/static/intake/photos.js" defer>']
+    assert scripts == [
+        '<script src="/static/intake/exit.js" defer>',
+        '<script src="/static/intake/photos.js" defer>',
+        '<script src="/static/intake/sent.js" defer>',
+    ]
     assert 'enctype="multipart/form-data"' in page
     assert "Up to 10 photos" in page
     assert "20.0\xa0MB" in page and "100.0\xa0MB" in page
@@ -102,7 +106,7 @@ def test_the_receipt_page_offers_no_way_off_it_but_the_status_link(client):
 def test_a_testimony_needs_an_account(client):
     response = submit(client, account="   ")
     assert response.status_code == 200
-    assert "This field is required" in response.content.decode()
+    assert "Write what happened: it is the one thing a testimony needs." in response.content.decode()
     assert not Submission.objects.exists()
 
 

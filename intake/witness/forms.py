@@ -108,6 +108,7 @@ class TestimonyForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 14, "dir": "auto"}),
         max_length=settings.INTAKE_MAX_ACCOUNT_CHARS,
         strip=True,
+        error_messages={"required": _("Write what happened: it is the one thing a testimony needs.")},
     )
     happened_when = forms.CharField(
         label=_("When did it happen? (optional)"),

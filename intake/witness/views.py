@@ -8,6 +8,7 @@ disk or a database error stores nothing, and the form comes back with the text t
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_safe
 
@@ -84,10 +85,8 @@ def submit(request):
         seen = sent_forms.check(token)
     except DATABASE_ERRORS:
         return _refused(request, "database_down", token)
-    if seen.state == sent_forms.SENT:
-        return _sent_before(request, seen.kept)
-    if seen.state == sent_forms.TOO_OLD:
-        return _sent_before(request, None, too_old=True)
+    if (repeat := _repeated(request, seen)) is not None:
+        return repeat
     if seen.state == sent_forms.MISSING:
         token = sent_forms.new_token()
     refusal = body_guard.refusal(request)
@@ -152,6 +151,44 @@ def _refused(request, refusal: str, token: str):
     if status == 503:
         response["Retry-After"] = str(floods.RETRY_AFTER_SECONDS)
     return response
+
+
+FORM_EXPIRED = _(
+    "For your safety, the form expired or could not be checked. Nothing was stored. What you wrote is "
+    "below: choose your photos again, and send it again."
+)
+
+
+def csrf_failure(request, reason=""):
+    """A form refused by the CSRF check (settings.CSRF_FAILURE_VIEW), most often because its cookie is
+    gone: the browser was closed since the page was drawn. Nothing is stored. The testimony form comes
+    back with its text, for Back cannot bring it (the form's autocomplete is off), but only to a page of
+    ours (its Origin): a form posted from another site is shown nothing."""
+    if request.method == "POST" and request.path_info == reverse("witness:submit") and _from_here(request):
+        token = request.POST.get(sent_forms.FIELD, "")
+        try:
+            seen = sent_forms.check(token)
+        except DATABASE_ERRORS:
+            return render(request, "403_csrf.html", status=403)
+        if (repeat := _repeated(request, seen)) is not None:
+            return repeat
+        if seen.state == sent_forms.MISSING:
+            token = sent_forms.new_token()
+        return _form_page(request, _typed(request), token, refusal=FORM_EXPIRED, status=403)
+    return render(request, "403_csrf.html", status=403)
+
+
+def _from_here(request) -> bool:
+    return request.META.get("HTTP_ORIGIN") == f"{request.scheme}://{request.get_host()}"
+
+
+def _repeated(request, seen: sent_forms.Seen):
+    """The answer to a form that may have been stored already, or None if it was not."""
+    if seen.state == sent_forms.SENT:
+        return _sent_before(request, seen.kept)
+    if seen.state == sent_forms.TOO_OLD:
+        return _sent_before(request, None, too_old=True)
+    return None
 
 
 def _sent_before(request, kept: dict | None, *, too_old=False):

@@ -5,6 +5,7 @@ from django.utils import translation
 
 from intake import receipts
 from intake.models import Image, Submission
+from intake.witness import views
 from tests.conftest import camera_jpeg
 
 ACCOUNT = "Men in masks took my neighbours at night. رجال ملثمون أخذوا جيراننا ليلاً."
@@ -78,7 +79,7 @@ def test_an_unknown_address_gets_the_not_found_page(page, language):
     page.check("404")
 
 
-def test_a_form_whose_cookie_expired_is_refused_with_a_page_that_says_what_to_do(page, language):
+def test_a_form_whose_cookie_expired_comes_back_with_its_text_and_is_sent_the_second_time(page, language):
     page.open("/")
     page.find("[name=account]").send_keys(ACCOUNT)
     # What a browser restarted between loading the form and sending it looks like: no CSRF cookie.
@@ -87,8 +88,11 @@ def test_a_form_whose_cookie_expired_is_refused_with_a_page_that_says_what_to_do
     if language_cookie:
         page.driver.add_cookie({k: language_cookie[k] for k in ("name", "value", "path", "secure")})
     page.submit("form.testimony")
-    assert page.heading == _translated("Please send again", language)
+    with translation.override(language):
+        assert str(views.FORM_EXPIRED) in page.find("section.problems").text
+    assert page.find("[name=account]").get_attribute("value") == ACCOUNT
+    assert page.direction == ("rtl" if language == "ar" else "ltr")
     assert not Submission.objects.exists()
     page.check("403-csrf")
-    page.driver.back()  # as the page advises: what was written is still there
-    assert page.find("[name=account]").get_attribute("value") == ACCOUNT
+    page.submit("form.testimony")
+    assert page.find(".receipt") and Submission.objects.get().account == ACCOUNT

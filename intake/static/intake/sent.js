@@ -1,0 +1,24 @@
+// Back after sending (templates/witness/submit.html, form[data-sent-once]). The page is sent with
+// Cache-Control: no-store and the form with autocomplete="off", so Back loads it afresh and empty. But a
+// browser may keep even such a page whole in its back/forward cache, text and all (Chromium tries it
+// with JavaScript on). Then, if its form was sent, the page is not shown from there: it is replaced by a
+// fresh one. A form not sent (the witness only went to read another page) comes back as it was.
+"use strict";
+
+(function () {
+  let sent = false;
+
+  // Listened to on the window, after the form's own listeners: a send that photos.js stops is none.
+  window.addEventListener("submit", function (event) {
+    if (!event.defaultPrevented && event.target.matches("form[data-sent-once]")) {
+      sent = true;
+    }
+  });
+
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted && sent) {
+      document.body.hidden = true;
+      window.location.replace(window.location.pathname);
+    }
+  });
+})();

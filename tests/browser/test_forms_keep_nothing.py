@@ -1,0 +1,159 @@
+"""Forms that lose nothing and reveal nothing, in Chromium at phone width, JavaScript on and off, English
+and Arabic: after sending, Back shows nothing of the testimony and a reload stores nothing twice; the
+language switch keeps what was typed; a refused form puts focus on the summary of its problems."""
+
+from django.conf import settings
+from selenium.common.exceptions import NoAlertPresentException
+from selenium.webdriver.support.wait import WebDriverWait
+
+from intake.models import SentForm, Submission
+from tests.browser.conftest import _click_and_wait_for_next_page
+
+MARKER = "MARKER-4417"
+TYPED = {
+    "account": f"{MARKER} They came at night. جاؤوا في الليل.",
+    "happened_when": f"{MARKER}-when",
+    "happened_where": f"{MARKER}-where",
+}
+
+
+def type_everything(page) -> None:
+    for name, text in TYPED.items():
+        page.find(f"[name={name}]").send_keys(text)
+
+
+def values(page) -> dict[str, str]:
+    return {name: page.find(f"[name={name}]").get_attribute("value") for name in TYPED}
+
+
+def receipt_shown(page) -> str:
+    return page.driver.execute_script(
+        "const r = document.querySelector('.receipt p'); return r ? r.textContent.replace(/\\s+/g, '') : ''"
+    )
+
+
+def reload(page) -> None:
+    """The browser's reload, saying yes if it asks whether to send the form again."""
+    page.driver.execute_script("document.leftBehind = true")
+    page.driver.refresh()
+    try:
+        page.driver.switch_to.alert.accept()
+    except NoAlertPresentException:
+        pass
+    WebDriverWait(page.driver, 20).until(
+        lambda d: d.execute_script("return !document.leftBehind && document.readyState === 'complete'")
+    )
+
+
+def focus_is_on_the_problems(page) -> bool:
+    """Autofocus is applied at the first rendering after the page has loaded: wait for it."""
+    WebDriverWait(page.driver, 5).until(
+        lambda d: d.execute_script("return document.activeElement.matches('section.problems')"),
+        "focus did not go to the summary of problems",
+    )
+    return True
+
+
+def test_back_after_sending_shows_nothing_of_the_testimony(page):
+    page.open("/")
+    type_everything(page)
+    page.submit("form.testimony")
+    assert receipt_shown(page)
+    page.driver.back()
+    WebDriverWait(page.driver, 20).until(lambda d: d.execute_script("return document.readyState") == "complete")
+    assert MARKER not in page.driver.page_source
+    assert values(page) == {"account": "", "happened_when": "", "happened_where": ""}
+    # Forward brings the receipt's page; loading it again (the browser asks first) stores nothing twice.
+    page.driver.forward()
+    reload(page)
+    assert MARKER not in page.driver.page_source
+    assert Submission.objects.count() == 1
+
+
+def test_reloading_the_receipt_stores_nothing_twice_and_shows_the_same_receipt(page):
+    page.open("/")
+    type_everything(page)
+    page.submit("form.testimony")
+    first = receipt_shown(page)
+    reload(page)
+    assert receipt_shown(page) == first
+    assert Submission.objects.count() == 1 and SentForm.objects.count() == 1
+    assert MARKER not in page.driver.page_source
+
+
+def test_a_page_back_from_the_cache_after_sending_is_replaced_by_an_empty_form(page):
+    """Chromium 156 keeps no page sent with no-store in its back/forward cache; others may, with
+    JavaScript on (sent.js). What such a return looks like is played to the script here."""
+    if not page.javascript:
+        return  # with JavaScript off, Chromium caches no such page (tests above)
+    page.open("/")
+    type_everything(page)
+    restored = (
+        "window.dispatchEvent(new PageTransitionEvent('pageshow', {persisted: true}));"
+        "return document.querySelector('[name=account]').value"
+    )
+    # Not sent (the witness went to read another page): it comes back as it was.
+    assert page.driver.execute_script(restored) == TYPED["account"]
+    # Sent: the page gives way to a fresh one.
+    page.driver.execute_script(
+        "document.leftBehind = true;"
+        "document.getElementById('testimony').dispatchEvent(new Event('submit', {bubbles: true, cancelable: true}))"
+    )
+    page.driver.execute_script("window.dispatchEvent(new PageTransitionEvent('pageshow', {persisted: true}))")
+    WebDriverWait(page.driver, 20).until(
+        lambda d: d.execute_script("return !document.leftBehind && document.readyState === 'complete'")
+    )
+    assert MARKER not in page.driver.page_source and values(page)["account"] == ""
+    assert not Submission.objects.exists()
+
+
+def test_the_language_switch_keeps_everything_typed(page, language):
+    other = "ar" if language == "en" else "en"
+    page.open("/")
+    type_everything(page)
+    _click_and_wait_for_next_page(page.driver, page.find(f".language button[value='{other}']"))
+    assert page.language == other and page.direction == ("rtl" if other == "ar" else "ltr")
+    assert values(page) == TYPED
+    assert page.find("p.warning").is_displayed()  # photos must be chosen again
+    page.check("submit-switched")
+    _click_and_wait_for_next_page(page.driver, page.find(f".language button[value='{language}']"))
+    assert page.language == language and values(page) == TYPED
+    assert not Submission.objects.exists()
+    page.submit("form.testimony")
+    assert receipt_shown(page) and Submission.objects.get().happened_where == TYPED["happened_where"]
+
+
+def test_a_refused_form_puts_focus_on_its_problems_which_lead_to_each_field(page):
+    page.open("/")
+    page.find("[name=happened_where]").send_keys(TYPED["happened_where"])
+    page.submit("form.testimony")
+    assert focus_is_on_the_problems(page)
+    links = page.find_all("section.problems a")
+    assert [link.get_attribute("hash") for link in links] == ["#id_account"]
+    assert not page.find_all("[role=alert]")
+    page.check("submit-problems")
+    links[0].click()
+    assert page.driver.execute_script("return document.activeElement.name") == "account"
+    assert values(page)["happened_where"] == TYPED["happened_where"]
+
+
+def test_too_many_characters_are_refused_with_focus_on_the_problem(page):
+    page.open("/")
+    too_many = settings.INTAKE_MAX_ACCOUNT_CHARS + 1
+    page.driver.execute_script("document.querySelector('[name=account]').value = 'x'.repeat(arguments[0])", too_many)
+    page.submit("form.testimony")
+    assert focus_is_on_the_problems(page)
+    target = page.find("section.problems a").get_attribute("hash")
+    assert page.driver.execute_script("return document.getElementById(arguments[0]) !== null", target[1:])
+    page.check("submit-too-long")
+
+
+def test_a_repeat_after_the_receipts_time_says_received_and_shows_nothing(page, clock):
+    page.open("/")
+    type_everything(page)
+    page.submit("form.testimony")
+    clock.advance(minutes=31)
+    reload(page)
+    assert not receipt_shown(page) and MARKER not in page.driver.page_source
+    assert Submission.objects.count() == 1
+    page.check("already-received")
