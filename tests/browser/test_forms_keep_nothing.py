@@ -157,3 +157,15 @@ def test_a_repeat_after_the_receipts_time_says_received_and_shows_nothing(page, 
     assert not receipt_shown(page) and MARKER not in page.driver.page_source
     assert Submission.objects.count() == 1
     page.check("already-received")
+
+
+def test_the_language_switch_works_with_photos_the_check_refuses(page, tmp_path):
+    """The photo check stops a send with a file it refuses; a switch sends no file, so it goes."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a photo")
+    page.open("/")
+    type_everything(page)
+    page.find("[name=images]").send_keys(str(notes))
+    other = "ar" if page.language == "en" else "en"
+    _click_and_wait_for_next_page(page.driver, page.find(f".language button[value='{other}']"))
+    assert page.language == other and values(page) == TYPED

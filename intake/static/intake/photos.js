@@ -109,6 +109,10 @@
     });
     if (input.form) {
       input.form.addEventListener("submit", function (event) {
+        // The language buttons send the form's text without its files (intake/witness/language.py).
+        if (event.submitter && event.submitter.name === "language") {
+          return;
+        }
         if (show(input, area)) {
           event.preventDefault();
           area.focus();
