@@ -60,7 +60,7 @@ def test_a_refused_claim_rolls_back_the_writes_of_its_transaction(reviewer):
     assert reviewer.first_name != "changed"
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_claim_outside_a_transaction_is_a_bug():
     with pytest.raises(RuntimeError):
         sent_forms.claim(sent_forms.new_token())
@@ -147,7 +147,7 @@ def test_a_check_removes_the_rows_whose_day_has_passed(clock):
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrent writers need a server database")
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_of_two_concurrent_claims_of_one_token_exactly_one_is_stored():
     token = sent_forms.new_token()
     both_inside = threading.Barrier(2, timeout=10)
