@@ -399,6 +399,16 @@ def test_an_answer_sent_again_is_stored_once_and_never_given_back_in_a_field(cli
     assert reply_fields(first)[sent_forms.FIELD] != reply_fields(page)[sent_forms.FIELD]
 
 
+def test_a_refused_answer_keeps_its_form_token_so_its_first_page_cannot_send_it_twice(client, testimony, receipt):
+    first = open_testimony(client, receipt)
+    refused = answer(client, first, text="")
+    assert "Write an answer, or choose photos to add, or both." in refused.content.decode()
+    assert reply_fields(refused)[sent_forms.FIELD] == reply_fields(first)[sent_forms.FIELD]
+    answer(client, refused, text="Corrected.")
+    assert "Your answer was received." in answer(client, first, text="Corrected.").content.decode()
+    assert Message.objects.count() == 1
+
+
 def test_two_sends_of_one_form_at_once_store_it_once(client, testimony, receipt, monkeypatch):
     page = open_testimony(client, receipt)
     fields = reply_fields(page)
@@ -418,6 +428,43 @@ def test_an_answer_without_its_form_token_is_not_stored_and_given_back(client, t
     assert "From an old page." in response.content.decode()
     assert not Message.objects.exists()
     assert "Your answer was received." in answer(client, response, text="From an old page.").content.decode()
+
+
+def test_the_language_switch_keeps_the_answer_typed_and_sends_nothing(client, testimony, receipt, reviewer):
+    actions.send_message(reviewer, testimony, "Which road?")
+    page = open_testimony(client, receipt)
+    # The buttons name the answer form, the one element with that id.
+    assert 'form="answer" name="language" value="ar"' in page.content.decode()
+    assert page.content.decode().count('id="answer"') == 1 and re.search(
+        r'<form[^>]*id="answer"', page.content.decode()
+    )
+    fields = reply_fields(page)
+    switched = client.post(REPLY, {**fields, "text": "Typed, not sent.", "language": "ar"})
+    body = switched.content.decode()
+    assert switched.status_code == 200 and 'lang="ar"' in body
+    assert re.search(r'<textarea name="text"[^>]*>\s*Typed, not sent.</textarea>', body)
+    assert "Which road?" in body  # still the conversation
+    assert not Message.objects.filter(sender=Message.Sender.WITNESS).exists()
+    # The same form still sends the answer once, in the new language.
+    assert reply_fields(switched)[sent_forms.FIELD] == fields[sent_forms.FIELD]
+    assert switched.cookies["django_language"].value == "ar"
+    answer(client, switched, text="Typed, not sent.")
+    assert [message.text for message in Message.objects.filter(sender=Message.Sender.WITNESS)] == ["Typed, not sent."]
+
+
+def test_the_language_switch_on_the_receipt_form_keeps_the_receipt_and_the_answer_and_looks_nothing_up(client):
+    page = client.get(STATUS).content.decode()
+    assert 'form="receipt" name="language" value="ar"' in page
+    switched = client.post(STATUS, {"receipt": "1234 5678", "draft": "Kept answer.", "language": "ar"})
+    body = switched.content.decode()
+    assert 'lang="ar"' in body and 'value="1234 5678"' in body
+    assert re.search(r'<textarea name="draft"[^>]*>\s*Kept answer.</textarea>', body)
+    assert "No testimony matches" not in body
+
+
+def test_the_answer_address_opened_directly_leads_to_the_receipt_form(client):
+    response = client.get(REPLY)
+    assert response.status_code == 302 and response["Location"] == STATUS
 
 
 def test_added_photos_continue_the_numbering_and_go_to_the_same_worker(
@@ -481,7 +528,8 @@ def test_a_closed_testimony_takes_no_answer_and_says_so(client, testimony, recei
     assert "Work on this testimony is finished: it takes no more answers or photos." in body
     assert not Message.objects.exists()
     assert blobs.all_names() == [testimony.images.get().clean_blob]
-    assert f'action="{REPLY}"' not in open_testimony(client, receipt).content.decode()
+    closed = open_testimony(client, receipt).content.decode()
+    assert 'name="text"' not in closed and 'name="images"' not in closed
 
 
 def test_an_expired_page_asks_for_the_receipt_again_and_gives_the_answer_back(client, testimony, receipt, monkeypatch):

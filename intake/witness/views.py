@@ -7,7 +7,7 @@ disk or a database error stores nothing, and the form comes back with the text t
 
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_safe
@@ -206,6 +206,15 @@ def status(request):
     not_found = wrong_digit = False
     # An answer typed on a page that was open too long comes back through this form (see ``reply``).
     draft = DraftForm(request.POST or None)
+    if request.method == "POST" and (code := language.chosen(request)) is not None:
+        # The header's language buttons send this form: the same page in the other language, what was
+        # typed kept, nothing looked up.
+        language.use(request, code)
+        typed = ReceiptForm(initial={"receipt": request.POST.get("receipt", "")})
+        draft = DraftForm(initial={"draft": request.POST.get("draft", "")})
+        response = render(request, "witness/status.html", {"form": typed, "draft": draft, "language_form": "receipt"})
+        language.remember(response, code)
+        return response
     if request.method == "POST":
         form = ReceiptForm(request.POST)
         if form.is_valid():
@@ -219,7 +228,7 @@ def status(request):
                 # One that opens nothing is, so that a witness can find what they mistyped.
                 with floods.slot("status", settings.INTAKE_STATUS_CONCURRENCY) as free:
                     if not free or not floods.status_lookup_allowed():
-                        context = {"form": ReceiptForm(), "draft": draft, "busy": True}
+                        context = {"form": ReceiptForm(), "draft": draft, "language_form": "receipt", "busy": True}
                         return floods.busy(request, "busy_status", "witness/status.html", context)
                     try:
                         submission = actions.find_by_receipt(form.cleaned_data["receipt"])
@@ -228,19 +237,19 @@ def status(request):
                 not_found = submission is None
                 if submission is not None:
                     text = draft.cleaned_data["draft"] if draft.is_valid() else ""
-                    return _conversation(request, submission, ReplyForm(initial={"text": text}))
+                    return _conversation(request, submission, ReplyForm(initial={"text": text}), sent_forms.new_token())
     else:
         form = ReceiptForm()
     return render(
         request,
         "witness/status.html",
-        {"form": form, "draft": draft, "not_found": not_found, "wrong_digit": wrong_digit},
+        {"form": form, "draft": draft, "language_form": "receipt", "not_found": not_found, "wrong_digit": wrong_digit},
     )
 
 
 def _status_unavailable(request, draft=None):
     counters.count("database_down", request)
-    context = {"form": ReceiptForm(), "draft": draft, "unavailable": True}
+    context = {"form": ReceiptForm(), "draft": draft, "language_form": "receipt", "unavailable": True}
     response = render(request, "witness/status.html", context, status=503)
     response["Retry-After"] = str(floods.RETRY_AFTER_SECONDS)
     return response
@@ -298,54 +307,80 @@ REPLY_LIMITS = {
 }
 
 
-@require_http_methods(["POST"])
+@require_http_methods(["GET", "POST"])
 def reply(request):
     """A witness's answer, with or without photos, sent from their testimony's page. Received like a
     testimony (intake.body_guard, intake.floods): stored whole or not at all, and counted in the same
-    budget. Nothing about it is audited or logged."""
+    budget. Nothing about it is audited or logged.
+
+    Its one-time token (intake.sent_forms) is kept while the page comes back (refused, or in another
+    language) and a new one is drawn once the answer is stored, so that whichever of its pages the
+    browser sends again, nothing is stored twice and nothing written is put back in a field."""
+    if request.method != "POST":  # sent.js, replacing a sent page brought back by Back
+        return redirect("witness:status")
     # Uploads that this view does not store are removed by intake.middleware.discard_unclaimed_uploads.
     submission = access.submission_for_witness(request.POST.get("access", ""))
-    # The form's one-time token first: an answer sent again (a reload, a second tap) is never stored
-    # twice, nor given back in a field, even once the page's hour is over.
-    form_token = request.POST.get(sent_forms.FIELD, "")
-    seen = sent_forms.check(form_token).state
+    token = request.POST.get(sent_forms.FIELD, "")
+    try:
+        seen = sent_forms.check(token).state
+    except DATABASE_ERRORS:
+        seen = sent_forms.MISSING if submission is None else "database_down"
     if seen in (sent_forms.SENT, sent_forms.TOO_OLD):
         return _already_received(request, submission)
+    code = language.chosen(request)
+    if code is not None:
+        language.use(request, code)
     if submission is None:
-        return _expired(request)
-    form = ReplyForm(request.POST, request.FILES)
-    refusal = body_guard.refusal(request)
-    if refusal is None and seen == sent_forms.MISSING:
-        refusal = "no_form_token"  # a page drawn before tokens, or a forged form: send it again
-    if refusal is None and form.is_valid():
-        refusal = floods.submission_refusal()
-        if refusal is None:
-            try:
-                actions.reply_as_witness(
-                    submission,
-                    text=form.cleaned_data["text"],
-                    uploads=form.cleaned_data["images"],
-                    form_token=form_token,
-                )
-            except sent_forms.AlreadySent:  # the same form, sent twice at once: the other one stored it
-                return _already_received(request, submission)
-            except actions.ReplyRefused as refused:
-                _refuse_past_limits(form, refused.reason)
-            except DATABASE_ERRORS:
-                refusal = "database_down"
-            else:
-                floods.count_submission()
-                return _conversation(request, submission, ReplyForm(), received=True)
+        response = _expired(request)
+    elif seen == "database_down":
+        response = _reply_refused(request, submission, "database_down", token)
+    elif code is not None:
+        response = _conversation(request, submission, _typed_reply(request), token, switched=True)
+    else:
+        return _receive_reply(request, submission, token, missing=seen == sent_forms.MISSING)
+    if code is not None:
+        language.remember(response, code)
+    return response
+
+
+def _receive_reply(request, submission, token: str, *, missing: bool):
+    if missing:  # a page drawn before the tokens, or a forged form: never stored without one
+        token = sent_forms.new_token()
+    refusal = body_guard.refusal(request) or ("no_form_token" if missing else None)
     if refusal is not None:
-        return _reply_refused(request, submission, refusal)
-    return _conversation(request, submission, form)
+        return _reply_refused(request, submission, refusal, token)
+    form = ReplyForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _conversation(request, submission, form, token)
+    refusal = floods.submission_refusal()
+    if refusal is not None:
+        return _reply_refused(request, submission, refusal, token)
+    try:
+        actions.reply_as_witness(
+            submission, text=form.cleaned_data["text"], uploads=form.cleaned_data["images"], form_token=token
+        )
+    except sent_forms.AlreadySent:  # the same form, sent twice at once: the other request stored it
+        return _already_received(request, submission)
+    except actions.ReplyRefused as refused:
+        _refuse_past_limits(form, refused.reason)
+        return _conversation(request, submission, form, token)
+    except DATABASE_ERRORS:
+        return _reply_refused(request, submission, "database_down", token)
+    floods.count_submission()
+    return _conversation(request, submission, ReplyForm(), sent_forms.new_token(), received=True)
+
+
+def _typed_reply(request) -> ReplyForm:
+    """The answer form, unbound, with the text that arrived: photos are never given back."""
+    return ReplyForm(initial={"text": request.POST.get("text", "")})
 
 
 def _already_received(request, submission):
     """An answer already stored, sent again: nothing stored, nothing of it in a field."""
     if submission is None:  # the page's hour is over: the receipt opens the conversation again
-        return render(request, "witness/status.html", {"form": ReceiptForm(), "already_received": True})
-    return _conversation(request, submission, ReplyForm(), received=True)
+        context = {"form": ReceiptForm(), "language_form": "receipt", "already_received": True}
+        return render(request, "witness/status.html", context)
+    return _conversation(request, submission, ReplyForm(), sent_forms.new_token(), received=True)
 
 
 def _refuse_past_limits(form, reason: str) -> None:
@@ -360,15 +395,14 @@ def _refuse_past_limits(form, reason: str) -> None:
         form.add_error(None, REPLY_LIMITS[reason])
 
 
-def _reply_refused(request, submission, refusal: str):
+def _reply_refused(request, submission, refusal: str, token: str):
     """The page again, with the text that arrived and why nothing was stored; no field errors."""
     status, message = REPLY_REFUSALS[refusal]
     if refusal == body_guard.TOO_SLOW:
         request.refusal_counted = True  # counted when it was stopped
     elif refusal != "no_form_token":  # a 400, counted as a bad request
         counters.count(refusal, request)
-    form = ReplyForm(initial={"text": request.POST.get("text", "")})
-    response = _conversation(request, submission, form, refusal=message, status=status)
+    response = _conversation(request, submission, _typed_reply(request), token, refusal=message, status=status)
     if status == 503:
         response["Retry-After"] = str(floods.RETRY_AFTER_SECONDS)
     return response
@@ -379,13 +413,15 @@ def _expired(request):
     the typed answer in the receipt form, to be put back in the answer box."""
     counters.count("expired_access", request)
     draft = DraftForm(initial={"draft": request.POST.get("text", "")})
-    context = {"form": ReceiptForm(), "draft": draft, "expired": True}
+    context = {"form": ReceiptForm(), "draft": draft, "language_form": "receipt", "expired": True}
     return render(request, "witness/status.html", context, status=400)
 
 
-def _conversation(request, submission, reply_form, *, received=False, refusal=None, status=200):
+def _conversation(
+    request, submission, reply_form, token: str, *, received=False, refusal=None, switched=False, status=200
+):
     """The testimony's own page: what arrived, its status in the witness's terms, the messages, and the
-    answer form, which carries a fresh access token instead of the receipt."""
+    answer form, which carries a fresh access token instead of the receipt, and the one-time ``token``."""
     images = list(submission.images.all())
     states = [image.state for image in images]
     context = {
@@ -404,10 +440,12 @@ def _conversation(request, submission, reply_form, *, received=False, refusal=No
         "max_reply_chars": settings.INTAKE_MAX_REPLY_CHARS,
         "access": access.witness_access_token(submission),
         "sent_form_field": sent_forms.FIELD,
-        "sent_form": sent_forms.new_token(),  # every drawing of the form a new one
+        "sent_form": token,
         "reply_form": reply_form,
+        "language_form": "answer",
         "received": received,
         "refusal": refusal,
+        "switched": switched,
         **body_guard.limits(),
     }
     return render(request, "witness/status.html", context, status=status)

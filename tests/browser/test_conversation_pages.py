@@ -9,9 +9,12 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.utils import translation
 from PIL import Image as PILImage
+from selenium.webdriver.support.wait import WebDriverWait
 
 from intake import actions, blobs, receipts, sent_forms
 from intake.models import Image, Message, Submission
+from tests.browser.conftest import _click_and_wait_for_next_page
+from tests.browser.test_forms_keep_nothing import focus_is_on_the_problems, reload
 from tests.conftest import camera_jpeg
 from tests.staff_login import PASSWORD, enrol_app
 
@@ -75,30 +78,60 @@ def conversation(page, reviewer):
     return submission, receipt
 
 
-def test_the_witness_reads_the_question_and_answers_with_a_photo(page, conversation, language, tmp_path):
-    submission, receipt = conversation
+def open_with_receipt(page, receipt):
     page.open("/status/")
     page.find("[name=receipt]").send_keys(receipt)
     page.submit()
+
+
+def answers_typed(page) -> str:
+    return page.driver.execute_script("return [...document.querySelectorAll('textarea')].map(t => t.value).join('')")
+
+
+def test_the_witness_reads_the_question_and_answers_with_a_photo(page, conversation, language, tmp_path):
+    submission, receipt = conversation
+    open_with_receipt(page, receipt)
     assert page.find(".status strong").text == _translated("We have a question for you", language)
     assert QUESTION in page.find_all("article.message")[-1].text
     refused = page.find("ul.refused li").text
     assert refused.startswith(_translated("Photo 4:", language).rstrip(":")) or "4" in refused
-    # Nothing to switch here: it would lose the page, which only the receipt opens.
-    assert not page.find_all("form.language")
     page.check("conversation")
+
+    # The language switch keeps the answer typed, and the page.
+    other = "ar" if language == "en" else "en"
+    page.find("[name=text]").send_keys(ANSWER)
+    _click_and_wait_for_next_page(page.driver, page.find(f".language button[value='{other}']"))
+    assert page.language == other and page.find("[name=text]").get_attribute("value") == ANSWER
+    assert QUESTION in page.find_all("article.message")[-1].text
+    page.check("conversation-switched")
+    _click_and_wait_for_next_page(page.driver, page.find(f".language button[value='{language}']"))
+    assert page.language == language
 
     photo = tmp_path / "IMG_20260308_071200.jpg"
     photo.write_bytes(camera_jpeg())
-    page.find("[name=text]").send_keys(ANSWER)
     page.find("[name=images]").send_keys(str(photo))
     page.submit("form.reply")
     assert page.find("p[role=status]").text == _translated("Your answer was received. Thank you.", language)
-    assert page.find("[name=text]").get_attribute("value") == ""
+    assert answers_typed(page) == ""
     assert ANSWER in page.find_all("article.message")[-1].text
     message = Message.objects.filter(submission=submission).order_by("position").last()
     assert message.text == ANSWER and message.images.count() == 1
     page.check("conversation-answered")
+
+    # A reload stores nothing twice; Back shows nothing typed.
+    reload(page)
+    assert Message.objects.filter(submission=submission, sender=Message.Sender.WITNESS).count() == 2
+    page.driver.back()
+    WebDriverWait(page.driver, 20).until(lambda d: d.execute_script("return document.readyState") == "complete")
+    assert answers_typed(page) == ""
+
+
+def test_a_refused_answer_puts_focus_on_its_problems(page, conversation):
+    _submission, receipt = conversation
+    open_with_receipt(page, receipt)
+    page.submit("form.reply")
+    assert focus_is_on_the_problems(page)
+    page.check("conversation-refused")
 
 
 def log_in(page, app):
