@@ -5,6 +5,7 @@ The limits are lowered in this process, where the live server runs as a thread, 
 meets each refusal with an ordinary form."""
 
 from django.utils import translation
+from selenium.webdriver.support.wait import WebDriverWait
 
 from intake.models import Submission
 from tests.conftest import camera_jpeg
@@ -36,7 +37,7 @@ def test_a_testimony_larger_than_the_service_takes_comes_back_with_its_text(page
     settings.INTAKE_MAX_REQUEST_BYTES = 4096  # the photo alone is larger
     _fill_testimony(page, tmp_path, photo=True)
     page.submit("form.testimony")
-    assert page.find("form.testimony [role=alert]").is_displayed()
+    assert page.find("section.problems").is_displayed()
     _text_is_kept(page)
     assert not Submission.objects.exists()
     page.check("submit-too-large")
@@ -59,17 +60,20 @@ def test_when_every_upload_slot_is_taken_the_witness_is_told_the_service_is_busy
     assert page.heading == _translated("We are busy", language)
     assert not Submission.objects.exists()
     page.check("busy")
-    # As the page advises, Back brings the account back. (Not "when" and "where": autocomplete=off,
-    # which keeps them out of the browser's memory, keeps them out of its history too.)
-    page.driver.back()
-    assert page.find("[name=account]").get_attribute("value") == ACCOUNT
+    # As the page advises, reloading it a minute later sends the form again, whole: nothing is lost.
+    # (Back would show an empty form: autocomplete=off keeps what was typed out of the browser's history.)
+    settings.INTAKE_MAX_CONCURRENT_UPLOADS = 4
+    page.driver.execute_script("document.leftBehind = true")
+    page.driver.refresh()
+    WebDriverWait(page.driver, 20).until(lambda d: d.execute_script("return !document.leftBehind"))
+    assert page.find(".receipt") and Submission.objects.get().account == ACCOUNT
 
 
 def test_when_the_hourly_budget_is_spent_the_form_comes_back_with_its_text(page, settings, tmp_path):
     settings.INTAKE_SUBMISSIONS_PER_HOUR = 0
     _fill_testimony(page, tmp_path, photo=True)
     page.submit("form.testimony")
-    assert page.find("form.testimony [role=alert]").is_displayed()
+    assert page.find("section.problems").is_displayed()
     _text_is_kept(page)
     assert not Submission.objects.exists()
     page.check("submit-busy")
