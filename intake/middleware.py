@@ -65,9 +65,21 @@ def security_headers(get_response):
         response.setdefault("Referrer-Policy", settings.SECURE_REFERRER_POLICY)
         response.setdefault("Cross-Origin-Opener-Policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY)
         response.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()")
+        _offer_onion_address(request, response)
         return response
 
     return middleware
+
+
+def _offer_onion_address(request, response) -> None:
+    """On a witness page reached over HTTPS, tell Tor Browser of the onion address (``Onion-Location``),
+    so that it offers the witness the connection that never leaves Tor. Other browsers ignore it."""
+    from intake.witness.safety import on_onion_address  # the witness side's own module
+
+    if not settings.INTAKE_ONION_ADDRESS or not request.is_secure() or is_staff_path(request.path):
+        return
+    if not on_onion_address(request):
+        response["Onion-Location"] = f"http://{settings.INTAKE_ONION_ADDRESS}{request.get_full_path()}"
 
 
 # --- The staff side's own host names, and its refusals in the audit log -------------------------

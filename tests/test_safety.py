@@ -123,6 +123,20 @@ def test_a_testimony_can_be_sent_through_the_onion_address(onion):
     assert Submission.objects.get().account == "Seen from the onion."
 
 
+def test_tor_browser_is_offered_the_onion_address_on_witness_pages_over_https(onion, client):
+    page = client.get(SUBMIT + "?x=1", secure=True)
+    assert page["Onion-Location"] == f"http://{ONION}{SUBMIT}?x=1"
+    # Not over plain HTTP (Tor Browser ignores it there), not on the onion itself, not to staff.
+    assert "Onion-Location" not in client.get(SUBMIT)
+    assert "Onion-Location" not in Client(HTTP_HOST=ONION).get(SUBMIT, secure=True)
+    assert "Onion-Location" not in client.get(reverse("review:login"), secure=True)
+
+
+def test_no_onion_address_is_offered_without_one(client, settings):
+    settings.INTAKE_ONION_ADDRESS = ""
+    assert "Onion-Location" not in client.get(SUBMIT, secure=True)
+
+
 def test_the_onion_address_is_a_witness_host_when_staff_have_their_own(onion, settings):
     settings.STAFF_HOSTS = ["staff.example.org"]
     on_onion = Client(HTTP_HOST=ONION)
