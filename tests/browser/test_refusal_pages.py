@@ -84,6 +84,7 @@ def test_too_many_status_look_ups_get_a_plain_try_again(page, settings):
     page.open("/status/")
     page.find("[name=receipt]").send_keys("abandon " * 8)
     page.submit()
-    assert page.find("p.errors[role=alert]").is_displayed()
+    problems = page.find(".problems")
+    assert problems.is_displayed() and page.driver.switch_to.active_element == problems
     assert page.find("[name=receipt]").get_attribute("value") == ""  # a receipt is never echoed
     page.check("status-busy")

@@ -78,7 +78,7 @@ def test_a_new_reviewer_sets_up_two_factors_and_logs_in_with_both(page, setup_pa
     assert page.heading == _translated("Review queue", language)
     page.check("staff-queue")
     page.open("/staff/?received_from=yesterday")
-    assert page.find(".filters [role=alert]").is_displayed()
+    assert page.find(".filters .errors").is_displayed()
     page.check("staff-queue-bad-filter")
 
     page.submit("form[action='/staff/logout/']")

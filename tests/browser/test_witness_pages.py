@@ -68,7 +68,11 @@ def test_a_wrong_receipt_is_told_plainly(page):
     page.open("/status/")
     page.find("[name=receipt]").send_keys("abandon " * 8)
     page.submit()
-    assert page.find("p.errors[role=alert]").is_displayed()
+    # The problem is first and focused, and leads to the field, which keeps what was typed.
+    problems = page.find(".problems")
+    assert page.driver.switch_to.active_element == problems and not page.find_all("[role=alert]")
+    problems.find_element("css selector", "a").click()
+    assert page.driver.switch_to.active_element == page.find("[name=receipt]")
     page.check("status-not-found")
 
 
