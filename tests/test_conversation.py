@@ -430,6 +430,28 @@ def test_an_answer_without_its_form_token_is_not_stored_and_given_back(client, t
     assert "Your answer was received." in answer(client, response, text="From an old page.").content.decode()
 
 
+def test_an_answer_whose_cookie_is_gone_asks_for_the_receipt_and_keeps_the_text(testimony, receipt):
+    """The browser was closed and opened again: its CSRF cookie is gone, and the answer is refused."""
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    page = strict.post(STATUS, {"receipt": receipt, "csrfmiddlewaretoken": csrf_of(strict)})
+    assert page.status_code == 200
+    strict.cookies.clear()
+    ours = {"HTTP_ORIGIN": "http://testserver"}
+    response = strict.post(REPLY, {**reply_fields(page), "text": "Written before the browser closed."}, **ours)
+    assert response.status_code == 403 and "Written before the browser closed." in response.content.decode()
+    assert 'name="receipt"' in response.content.decode() and not Message.objects.exists()
+    # From another site, nothing written is given back.
+    elsewhere = strict.post(REPLY, {**reply_fields(page), "text": "Written before the browser closed."})
+    assert elsewhere.status_code == 403 and "Written before the browser closed." not in elsewhere.content.decode()
+
+
+def csrf_of(client) -> str:
+    page = client.get(STATUS).content.decode()
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+
+
 def test_the_language_switch_keeps_the_answer_typed_and_sends_nothing(client, testimony, receipt, reviewer):
     actions.send_message(reviewer, testimony, "Which road?")
     page = open_testimony(client, receipt)

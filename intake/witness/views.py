@@ -175,6 +175,15 @@ def csrf_failure(request, reason=""):
         if seen.state == sent_forms.MISSING:
             token = sent_forms.new_token()
         return _form_page(request, _typed(request), token, refusal=FORM_EXPIRED, status=403)
+    if request.method == "POST" and request.path_info == reverse("witness:reply") and _from_here(request):
+        # An answer: the page asks for the receipt again, with the answer kept to be put back.
+        try:
+            seen = sent_forms.check(request.POST.get(sent_forms.FIELD, "")).state
+        except DATABASE_ERRORS:
+            return render(request, "403_csrf.html", status=403)
+        if seen in (sent_forms.SENT, sent_forms.TOO_OLD):
+            return _already_received(request, None)
+        return _expired(request, status=403)
     return render(request, "403_csrf.html", status=403)
 
 
@@ -408,13 +417,14 @@ def _reply_refused(request, submission, refusal: str, token: str):
     return response
 
 
-def _expired(request):
-    """The access token is forged, altered or over an hour old: ask for the receipt again, and keep
-    the typed answer in the receipt form, to be put back in the answer box."""
+def _expired(request, status=400):
+    """The access token is forged, altered or over an hour old, or the page's CSRF cookie is gone (403):
+    ask for the receipt again, and keep the typed answer in the receipt form, to be put back in the
+    answer box."""
     counters.count("expired_access", request)
     draft = DraftForm(initial={"draft": request.POST.get("text", "")})
     context = {"form": ReceiptForm(), "draft": draft, "language_form": "receipt", "expired": True}
-    return render(request, "witness/status.html", context, status=400)
+    return render(request, "witness/status.html", context, status=status)
 
 
 def _conversation(
