@@ -521,6 +521,9 @@ def test_photos_past_the_testimonys_limit_are_refused_with_the_limit_stated(
     settings.INTAKE_MAX_IMAGES_PER_SUBMISSION = 2
     page = open_testimony(client, receipt)
     assert "A testimony can have 2 photos in all; you can add 1 more." in page.content.decode()
+    # The check before sending (photos.js) is told the same: one more, not the ten of a send.
+    assert 'data-max-count="1"' in page.content.decode()
+    assert "This testimony can take 1 more photo. Please choose fewer." in page.content.decode()
     response = answer(client, page, text="Two more.", images=[upload(photo), upload(photo)])
     body = response.content.decode()
     assert "A testimony can have at most 2 photos in all." in body

@@ -21,30 +21,39 @@ class MultipleImageInput(forms.ClearableFileInput):
     checks the chosen photos before anything is sent. Without the script the server checks them."""
 
     allow_multiple_selected = True
+    # Fewer photos than a send may carry, when a testimony has nearly all it can take (the answer form).
+    photos_left: int | None = None
 
     class Media:
         js = [forms.Script("intake/photos.js", defer=True)]
 
     def get_context(self, name, value, attrs):
         context = super().get_context(name, value, attrs)
-        context["widget"]["attrs"].update(photo_check_attributes())
+        context["widget"]["attrs"].update(photo_check_attributes(self.photos_left))
         return context
 
 
-def photo_check_attributes() -> dict[str, str]:
+def photo_check_attributes(photos_left: int | None = None) -> dict[str, str]:
     """Read when the page is drawn, so that the limits are those in force and the words the witness's."""
     limit, per_file = settings.INTAKE_MAX_IMAGES, filesizeformat(settings.INTAKE_MAX_IMAGE_BYTES)
+    too_many = ngettext(
+        "You can send at most %(limit)d photo at once. Please choose fewer.",
+        "You can send at most %(limit)d photos at once. Please choose fewer.",
+        limit,
+    )
+    if photos_left is not None and photos_left < limit:
+        limit = photos_left
+        too_many = ngettext(
+            "This testimony can take %(limit)d more photo. Please choose fewer.",
+            "This testimony can take %(limit)d more photos. Please choose fewer.",
+            limit,
+        )
     return {
         "data-max-count": str(limit),
         "data-max-bytes": str(settings.INTAKE_MAX_IMAGE_BYTES),
         "data-max-total-bytes": str(settings.INTAKE_MAX_TOTAL_BYTES),
         "data-accept-types": ",".join(sorted(cleaning.ACCEPTED_MEDIA_TYPES | BROWSER_IMAGE_TYPES)),
-        "data-message-too-many": ngettext(
-            "You can send at most %(limit)d photo at once. Please choose fewer.",
-            "You can send at most %(limit)d photos at once. Please choose fewer.",
-            limit,
-        )
-        % {"limit": limit},
+        "data-message-too-many": too_many % {"limit": limit},
         "data-message-too-large": _("“%(name)s” is larger than %(limit)s.") % {"name": NAME, "limit": per_file},
         "data-message-empty": _("“%(name)s” is empty.") % {"name": NAME},
         "data-message-not-accepted": _(

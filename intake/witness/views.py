@@ -434,6 +434,8 @@ def _conversation(
     answer form, which carries a fresh access token instead of the receipt, and the one-time ``token``."""
     images = list(submission.images.all())
     states = [image.state for image in images]
+    photos_left = max(0, settings.INTAKE_MAX_IMAGES_PER_SUBMISSION - len(images))
+    reply_form.fields["images"].widget.photos_left = photos_left  # for the check before sending (photos.js)
     context = {
         "submission": submission,
         "witness_status": submission.witness_status,
@@ -445,7 +447,7 @@ def _conversation(
             "pending": states.count(Image.State.PENDING),
             "refused": [image for image in images if image.state == Image.State.FAILED],
         },
-        "photos_left": max(0, settings.INTAKE_MAX_IMAGES_PER_SUBMISSION - len(images)),
+        "photos_left": photos_left,
         "max_images_per_submission": settings.INTAKE_MAX_IMAGES_PER_SUBMISSION,
         "max_reply_chars": settings.INTAKE_MAX_REPLY_CHARS,
         "access": access.witness_access_token(submission),
