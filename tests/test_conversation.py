@@ -557,6 +557,27 @@ def test_a_closed_testimony_takes_no_answer_and_says_so(client, testimony, recei
     assert 'name="text"' not in closed and 'name="images"' not in closed
 
 
+def test_sending_the_page_does_not_renew_its_hour(client, testimony, receipt, monkeypatch):
+    """A page left open, on a seized phone say, cannot be kept alive by answering or switching language
+    every 59 minutes: only the receipt starts a new hour."""
+    import time
+
+    from django.core import signing
+
+    now = time.time()
+    monkeypatch.setattr(signing.time, "time", lambda: now - access.WITNESS_ACCESS_SECONDS + 60)
+    page = open_testimony(client, receipt)
+    monkeypatch.setattr(signing.time, "time", lambda: now)
+    page = answer(client, page, text="Sent in the page's last minute.")
+    assert "Your answer was received." in page.content.decode()
+    page = client.post(REPLY, {**reply_fields(page), "language": "ar"})  # a switch, sending nothing
+    assert page.status_code == 200
+    monkeypatch.setattr(signing.time, "time", lambda: now + 61)
+    late = answer(client, page, text="Sent past the hour.")
+    assert late.status_code == 400 and 'name="receipt"' in late.content.decode()  # (now in Arabic)
+    assert [message.text for message in Message.objects.all()] == ["Sent in the page's last minute."]
+
+
 def test_an_expired_page_asks_for_the_receipt_again_and_gives_the_answer_back(client, testimony, receipt, monkeypatch):
     import time
 

@@ -329,6 +329,10 @@ def reply(request):
         return redirect("witness:status")
     # Uploads that this view does not store are removed by intake.middleware.discard_unclaimed_uploads.
     submission = access.submission_for_witness(request.POST.get("access", ""))
+    if submission is not None:
+        # Every page this answer leads to carries the same token: only typing the receipt starts a new
+        # hour, so that a page left open (on a seized phone, say) cannot be kept alive by sending it.
+        request.witness_access = request.POST["access"]
     token = request.POST.get(sent_forms.FIELD, "")
     try:
         seen = sent_forms.check(token).state
@@ -431,7 +435,8 @@ def _conversation(
     request, submission, reply_form, token: str, *, received=False, refusal=None, switched=False, status=200
 ):
     """The testimony's own page: what arrived, its status in the witness's terms, the messages, and the
-    answer form, which carries a fresh access token instead of the receipt, and the one-time ``token``."""
+    answer form, which carries an access token instead of the receipt (a fresh one when the receipt was
+    just typed, else the one the answer came with), and the one-time ``token``."""
     images = list(submission.images.all())
     states = [image.state for image in images]
     photos_left = max(0, settings.INTAKE_MAX_IMAGES_PER_SUBMISSION - len(images))
@@ -450,7 +455,7 @@ def _conversation(
         "photos_left": photos_left,
         "max_images_per_submission": settings.INTAKE_MAX_IMAGES_PER_SUBMISSION,
         "max_reply_chars": settings.INTAKE_MAX_REPLY_CHARS,
-        "access": access.witness_access_token(submission),
+        "access": getattr(request, "witness_access", None) or access.witness_access_token(submission),
         "sent_form_field": sent_forms.FIELD,
         "sent_form": token,
         "reply_form": reply_form,
