@@ -201,10 +201,17 @@ def add_note(user, submission: Submission, text: str) -> Note:
     return note
 
 
+class TestimonyClosed(Exception):
+    """A reviewer wrote to a closed testimony (rejected or archived): its witness could not answer."""
+
+
 def send_message(user, submission: Submission, text: str) -> Message:
-    """A reviewer's message to the witness, who reads it with their receipt."""
+    """A reviewer's message to the witness, who reads it with their receipt. Raises TestimonyClosed if
+    the testimony no longer takes answers: the witness would read a question they cannot answer."""
     with transaction.atomic():
         locked = Submission.objects.select_for_update().get(pk=submission.pk)
+        if not locked.accepts_replies:
+            raise TestimonyClosed
         message = Message.objects.create(
             submission=locked,
             sender=Message.Sender.STAFF,
@@ -222,9 +229,12 @@ def send_message(user, submission: Submission, text: str) -> Message:
 
 
 def mark_read(user, submission: Submission) -> None:
-    """Everything the witness had sent when ``submission`` was loaded is now seen by ``user``."""
+    """Everything the witness had sent when ``submission`` was loaded, and every photo they added later
+    that is cleaned or refused by now, is seen by ``user`` (``Submission.current_activity``). Call it before
+    the page's photos are read: one cleaned in between is then shown and still marked new, never the
+    reverse."""
     Reading.objects.update_or_create(
-        user=user, submission=submission, defaults={"seen_updates": submission.witness_updates}
+        user=user, submission=submission, defaults={"seen_updates": submission.current_activity()}
     )
 
 

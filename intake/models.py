@@ -43,11 +43,22 @@ class SubmissionQuerySet(models.QuerySet):
         return self.exclude(pk__in=first_pending.values("submission_id"))
 
     def with_unread_for(self, user):
-        """Annotated with ``unread``: whether the witness came back since ``user`` last opened it."""
+        """Annotated with ``activity`` (see ``Submission.current_activity``) and ``unread``: whether the witness
+        came back, or a photo they added later was cleaned or refused, since ``user`` last opened it.
+        Subqueries, not joins: a constant number of queries for the whole queue."""
         seen = Reading.objects.filter(user=user, submission=OuterRef("pk")).values("seen_updates")[:1]
-        return self.annotate(seen_updates=Coalesce(Subquery(seen), 0)).annotate(
-            unread=GreaterThan(F("witness_updates"), F("seen_updates"))
+        settled = (
+            Image.objects.filter(submission=OuterRef("pk"), message__isnull=False)
+            .exclude(state=Image.State.PENDING)
+            .order_by()
+            .values("submission")
+            .annotate(count=models.Count("pk"))
+            .values("count")
         )
+        return self.annotate(
+            activity=F("witness_updates") + Coalesce(Subquery(settled), 0),
+            seen_updates=Coalesce(Subquery(seen), 0),
+        ).annotate(unread=GreaterThan(F("activity"), F("seen_updates")))
 
 
 class Submission(models.Model):
@@ -85,8 +96,9 @@ class Submission(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW, db_index=True)
     # A day, never a time: a time of day could be matched against network records of the witness.
     received_on = models.DateField(default=today, editable=False, db_index=True)
-    # How many times the witness has come back with a reply or more photos: each reviewer's Reading
-    # says how many of these they have seen.
+    # How many times the witness has come back with a reply or more photos. With the photos added
+    # later that are cleaned or refused, it makes ``activity``: each reviewer's Reading says how much
+    # of it they have seen. (The worker, which may update images only, never touches this row.)
     witness_updates = models.PositiveIntegerField(default=0, editable=False)
 
     objects = SubmissionQuerySet.as_manager()
@@ -118,6 +130,14 @@ class Submission(models.Model):
     @property
     def accepts_replies(self) -> bool:
         return self.WITNESS_STATUS_OF[self.Status(self.status)] != self.WitnessStatus.CLOSED
+
+    def current_activity(self) -> int:
+        """Its ``activity``, read now, what reviewers are shown as new when it grows: the witness's
+        comings back, plus the photos they added later that are no longer being cleaned (a photo is
+        shown once cleaned, so its cleaning is news too). ``SubmissionQuerySet.with_unread_for``
+        computes the same in SQL."""
+        settled = self.images.filter(message__isnull=False).exclude(state=Image.State.PENDING)
+        return self.witness_updates + settled.count()
 
 
 class Image(models.Model):
@@ -214,7 +234,7 @@ class Message(models.Model):
 
 
 class Reading(models.Model):
-    """How many of a submission's witness updates one reviewer has seen: what makes a reply unread."""
+    """How much of a submission's ``activity`` one reviewer has seen: what makes a reply unread."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="readings")

@@ -205,6 +205,80 @@ def test_the_conversation_shows_the_photos_a_reply_brought(reviewer_client, revi
     assert "Photo 1" in photos and "Photo 2" not in photos
 
 
+def queue_row(page: str, submission) -> str:
+    return re.search(rf"<tr>(?:(?!</tr>).)*{submission.reference}.*?</tr>", page, re.S).group(0)
+
+
+@pytest.mark.parametrize("outcome", ["cleaned", "refused"])
+def test_a_later_photo_is_new_again_once_cleaned_or_refused_after_the_reviewer_looked(
+    reviewer_client, reviewer, submission, outcome
+):
+    from intake.cleaning.api import Cleaned
+    from intake.cleaning.reasons import Reason
+
+    actions.send_message(reviewer, submission, "Do you have a photo of the road?")
+    message = witness_replies(submission, text="This one.", photos=1)
+    assert "New reply" in queue_row(reviewer_client.get(QUEUE).content.decode(), submission)
+    # The reviewer opens it while the photo is still being cleaned: the mark goes.
+    assert "Photo 2 is being cleaned." in reviewer_client.get(url(submission)).content.decode()
+    assert "New reply" not in reviewer_client.get(QUEUE).content.decode()
+    assert submission.reference not in reviewer_client.get(QUEUE, {"replied": "on"}).content.decode()
+
+    # The worker finishes it, writing the image row only: the submission is new again.
+    photo = message.images.get()
+    if outcome == "cleaned":
+        actions.record_clean(photo, Cleaned(b"GIF89a-road", "image/gif", "gif", (), "cd" * 32))
+    else:
+        actions.record_failure(photo, Reason.EMPTY)
+    assert "New reply" in queue_row(reviewer_client.get(QUEUE).content.decode(), submission)
+    assert submission.reference in reviewer_client.get(QUEUE, {"replied": "on"}).content.decode()
+
+    page = reviewer_client.get(url(submission)).content.decode()
+    assert "Photo 2 is being cleaned." not in page
+    assert Reading.objects.get(user=reviewer, submission=submission).seen_updates == 2  # the reply, the photo
+    assert "New reply" not in reviewer_client.get(QUEUE).content.decode()
+    assert submission.reference not in reviewer_client.get(QUEUE, {"replied": "on"}).content.decode()
+
+
+def test_neither_a_first_photo_nor_a_later_one_still_pending_makes_anything_new(reviewer_client, submission):
+    message = witness_replies(submission, photos=1)
+    reviewer_client.get(url(submission))
+    # A photo of the first sending, cleaned now (they are cleaned before the queue shows the submission).
+    Image.objects.create(submission=submission, position=2, state=Image.State.CLEAN)
+    assert message.images.get().state == Image.State.PENDING
+    assert "New reply" not in reviewer_client.get(QUEUE).content.decode()
+
+
+@pytest.mark.parametrize("status", [Submission.Status.REJECTED, Submission.Status.ARCHIVED])
+def test_a_closed_testimony_shows_no_message_form_and_takes_no_message(reviewer_client, submission, status):
+    Submission.objects.filter(pk=submission.pk).update(status=status)
+    closed = "This testimony is closed: the witness cannot answer. Change its status to write to them."
+    conversation = section(reviewer_client.get(url(submission)).content.decode(), "conversation")
+    assert closed in conversation
+    assert reverse("review:send_message", args=[submission.pk]) not in conversation and "<textarea" not in conversation
+
+    # A page left open from before still posts the form: nothing is sent, and the reviewer is told why.
+    response = reviewer_client.post(url(submission, "review:send_message"), {"text": "Which road?"})
+    assert response.status_code == 302 and response["Location"] == url(submission) + "#conversation"
+    assert not Message.objects.exists()
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.SENT_MESSAGE).exists()
+    page = reviewer_client.get(response["Location"]).content.decode()
+    assert section(page, "conversation").count(closed) == 2  # the refusal, then the note in the form's place
+    assert "Message sent." not in page
+
+    # Reopened, the form is back.
+    Submission.objects.filter(pk=submission.pk).update(status=Submission.Status.NEEDS_FOLLOW_UP)
+    conversation = section(reviewer_client.get(url(submission)).content.decode(), "conversation")
+    assert closed not in conversation and "<textarea" in conversation
+
+
+def test_a_message_to_a_testimony_closed_meanwhile_is_refused(reviewer, submission):
+    Submission.objects.filter(pk=submission.pk).update(status=Submission.Status.REJECTED)
+    with pytest.raises(actions.TestimonyClosed):
+        actions.send_message(reviewer, submission, "Which road?")  # ``submission`` still says "new"
+    assert not Message.objects.exists()
+
+
 # --- Positions ------------------------------------------------------------------------------------
 
 

@@ -18,6 +18,7 @@ from django.http import HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from intake import access, actions, blobs, sessions
@@ -25,6 +26,8 @@ from intake.models import AuditEvent, Image, Message, Submission
 from intake.review.forms import MessageForm, NoteForm, QueueFilterForm, StatusForm
 
 PAGE_SIZE = 25
+# Shown instead of the message form, and as the refusal of a message sent from a page left open.
+CLOSED_NOTE = gettext_lazy("This testimony is closed: the witness cannot answer. Change its status to write to them.")
 
 
 @require_GET
@@ -81,10 +84,15 @@ def add_note(request, submission_id):
 @login_required
 def send_message(request, submission_id):
     submission = access.submission_for(request.user, submission_id)
+    if not submission.accepts_replies:  # the page shows no form then; a page left open still may
+        return _back(request, submission, "conversation", CLOSED_NOTE, level=messages.ERROR)
     form = MessageForm(request.POST)
     if not form.is_valid():
         return _show(request, submission, message_form=form, status=400)
-    actions.send_message(request.user, submission, form.cleaned_data["text"])
+    try:
+        actions.send_message(request.user, submission, form.cleaned_data["text"])
+    except actions.TestimonyClosed:  # closed while the message was being written
+        return _back(request, submission, "conversation", CLOSED_NOTE, level=messages.ERROR)
     confirmation = _("Message sent. The witness will see it when they come back with their receipt.")
     return _back(request, submission, "conversation", confirmation)
 
@@ -94,10 +102,10 @@ def _queue_query(data) -> str:
     return QueueFilterForm.kept_query(QueryDict(data.get("queue", "")))
 
 
-def _back(request, submission, anchor: str, confirmation: str):
-    """Back to the submission page, at the section just changed, with its confirmation shown there,
-    still knowing the queue's filters."""
-    messages.success(request, confirmation, extra_tags=anchor)
+def _back(request, submission, anchor: str, confirmation: str, level: int = messages.SUCCESS):
+    """Back to the submission page, at the section just changed, with its confirmation (or, at
+    ``level`` ERROR, why nothing changed) shown there, still knowing the queue's filters."""
+    messages.add_message(request, level, confirmation, extra_tags=anchor)
     url = reverse("review:submission", args=[submission.pk])
     queue = _queue_query(request.POST)
     if queue:
