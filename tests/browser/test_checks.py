@@ -18,11 +18,25 @@ def test_a_page_that_passes_every_check(driver):
     _show(driver, FITS).check("fits")
 
 
-@pytest.mark.parametrize("driver", ["js-on"], indirect=True)  # axe's timers do not run with JavaScript off
 def test_axe_catches_an_unlabelled_field(driver):
-    _show(driver, FITS + "<input type=text>")
+    page = _show(driver, FITS + "<input type=text>")
     with pytest.raises(AssertionError, match="label"):
-        axe(driver)
+        page.check("unlabelled")
+
+
+@pytest.mark.parametrize("driver", ["js-off"], indirect=True)
+def test_axe_checks_what_noscript_shows_without_javascript(driver):
+    page = _show(driver, FITS + "<noscript><img src='data:image/gif;base64,R0lGODlhAQABAAAAACw='></noscript>")
+    with pytest.raises(AssertionError, match="image-alt"):
+        page.check("noscript")
+    # and the page is left as it was drawn, for the rest of a test
+    assert driver.execute_script("return document.querySelectorAll('noscript > img').length") == 1
+
+
+@pytest.mark.parametrize("driver", ["js-on"], indirect=True)
+def test_axe_leaves_noscript_alone_with_javascript(driver):
+    _show(driver, FITS + "<noscript><img src='data:image/gif;base64,R0lGODlhAQABAAAAACw='></noscript>")
+    axe(driver)
 
 
 def test_a_page_wider_than_a_phone_is_caught(driver):
