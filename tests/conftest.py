@@ -90,6 +90,24 @@ def outsider(db):
     return _user("olga")
 
 
+@pytest.fixture
+def submission(db):
+    """A testimony ready for review, with one clean photo (tests of the staff side)."""
+    from intake import blobs
+    from intake.models import Image, Submission
+
+    submission = Submission.objects.create(receipt_digest="d" * 64, account="They came at dawn.")
+    Image.objects.create(
+        submission=submission,
+        position=0,
+        state=Image.State.CLEAN,
+        clean_blob=blobs.write(b"GIF89a-cleaned"),
+        media_type="image/gif",
+        sha256="ab" * 32,
+    )
+    return submission
+
+
 def log_in(client, user) -> None:
     """Log ``user`` in with both factors done, as after a real login: a confirmed authenticator app,
     and the session marked as verified by it. (A bare ``force_login`` is a password-only session, which

@@ -17,20 +17,6 @@ pytestmark = pytest.mark.django_db
 QUEUE = reverse("review:queue")
 
 
-@pytest.fixture
-def submission():
-    submission = Submission.objects.create(receipt_digest="d" * 64, account="They came at dawn.")
-    Image.objects.create(
-        submission=submission,
-        position=0,
-        state=Image.State.CLEAN,
-        clean_blob=blobs.write(b"GIF89a-cleaned"),
-        media_type="image/gif",
-        sha256="ab" * 32,
-    )
-    return submission
-
-
 def url(submission, name="review:submission"):
     return reverse(name, args=[submission.pk])
 

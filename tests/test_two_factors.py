@@ -10,8 +10,8 @@ from django.core.management import call_command
 from django.db import connection
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from intake import blobs, factors, throttle
-from intake.models import AuditEvent, AuthenticatorApp, Image, RecoveryCode, Submission
+from intake import factors, throttle
+from intake.models import AuditEvent, AuthenticatorApp, RecoveryCode
 from tests.conftest import log_in
 from tests.staff_login import (
     PASSWORD,
@@ -25,20 +25,6 @@ from tests.staff_login import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def submission():
-    submission = Submission.objects.create(receipt_digest="d" * 64, account="They came at dawn.")
-    Image.objects.create(
-        submission=submission,
-        position=0,
-        state=Image.State.CLEAN,
-        clean_blob=blobs.write(b"GIF89a-cleaned"),
-        media_type="image/gif",
-        sha256="ab" * 32,
-    )
-    return submission
 
 
 def staff_pages(submission):
