@@ -278,6 +278,11 @@ def start_worker(transactional_db, django_db_serialized_rollback, settings, tmp_
     """Starts Celery workers in processes of their own, configured through the environment like a
     deployed one, sharing the test database, the blob folder and the broker with this process. Like a
     deployed worker each holds only the file keys, and no SECRET_KEY. All are stopped after the test."""
+    from config.celery import app
+
+    # Each testimony stored by an earlier test left its message in the shared broker: a new worker would
+    # first drain hundreds of them, a minute under load, before its sweeps found this test's images.
+    app.control.purge()
     started: list[subprocess.Popen] = []
 
     def start(**environment: str) -> subprocess.Popen:
