@@ -162,6 +162,18 @@ class Image(models.Model):
     refusal = models.CharField(max_length=40, blank=True)
     refusal_params = models.JSONField(default=dict, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # What the cleaned file shows, for the reviewer's page: the picture's size as displayed (turns applied),
+    # and a video's length. The clean file's size in bytes answers HTTP range requests.
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveBigIntegerField(null=True, blank=True)
+    size = models.PositiveBigIntegerField(null=True, blank=True)
+    # A video's poster frame (JPEG), and, when browsers cannot play the clean file as it is (HEVC, a
+    # container they do not open), a copy to watch. The clean file stays the evidence: what "download" gives.
+    poster_blob = models.CharField(max_length=64, blank=True)
+    viewing_blob = models.CharField(max_length=64, blank=True)
+    viewing_media_type = models.CharField(max_length=40, blank=True)
+    viewing_size = models.PositiveBigIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["submission_id", "position"]  # by id: no join, so the worker needs no other table
@@ -181,6 +193,10 @@ class Image(models.Model):
     def removed_labels(self) -> list[str]:
         """The kinds of metadata removed from the file, in the current language."""
         return cleaning_text.removed_labels(self.removed)
+
+    @property
+    def is_video(self) -> bool:
+        return self.media_type.startswith("video/")
 
     @property
     def extension(self) -> str:

@@ -32,6 +32,14 @@ WORKER_WRITES = (
     "refusal",
     "refusal_params",
     "attempts",
+    "width",
+    "height",
+    "duration_ms",
+    "size",
+    "poster_blob",
+    "viewing_blob",
+    "viewing_media_type",
+    "viewing_size",
 )
 
 
