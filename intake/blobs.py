@@ -18,13 +18,18 @@ import os
 import re
 import secrets
 import shutil
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from django.conf import settings
 from tink import TinkError
 
 from intake import crypto
+
+# Large files are copied through memory this much at a time.
+COPY_CHUNK_BYTES = 1024 * 1024
 
 
 class StorageError(OSError):
@@ -128,6 +133,40 @@ def read(name: str) -> bytes:
         return crypto.open_stream(file, crypto.blob_context(name))
 
 
+@contextlib.contextmanager
+def open_plaintext(name: str) -> Iterator[BinaryIO]:
+    """The plaintext of a blob as a stream read in order, for files too large to hold as ``bytes`` (a
+    video): decrypted segment by segment as it is read, each checked before its bytes are returned."""
+    with open(path_of(name), "rb") as file, crypto.decrypting_stream(file, crypto.blob_context(name)) as stream:
+        yield stream
+
+
+def copy_plaintext(name: str, destination: BinaryIO) -> int:
+    """Decrypt a blob into ``destination`` (a memory-backed file for the worker), returning the size."""
+    with open_plaintext(name) as stream:
+        return _copy(stream, destination)
+
+
+def write_from(source: BinaryIO) -> str:
+    """A new blob holding what ``source`` holds from its current position, read in chunks."""
+    writer = BlobWriter()
+    try:
+        while chunk := source.read(COPY_CHUNK_BYTES):
+            writer.write(chunk)
+    except BaseException:
+        writer.discard()
+        raise
+    return writer.close()
+
+
+def _copy(source: BinaryIO, destination: BinaryIO) -> int:
+    copied = 0
+    while chunk := source.read(COPY_CHUNK_BYTES):
+        destination.write(chunk)
+        copied += len(chunk)
+    return copied
+
+
 def delete(name: str) -> None:
     if name:
         path_of(name).unlink(missing_ok=True)
@@ -165,10 +204,13 @@ __all__ = [
     "BlobWriter",
     "StorageError",
     "all_names",
+    "copy_plaintext",
     "delete",
     "ensure_free_space",
     "exists",
+    "open_plaintext",
     "path_of",
     "read",
     "write",
+    "write_from",
 ]

@@ -24,11 +24,13 @@ is given a smaller document with the file keys only (``manage.py workerkeys``).
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import io
 import json
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import BinaryIO, cast
@@ -210,6 +212,33 @@ def open_stream(source: BinaryIO, context: bytes) -> bytes:
             return plaintext.read()
     except tink.TinkError:
         raise DecryptionError("file does not decrypt in this place with these keys") from None
+
+
+@contextlib.contextmanager
+def decrypting_stream(source: BinaryIO, context: bytes) -> Iterator[BinaryIO]:
+    """A readable stream of the plaintext of ``source``, read segment by segment: memory stays small
+    whatever the file's size. A segment that is not authentic, or a stream cut off before its last
+    segment, raises DecryptionError when it is reached, before any of its bytes are returned."""
+    if source.read(1) != ENVELOPE_V1:
+        raise DecryptionError("unknown file envelope version")
+    try:
+        with keys().files.new_decrypting_stream(source, ENVELOPE_V1 + context) as plaintext:
+            yield cast(BinaryIO, _RaisingDecryptionError(plaintext))
+    except tink.TinkError:
+        raise DecryptionError("file does not decrypt in this place with these keys") from None
+
+
+class _RaisingDecryptionError:
+    """Tink's reader, whose failures read as DecryptionError wherever in the stream they come."""
+
+    def __init__(self, inner):
+        self._inner = inner
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._inner.read(size)
+        except tink.TinkError:
+            raise DecryptionError("file does not decrypt in this place with these keys") from None
 
 
 def seal_bytes(plaintext: bytes, context: bytes) -> bytes:
