@@ -22,8 +22,11 @@ COULD_NOT_CLEAN = _("The file could not be cleaned.")
 REFUSALS: dict[str, Promise] = {
     Reason.EMPTY: _("The file is empty."),
     Reason.TOO_LARGE: _("The file is larger than the %(megabytes)s MB we accept."),
-    Reason.NOT_AN_IMAGE: _("The file is not a photo in a format we accept (JPEG, PNG, WebP, GIF, TIFF, HEIC or AVIF)."),
-    Reason.MEDIA_NOT_IMAGE: _("The file is a video or other media, not a photo in a format we accept."),
+    Reason.NOT_AN_IMAGE: _(
+        "The file is not a photo or video in a format we accept (photos: JPEG, PNG, WebP, GIF, TIFF, HEIC or AVIF;"
+        " videos: MP4, MOV, 3GP, WebM or Matroska)."
+    ),
+    Reason.MEDIA_NOT_IMAGE: _("The file holds media of a kind we do not accept, not a photo or a video."),
     Reason.NO_DIMENSIONS: _("The photo's file is damaged: it gives no width or height."),
     Reason.TOO_MANY_PIXELS: ngettext_lazy(
         "The photo is %(width)s × %(height)s pixels, more than the %(megapixels)s megapixel we accept.",
@@ -45,11 +48,25 @@ REFUSALS: dict[str, Promise] = {
         "The photo's file is built in a way no camera uses: more than %(limit)s scans.",
         "limit",
     ),
-    Reason.TRUNCATED: _(
-        "The photo's file is incomplete (%(format)s): it may not have finished copying or downloading."
-    ),
-    Reason.MALFORMED: _("The photo's file is damaged (%(format)s): it is not built the way its format requires."),
+    Reason.TRUNCATED: _("The file is incomplete (%(format)s): it may not have finished copying or downloading."),
+    Reason.MALFORMED: _("The file is damaged (%(format)s): it is not built the way its format requires."),
     Reason.DAMAGED: _("The picture in the file is damaged or incomplete, so it cannot be shown or cleaned."),
+    Reason.TOO_LONG: ngettext_lazy(
+        "The video is longer than the %(minutes)s minute we accept.",
+        "The video is longer than the %(minutes)s minutes we accept.",
+        "minutes",
+    ),
+    Reason.TOO_MANY_TRACKS: ngettext_lazy(
+        "The video's file declares %(tracks)s track, more than the %(limit)s we accept.",
+        "The video's file declares %(tracks)s tracks, more than the %(limit)s we accept.",
+        "tracks",
+    ),
+    Reason.TOO_MANY_SAMPLES: _(
+        "The video's file declares more frames and sound samples than a video of its length can hold:"
+        " it is damaged or built to harm."
+    ),
+    Reason.NO_STREAMS: _("The video's file holds neither picture nor sound."),
+    Reason.UNSUPPORTED_CODEC: _("The video's picture or sound is in a format (%(format)s) we cannot keep safely."),
     Reason.CANNOT_CLEAN_SAFELY: _("The file is damaged or unusual in a way we cannot clean safely."),
     Reason.STOPPED_CLEANING: ngettext_lazy(
         "The file stopped the cleaning process %(attempts)s time.",
@@ -98,6 +115,12 @@ KINDS: dict[str, Promise] = {
     labels.APPLICATION_EXTENSIONS: _("application extensions"),
     labels.COLOUR_PROFILE: _("colour profile"),
     labels.ORIENTATION: _("orientation tag (applied to the pixels)"),
+    labels.UUID_BOXES: _("vendors' private boxes"),
+    labels.TELEMETRY: _("data and telemetry tracks"),
+    labels.SUBTITLES: _("subtitle tracks"),
+    labels.TIMECODE: _("timecode track"),
+    labels.COVER_ART: _("cover art and attachments"),
+    labels.CHAPTERS: _("chapters"),
     labels.OTHER: _("other metadata"),
 }
 

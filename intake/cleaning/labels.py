@@ -29,6 +29,13 @@ PRIVATE = "private"
 APPLICATION_EXTENSIONS = "application_extensions"
 COLOUR_PROFILE = "colour_profile"
 ORIENTATION = "orientation"  # the tag: applied to the pixels, then removed
+# Videos: what a container carries beside its picture and sound.
+UUID_BOXES = "uuid_boxes"  # vendors' private boxes
+TELEMETRY = "telemetry"  # data tracks: GoPro GPMF, camera motion, depth, anything not picture or sound
+SUBTITLES = "subtitles"  # subtitle tracks (drones write their position in them)
+TIMECODE = "timecode"
+COVER_ART = "cover_art"  # attached pictures and attachments
+CHAPTERS = "chapters"
 
 #: Never found by the engine: what an older row holds for an English label migration 0008 did not know.
 OTHER = "other"
@@ -58,6 +65,12 @@ ORDER: tuple[str, ...] = (
     APPLICATION_EXTENSIONS,
     COLOUR_PROFILE,
     ORIENTATION,
+    UUID_BOXES,
+    TELEMETRY,
+    SUBTITLES,
+    TIMECODE,
+    COVER_ART,
+    CHAPTERS,
 )
 
 

@@ -23,6 +23,12 @@ class Reason(StrEnum):
     TRUNCATED = "truncated"  # format: "JPEG", "PNG", "GIF", "WebP"
     MALFORMED = "malformed"  # format: "JPEG", "PNG", "GIF", "WebP", "TIFF"
     DAMAGED = "damaged"
+    # Videos: what their headers declare, held against the limits before anything is decoded.
+    TOO_LONG = "too_long"  # minutes: the limit
+    TOO_MANY_TRACKS = "too_many_tracks"  # tracks, limit
+    TOO_MANY_SAMPLES = "too_many_samples"  # samples, limit
+    NO_STREAMS = "no_streams"  # a video file holding neither picture nor sound
+    UNSUPPORTED_CODEC = "unsupported_codec"  # format: a kind of picture or sound we cannot keep safely
     CANNOT_CLEAN_SAFELY = "cannot_clean_safely"
 
     # The worker's (intake.tasks): what happened to the file on our side.

@@ -1,0 +1,821 @@
+"""Videos: the container rebuilt around the original picture and sound, copied packet for packet.
+
+A phone writes more about its owner into a video than into a photo: the place (QuickTime ``©xyz`` and
+``com.apple.quicktime.location.ISO6709``, Android's ``location``), make, model and software, the times in
+the ``mvhd``/``tkhd``/``mdhd`` headers, XMP and ``uuid`` boxes, vendors' trailers after the last box,
+telemetry and subtitle tracks carrying coordinates, cover art. None of it is edited out here: a new
+container is written by FFmpeg (through PyAV, docs/decisions/0006) holding one video stream and the audio
+streams, their packets copied byte for byte, with no metadata, header times of zero (``bitexact``) and
+nothing else. The display rotation travels with the video stream's parameters, so the clip plays the
+right way up. Nothing is re-encoded: every frame stays the evidence it was.
+
+Two families are accepted, each recognised by its own signature:
+
+- ISO base media files (MP4, MOV, 3GP), whose boxes are walked here before FFmpeg sees the file: the
+  track count, the samples each track declares and the duration come from the headers, and the pipeline
+  refuses absurd ones before anything is parsed further (api.py, guard.py).
+- Matroska and WebM, whose EBML header, segment information and track list are read here the same way.
+
+Plaintext never touches a disk: the worker decrypts the upload into a memory-backed file (``memfile``),
+FFmpeg reads it there by its ``/proc/self/fd`` path, and writes the clean file into another one.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import BinaryIO
+
+import av
+
+from intake.cleaning import labels
+from intake.cleaning.contract import Declared, Outcome
+from intake.cleaning.errors import Refused
+from intake.cleaning.reasons import Reason
+
+#: Codecs whose packets are copied. Anything else is refused: we keep only what we know players read.
+VIDEO_CODECS = frozenset({"h264", "hevc", "vp8", "vp9", "av1", "mpeg4", "h263"})
+AUDIO_CODECS = frozenset(
+    {"aac", "mp3", "opus", "vorbis", "flac", "alac", "amr_nb", "amr_wb", "ac3", "eac3", "pcm_s16le", "pcm_s16be"}
+)
+#: What every current browser plays, in an MP4 or WebM container.
+BROWSER_VIDEO_CODECS = frozenset({"h264", "vp8", "vp9", "av1"})
+BROWSER_AUDIO_CODECS = frozenset({"aac", "mp3", "opus", "vorbis", "flac"})
+
+#: The moov box holds the sample tables: 30 minutes at 240 frames a second need a few MB.
+MAX_MOOV_BYTES = 64 * 1024 * 1024
+MAX_TOP_LEVEL_BOXES = 1000
+MAX_BOXES = 100_000
+#: Matroska's header elements before the first cluster (track list, tags, attachments' headers).
+MAX_EBML_HEADER_BYTES = 16 * 1024 * 1024
+POSTER_LONG_SIDE = 1280
+#: Packets read to find the first picture for the poster.
+POSTER_PACKETS = 600
+
+
+# --- Memory-backed files --------------------------------------------------------------------------
+
+
+def memfile(name: str) -> BinaryIO:
+    """A new, empty, seekable file that lives in memory only (memfd): never on a disk, gone when closed.
+
+    Its pages can still be written to swap by the kernel; docs/deployment.md asks for none, or encrypted."""
+    descriptor = os.memfd_create(name, os.MFD_CLOEXEC)
+    return open(descriptor, "w+b")  # noqa: SIM115 - the caller owns and closes it
+
+
+def _path(file: BinaryIO) -> str:
+    """A path FFmpeg can open: a file of this process, by its descriptor."""
+    return f"/proc/self/fd/{file.fileno()}"
+
+
+def _as_file(source: BinaryIO) -> BinaryIO:
+    """``source`` itself if FFmpeg can open it by descriptor, else a memory-backed copy (a BytesIO)."""
+    try:
+        source.fileno()
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        copy = memfile("upload")
+        source.seek(0)
+        while chunk := source.read(1024 * 1024):
+            copy.write(chunk)
+        copy.flush()
+        return copy
+    source.flush() if source.writable() else None
+    return source
+
+
+# --- ISO base media files: MP4, MOV, 3GP ----------------------------------------------------------
+
+_QUICKTIME_BRANDS = frozenset({b"qt  "})
+_3GP_BRANDS = frozenset({b"3gp4", b"3gp5", b"3gp6", b"3gp7", b"3gp8", b"3gp9", b"3gg6", b"3g2a", b"3g2b", b"3g2c"})
+_MP4_BRANDS = frozenset(
+    {b"isom", b"iso2", b"iso4", b"iso5", b"iso6", b"mp41", b"mp42", b"avc1", b"hvc1", b"dash", b"MSNV", b"M4V "}
+)
+_VIDEO_BRANDS = _QUICKTIME_BRANDS | _3GP_BRANDS | _MP4_BRANDS
+#: Brands of still-image files in the same container (intake.cleaning.heif takes those).
+_IMAGE_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"mif1", b"mif2", b"msf1", b"avif", b"avis", b"avci"})
+#: Old QuickTime files may start without ``ftyp``.
+_QUICKTIME_FIRST_BOXES = frozenset({b"moov", b"mdat", b"wide", b"free", b"skip"})
+_CONTAINER_BOXES = frozenset({b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"dinf", b"udta", b"mvex"})
+#: Handler types of tracks that are neither picture nor sound, and the label each is reported under.
+_HANDLER_LABELS = {b"text": labels.SUBTITLES, b"sbtl": labels.SUBTITLES, b"subt": labels.SUBTITLES}
+_HANDLER_LABELS |= {b"tmcd": labels.TIMECODE, b"meta": labels.TELEMETRY, b"camm": labels.TELEMETRY}
+_XMP_UUID = bytes.fromhex("be7acfcb97a942e89c71999491e3afac")
+_MAC_EPOCH_OFFSET = 2_082_844_800  # seconds from 1904 to 1970: any non-zero time is a real date
+
+
+@dataclass
+class _Box:
+    kind: bytes
+    start: int  # of the header
+    body: int  # of the payload
+    end: int
+
+
+@dataclass
+class _Inventory:
+    """What the walk of a file's boxes found: for the limits, and for the report of what was removed."""
+
+    tracks: int = 0
+    samples: int = 0
+    duration_seconds: float = 0.0
+    width: int = 0
+    height: int = 0
+    removed: set[str] = field(default_factory=set)
+
+
+def _boxes(file: BinaryIO, start: int, end: int) -> Iterator[_Box]:
+    position = start
+    while position + 8 <= end:
+        file.seek(position)
+        header = file.read(16)
+        if len(header) < 8:
+            raise Refused(Reason.TRUNCATED, format="MP4")
+        size, kind = struct.unpack(">I4s", header[:8])
+        body = position + 8
+        if size == 1:
+            if len(header) < 16:
+                raise Refused(Reason.TRUNCATED, format="MP4")
+            size = struct.unpack(">Q", header[8:16])[0]
+            body = position + 16
+        elif size == 0:  # to the end of the file: allowed for the last box
+            size = end - position
+        if size < body - position:
+            raise Refused(Reason.MALFORMED, format="MP4")
+        if position + size > end:
+            raise Refused(Reason.TRUNCATED, format="MP4")
+        yield _Box(kind, position, body, position + size)
+        position += size
+    if position != end and end - position < 8 and position < end:
+        # A few stray bytes after the last box: a trailer, reported by the caller.
+        return
+
+
+def _bmff_brands(head: bytes) -> set[bytes]:
+    size = int.from_bytes(head[:4], "big")
+    if head[4:8] != b"ftyp" or not 16 <= size <= min(len(head), 4096):
+        return set()
+    return {head[8:12]} | {head[i : i + 4] for i in range(16, size - 3, 4)}
+
+
+def _bmff_inventory(file: BinaryIO, size: int) -> _Inventory:
+    found = _Inventory()
+    moov: _Box | None = None
+    media_bytes = 0
+    last_end = 0
+    for count, box in enumerate(_boxes(file, 0, size)):
+        if count >= MAX_TOP_LEVEL_BOXES:
+            raise Refused(Reason.MALFORMED, format="MP4")
+        last_end = box.end
+        if box.kind == b"moov":
+            if moov is not None:
+                raise Refused(Reason.MALFORMED, format="MP4")
+            moov = box
+        elif box.kind == b"mdat":
+            media_bytes += box.end - box.body
+        elif box.kind == b"uuid":
+            found.removed.add(_uuid_label(file, box))
+        elif box.kind == b"meta":
+            found.removed.add(labels.DESCRIPTION)
+        elif box.kind not in (b"ftyp", b"free", b"skip", b"wide", b"pnot", b"prfl"):
+            found.removed.add(labels.PRIVATE)
+    if size - last_end > 0:
+        found.removed.add(labels.TRAILER)
+    if moov is None:
+        raise Refused(Reason.TRUNCATED, format="MP4")
+    if media_bytes == 0:
+        raise Refused(Reason.MALFORMED, format="MP4")
+    if moov.end - moov.body > MAX_MOOV_BYTES:
+        raise Refused(Reason.MALFORMED, format="MP4")
+    file.seek(moov.body)
+    body = file.read(moov.end - moov.body)
+    _walk_moov(io.BytesIO(body), found)
+    return found
+
+
+def _uuid_label(file: BinaryIO, box: _Box) -> str:
+    file.seek(box.body)
+    return labels.XMP if file.read(16) == _XMP_UUID else labels.UUID_BOXES
+
+
+def _walk_moov(moov: io.BytesIO, found: _Inventory) -> None:
+    """Tracks, samples and duration from the movie header and each track, and the metadata it holds."""
+    boxes = 0
+    movie_duration = 0.0
+
+    def walk(start: int, end: int, track: dict) -> None:
+        nonlocal boxes, movie_duration
+        for box in _boxes(moov, start, end):
+            boxes += 1
+            if boxes > MAX_BOXES:
+                raise Refused(Reason.MALFORMED, format="MP4")
+            moov.seek(box.body)
+            if box.kind == b"trak":
+                found.tracks += 1
+                inner: dict = {}
+                walk(box.body, box.end, inner)
+                label = _HANDLER_LABELS.get(inner.get("handler", b""))
+                if inner.get("handler") not in (b"vide", b"soun"):
+                    found.removed.add(label or labels.TELEMETRY)
+                if inner.get("handler") == b"vide" and not found.width:
+                    found.width, found.height = inner.get("size", (0, 0))
+                found.duration_seconds = max(found.duration_seconds, inner.get("duration", 0.0))
+            elif box.kind in _CONTAINER_BOXES:
+                if box.kind == b"udta":
+                    _note_user_data(moov, box, found)
+                walk(box.body, box.end, track)
+            elif box.kind == b"mvhd":
+                timescale, duration, dated = _header_times(moov.read(min(box.end - box.body, 32)))
+                movie_duration = duration / timescale if timescale else 0.0
+                found.removed |= {labels.DATES} if dated else set()
+            elif box.kind == b"mdhd":
+                timescale, duration, dated = _header_times(moov.read(min(box.end - box.body, 32)))
+                track["duration"] = duration / timescale if timescale else 0.0
+                found.removed |= {labels.DATES} if dated else set()
+            elif box.kind == b"tkhd":
+                payload = moov.read(box.end - box.body)
+                _, _, dated = _header_times(payload[:32])
+                found.removed |= {labels.DATES} if dated else set()
+                if len(payload) >= 8:
+                    width, height = struct.unpack(">II", payload[-8:])
+                    track["size"] = (width >> 16, height >> 16)
+            elif box.kind == b"hdlr":
+                track.setdefault("handler", moov.read(12)[8:12])
+            elif box.kind in (b"stsz", b"stz2"):
+                found.samples += struct.unpack(">I", moov.read(12)[8:12].rjust(4, b"\0"))[0]
+            elif box.kind == b"meta":
+                found.removed.add(_meta_label(moov, box))
+            elif box.kind == b"uuid":
+                found.removed.add(_uuid_label(moov, box))
+            elif box.kind in (b"chpl", b"chap"):
+                found.removed.add(labels.CHAPTERS)
+
+    walk(0, len(moov.getbuffer()), {})
+    found.duration_seconds = max(found.duration_seconds, movie_duration)
+
+
+def _header_times(payload: bytes) -> tuple[int, int, bool]:
+    """(timescale, duration, whether it carries a date) of an mvhd, mdhd or tkhd header."""
+    if len(payload) < 4:
+        raise Refused(Reason.MALFORMED, format="MP4")
+    version = payload[0]
+    if version == 1 and len(payload) >= 32:
+        created, modified, timescale, duration = struct.unpack(">QQIQ", payload[4:32])
+    elif len(payload) >= 20:
+        created, modified, timescale, duration = struct.unpack(">IIII", payload[4:20])
+    else:
+        raise Refused(Reason.MALFORMED, format="MP4")
+    return timescale, duration, bool(created or modified)
+
+
+def _note_user_data(moov: io.BytesIO, udta: _Box, found: _Inventory) -> None:
+    moov.seek(udta.body)
+    payload = moov.read(udta.end - udta.body)
+    if b"\xa9xyz" in payload or b"loci" in payload:
+        found.removed.add(labels.GPS)
+    if any(tag in payload for tag in (b"\xa9mak", b"\xa9mod", b"manu", b"modl")):
+        found.removed.add(labels.CAMERA)
+    if any(tag in payload for tag in (b"\xa9swr", b"\xa9too", b"\xa9enc")):
+        found.removed.add(labels.SOFTWARE)
+    if b"\xa9day" in payload:
+        found.removed.add(labels.DATES)
+    if b"XMP_" in payload:
+        found.removed.add(labels.XMP)
+    if payload.strip(b"\0"):
+        found.removed.add(labels.DESCRIPTION)
+
+
+def _meta_label(moov: io.BytesIO, meta: _Box) -> str:
+    moov.seek(meta.body)
+    payload = moov.read(meta.end - meta.body)
+    if b"location" in payload or b"ISO6709" in payload:
+        return labels.GPS
+    if b"make" in payload or b"model" in payload:
+        return labels.CAMERA
+    return labels.DESCRIPTION
+
+
+# --- Matroska and WebM ----------------------------------------------------------------------------
+
+_EBML = 0x1A45DFA3
+_DOCTYPE = 0x4282
+_SEGMENT = 0x18538067
+_INFO, _TRACKS, _CLUSTER = 0x1549A966, 0x1654AE6B, 0x1F43B675
+_TIMESTAMP_SCALE, _DURATION, _DATE = 0x2AD7B1, 0x4489, 0x4461
+_TRACK_ENTRY, _TRACK_TYPE, _VIDEO, _PIXEL_WIDTH, _PIXEL_HEIGHT = 0xAE, 0x83, 0xE0, 0xB0, 0xBA
+_ATTACHMENTS, _CHAPTERS, _TAGS = 0x1941A469, 0x1043A770, 0x1254C367
+_TRACK_TYPE_LABELS = {0x11: labels.SUBTITLES, 0x12: labels.SUBTITLES, 0x20: labels.TELEMETRY}
+_UNKNOWN_SIZE = -1
+
+
+def _vint(file: BinaryIO, keep_marker: bool) -> int | None:
+    first = file.read(1)
+    if not first:
+        return None
+    length = 9 - first[0].bit_length()
+    if length > 8:
+        raise Refused(Reason.MALFORMED, format="Matroska")
+    rest = file.read(length - 1)
+    if len(rest) < length - 1:
+        raise Refused(Reason.TRUNCATED, format="Matroska")
+    value = int.from_bytes(first + rest, "big")
+    if keep_marker:
+        return value
+    value &= (1 << (7 * length)) - 1
+    return _UNKNOWN_SIZE if value == (1 << (7 * length)) - 1 else value
+
+
+def _elements(file: BinaryIO, start: int, end: int) -> Iterator[tuple[int, int, int]]:
+    """(id, start of payload, end of payload) of each element between ``start`` and ``end``."""
+    position = start
+    while position < end:
+        file.seek(position)
+        element = _vint(file, keep_marker=True)
+        size = _vint(file, keep_marker=False)
+        if element is None or size is None:
+            raise Refused(Reason.TRUNCATED, format="Matroska")
+        body = file.tell()
+        stop = end if size == _UNKNOWN_SIZE else body + size
+        if stop > end:
+            raise Refused(Reason.TRUNCATED, format="Matroska")
+        yield element, body, stop
+        position = stop
+
+
+def _unsigned(file: BinaryIO, start: int, end: int) -> int:
+    file.seek(start)
+    return int.from_bytes(file.read(min(end - start, 8)), "big")
+
+
+def _matroska_doctype(head: bytes) -> str:
+    if int.from_bytes(head[:4], "big") != _EBML:
+        return ""
+    file = io.BytesIO(head)
+    try:
+        for element, start, end in _elements(file, 0, len(head)):
+            if element == _EBML:
+                for inner, body, stop in _elements(file, start, end):
+                    if inner == _DOCTYPE:
+                        file.seek(body)
+                        return file.read(stop - body).rstrip(b"\0").decode("ascii", "replace")
+            return ""
+    except Refused:
+        return ""
+    return ""
+
+
+def _matroska_inventory(file: BinaryIO, size: int) -> _Inventory:
+    found = _Inventory()
+    scale, duration, segments, clusters = 1_000_000, 0.0, 0, 0
+    for element, start, end in _elements(file, 0, size):
+        if element != _SEGMENT:
+            continue
+        segments += 1
+        read = 0
+        for inner, body, stop in _elements(file, start, end):
+            if inner == _CLUSTER:
+                clusters += 1
+                break  # the headers come first; the clusters hold the media
+            read += stop - body
+            if read > MAX_EBML_HEADER_BYTES:
+                raise Refused(Reason.MALFORMED, format="Matroska")
+            if inner == _INFO:
+                for field_id, field_start, field_end in _elements(file, body, stop):
+                    if field_id == _TIMESTAMP_SCALE:
+                        scale = _unsigned(file, field_start, field_end) or scale
+                    elif field_id == _DURATION:
+                        file.seek(field_start)
+                        raw = file.read(field_end - field_start)
+                        duration = struct.unpack(">f" if len(raw) == 4 else ">d", raw)[0] if len(raw) in (4, 8) else 0
+                    elif field_id == _DATE:
+                        found.removed.add(labels.DATES)
+            elif inner == _TRACKS:
+                _matroska_tracks(file, body, stop, found)
+            elif inner == _ATTACHMENTS:
+                found.removed.add(labels.COVER_ART)
+            elif inner == _CHAPTERS:
+                found.removed.add(labels.CHAPTERS)
+            elif inner == _TAGS:
+                found.removed.add(labels.DESCRIPTION)
+        break
+    if not segments:
+        raise Refused(Reason.TRUNCATED, format="Matroska")
+    if not clusters:
+        raise Refused(Reason.MALFORMED, format="Matroska")
+    if duration != duration or duration < 0:  # NaN or negative: nothing a camera writes
+        raise Refused(Reason.MALFORMED, format="Matroska")
+    found.duration_seconds = duration * scale / 1e9
+    return found
+
+
+def _matroska_tracks(file: BinaryIO, start: int, end: int, found: _Inventory) -> None:
+    for element, body, stop in _elements(file, start, end):
+        if element != _TRACK_ENTRY:
+            continue
+        found.tracks += 1
+        if found.tracks > MAX_TOP_LEVEL_BOXES:  # the pipeline's limit is far lower; stop reading here
+            return
+        kind = 0
+        for field_id, field_start, field_end in _elements(file, body, stop):
+            if field_id == _TRACK_TYPE:
+                kind = _unsigned(file, field_start, field_end)
+            elif field_id == _VIDEO and not found.width:
+                for pixel_id, pixel_start, pixel_end in _elements(file, field_start, field_end):
+                    if pixel_id == _PIXEL_WIDTH:
+                        found.width = _unsigned(file, pixel_start, pixel_end)
+                    elif pixel_id == _PIXEL_HEIGHT:
+                        found.height = _unsigned(file, pixel_start, pixel_end)
+        if kind not in (1, 2):
+            found.removed.add(_TRACK_TYPE_LABELS.get(kind, labels.TELEMETRY))
+
+
+# --- The formats ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Family:
+    """One of the two container families; the output keeps the input's own container format."""
+
+    name: str
+    kind: str
+    media_types: frozenset[str]
+    extensions: Mapping[str, str]
+
+    def recognise(self, head: bytes) -> bool:
+        raise NotImplementedError
+
+    def inventory(self, source: BinaryIO) -> _Inventory:
+        raise NotImplementedError
+
+    def muxer(self, head: bytes) -> tuple[str, str]:
+        """(FFmpeg muxer, media type) of the output."""
+        raise NotImplementedError
+
+    def declare(self, source: BinaryIO) -> Declared:
+        found = self.inventory(source)
+        return Declared(
+            width=found.width,
+            height=found.height,
+            frames=0,
+            duration_seconds=found.duration_seconds,
+            tracks=found.tracks,
+            samples=found.samples,
+        )
+
+    def clean(self, source: BinaryIO, declared: Declared) -> Outcome:
+        file = _as_file(source)
+        file.seek(0)
+        head = file.read(8192)
+        found = self.inventory(file)
+        muxer, media_type = self.muxer(head)
+        return _remux(file, muxer, media_type, self.extensions[media_type], declared, found)
+
+    def verify(self, outcome: Outcome) -> None:
+        _verify(outcome)
+
+
+class _IsoMedia(_Family):
+    def recognise(self, head: bytes) -> bool:
+        brands = _bmff_brands(head)
+        if brands:
+            major = head[8:12]
+            return major in _VIDEO_BRANDS or (bool(brands & _VIDEO_BRANDS) and not brands & _IMAGE_BRANDS)
+        return head[4:8] in _QUICKTIME_FIRST_BOXES
+
+    def inventory(self, source: BinaryIO) -> _Inventory:
+        size = source.seek(0, os.SEEK_END)
+        return _bmff_inventory(source, size)
+
+    def muxer(self, head: bytes) -> tuple[str, str]:
+        brands = _bmff_brands(head)
+        major = head[8:12] if brands else b"qt  "
+        if major in _QUICKTIME_BRANDS or not brands:
+            return "mov", "video/quicktime"
+        if major in _3GP_BRANDS:
+            return "3gp", "video/3gpp"
+        return "mp4", "video/mp4"
+
+
+class _Matroska(_Family):
+    def recognise(self, head: bytes) -> bool:
+        return _matroska_doctype(head) in ("webm", "matroska")
+
+    def inventory(self, source: BinaryIO) -> _Inventory:
+        size = source.seek(0, os.SEEK_END)
+        return _matroska_inventory(source, size)
+
+    def muxer(self, head: bytes) -> tuple[str, str]:
+        if _matroska_doctype(head) == "webm":
+            return "webm", "video/webm"
+        return "matroska", "video/x-matroska"
+
+
+ISO_MEDIA = _IsoMedia(
+    name="MP4",
+    kind="video",
+    media_types=frozenset({"video/mp4", "video/quicktime", "video/3gpp", "video/3gpp2", "video/x-m4v"}),
+    extensions={"video/mp4": "mp4", "video/quicktime": "mov", "video/3gpp": "3gp"},
+)
+MATROSKA = _Matroska(
+    name="Matroska",
+    kind="video",
+    media_types=frozenset({"video/webm", "video/x-matroska", "audio/webm"}),
+    extensions={"video/webm": "webm", "video/x-matroska": "mkv"},
+)
+FORMATS = (ISO_MEDIA, MATROSKA)
+
+
+# --- The remux ------------------------------------------------------------------------------------
+
+#: What FFmpeg raises on a file it cannot read, beyond what the walks above refused.
+_READ_ERRORS = (av.error.FFmpegError, ValueError, OverflowError, ZeroDivisionError, IndexError, KeyError)
+#: All an output container may say of itself, and of each stream, once cleaned.
+_ALLOWED_CONTAINER_TAGS = frozenset({"major_brand", "minor_version", "compatible_brands", "encoder"})
+_ALLOWED_STREAM_TAGS = frozenset({"handler_name", "vendor_id", "language", "duration", "encoder"})
+_ALLOWED_TOP_LEVEL_BOXES = frozenset({b"ftyp", b"moov", b"mdat", b"free", b"wide"})
+_FORBIDDEN_MOVIE_BOXES = frozenset({b"udta", b"meta", b"uuid", b"ilst", b"keys", b"XMP_"})
+
+
+def _remux(
+    source: BinaryIO, muxer: str, media_type: str, extension: str, declared: Declared, found: _Inventory
+) -> Outcome:
+    removed = set(found.removed)
+    output = memfile("clean")
+    family = "Matroska" if muxer in ("webm", "matroska") else "MP4"
+    try:
+        with av.open(_path(source), metadata_errors="replace") as container:
+            removed |= _metadata_labels(container.metadata)
+            for stream in container.streams:
+                removed |= _metadata_labels(stream.metadata, stream_tags=True)
+            video, audio = _kept_streams(container, removed)
+            kept = ([video] if video is not None else []) + audio
+            options = {"fflags": "+bitexact"}
+            if muxer in ("mp4", "mov", "3gp"):
+                options["movflags"] = "+faststart"  # the index first: a browser can play while loading
+            with av.open(_path(output), "w", format=muxer, options=options) as clean:
+                copies = {stream.index: clean.add_stream_from_template(stream) for stream in kept}
+                for copy in copies.values():
+                    copy.metadata.clear()
+                _copy_packets(container, kept, copies, declared, family)
+            playable = muxer in ("mp4", "webm") and _browser_plays(video, audio)
+            duration = _duration(container, declared)
+            width = video.codec_context.width if video is not None else 0
+            height = video.codec_context.height if video is not None else 0
+        poster, rotation = _poster(output) if video is not None else (None, 0)
+    except (Refused, MemoryError):
+        output.close()
+        raise
+    except _READ_ERRORS as error:
+        output.close()
+        raise Refused(Reason.MALFORMED, format=family) from error
+    if rotation % 180:
+        width, height = height, width
+    output.seek(0)
+    return Outcome(
+        file=output,
+        media_type=media_type,
+        extension=extension,
+        removed=removed,
+        width=width,
+        height=height,
+        duration_seconds=duration,
+        poster=poster,
+        playable=playable,
+    )
+
+
+def _kept_streams(container, removed: set[str]):
+    """The first video stream that is not a cover picture, and every audio stream; the rest is reported."""
+    video = None
+    audio = []
+    for stream in container.streams:
+        name = stream.codec_context.name if stream.codec_context else ""
+        cover = stream.type == "video" and bool(stream.disposition & av.stream.Disposition.attached_pic)
+        if stream.type == "video" and not cover and video is None:
+            if name not in VIDEO_CODECS:
+                raise Refused(Reason.UNSUPPORTED_CODEC, format=name or "?")
+            video = stream
+        elif stream.type == "audio":
+            if name not in AUDIO_CODECS:
+                raise Refused(Reason.UNSUPPORTED_CODEC, format=name or "?")
+            audio.append(stream)
+        elif cover or stream.type == "attachment":
+            removed.add(labels.COVER_ART)
+        elif stream.type == "subtitle":
+            removed.add(labels.SUBTITLES)
+        elif stream.type == "data" and "time" in stream.metadata.get("handler_name", "").lower():
+            removed.add(labels.TIMECODE)
+        else:
+            removed.add(labels.TELEMETRY)
+    if video is None and not audio:
+        raise Refused(Reason.NO_STREAMS)
+    return video, audio
+
+
+def _copy_packets(container, kept, copies, declared: Declared, family: str) -> None:
+    """Copy every packet of the kept streams as it is, in the order the file holds them.
+
+    A file that yields more packets than its headers declared is not the file it claims to be; one that
+    yields fewer than its sample tables declare, or stops well before its declared end, was cut off."""
+    counts = dict.fromkeys(copies, 0)
+    ends = dict.fromkeys(copies, 0.0)
+    for packet in container.demux(kept):
+        if packet.size == 0 and packet.dts is None:  # the demuxer's end-of-stream marker
+            continue
+        index = packet.stream.index
+        counts[index] += 1
+        if packet.pts is not None and packet.time_base is not None:
+            ends[index] = max(ends[index], float((packet.pts + (packet.duration or 0)) * packet.time_base))
+        if declared.samples and counts[index] > declared.samples:
+            raise Refused(Reason.MALFORMED, format=family)
+        packet.stream = copies[index]
+        copies[index].container.mux(packet)
+    if not any(counts.values()):
+        raise Refused(Reason.NO_STREAMS)
+    for stream in kept:
+        if stream.frames and counts[stream.index] < stream.frames:
+            raise Refused(Reason.TRUNCATED, format=family)
+    if declared.duration_seconds > 2 and max(ends.values()) < 0.9 * declared.duration_seconds - 1:
+        raise Refused(Reason.TRUNCATED, format=family)
+
+
+def _browser_plays(video, audio) -> bool:
+    names = {stream.codec_context.name for stream in audio}
+    return (video is None or video.codec_context.name in BROWSER_VIDEO_CODECS) and names <= BROWSER_AUDIO_CODECS
+
+
+def _duration(container, declared: Declared) -> float:
+    if container.duration:
+        return float(Fraction(container.duration, av.time_base))
+    return declared.duration_seconds
+
+
+def _poster(clean: BinaryIO) -> tuple[bytes, int]:
+    """A JPEG of the clean file's first picture, turned as the clip plays, and that turn in degrees
+    (counter-clockwise, as FFmpeg gives it). A video whose first picture does not decode is refused:
+    it is damaged, or not what it claims to be."""
+    with av.open(_path(clean)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for count, packet in enumerate(container.demux(stream)):
+            if count >= POSTER_PACKETS:
+                break
+            for frame in packet.decode():
+                rotation = int(frame.rotation or 0)
+                picture = frame.to_image()
+                if rotation:
+                    picture = picture.rotate(rotation, expand=True)
+                picture.thumbnail((POSTER_LONG_SIDE, POSTER_LONG_SIDE))
+                buffer = io.BytesIO()
+                picture.convert("RGB").save(buffer, "JPEG", quality=80)
+                return buffer.getvalue(), rotation
+    raise Refused(Reason.DAMAGED)
+
+
+def _metadata_labels(metadata: Mapping[str, str], stream_tags: bool = False) -> set[str]:
+    found: set[str] = set()
+    for key in metadata:
+        lowered = key.lower()
+        if lowered in ("major_brand", "minor_version", "compatible_brands"):
+            continue
+        if stream_tags and lowered in _ALLOWED_STREAM_TAGS:
+            continue
+        if "location" in lowered or "xyz" in lowered or "gps" in lowered:
+            found.add(labels.GPS)
+        elif "make" in lowered or "model" in lowered:
+            found.add(labels.CAMERA)
+        elif "creation_time" in lowered or "date" in lowered:
+            found.add(labels.DATES)
+        elif "encoder" in lowered or "software" in lowered:
+            found.add(labels.SOFTWARE)
+        else:
+            found.add(labels.DESCRIPTION)
+    return found
+
+
+def _verify(outcome: Outcome) -> None:
+    """The clean file holds picture and sound streams only, and says nothing of itself but its brand.
+
+    Read back by FFmpeg, and for MP4-family files also box by box, so that a muxer that one day writes
+    something new is caught here, not by a witness's adversary."""
+    file = outcome.file
+    try:
+        with av.open(_path(file)) as container:
+            if {key.lower() for key in container.metadata} - _ALLOWED_CONTAINER_TAGS:
+                raise Refused(Reason.CANNOT_CLEAN_SAFELY)
+            for stream in container.streams:
+                tags = {key.lower() for key in stream.metadata}
+                if stream.type not in ("video", "audio") or tags - _ALLOWED_STREAM_TAGS:
+                    raise Refused(Reason.CANNOT_CLEAN_SAFELY)
+    except av.error.FFmpegError as error:
+        raise Refused(Reason.CANNOT_CLEAN_SAFELY) from error
+    if outcome.media_type in ISO_MEDIA.extensions:
+        size = file.seek(0, os.SEEK_END)
+        for box in _boxes(file, 0, size):
+            if box.kind not in _ALLOWED_TOP_LEVEL_BOXES:
+                raise Refused(Reason.CANNOT_CLEAN_SAFELY)
+            if box.kind == b"moov":
+                file.seek(box.body)
+                if any(kind in file.read(box.end - box.body) for kind in _FORBIDDEN_MOVIE_BOXES):
+                    raise Refused(Reason.CANNOT_CLEAN_SAFELY)
+    file.seek(0)
+
+
+# --- A copy to watch ------------------------------------------------------------------------------
+
+VIEWING_LONG_SIDE = 1280
+
+
+def viewing_copy(clean: BinaryIO) -> BinaryIO:
+    """An MP4 that every current browser plays (H.264 and AAC, at most 1280 pixels on its long side),
+    for a clean file they cannot: HEVC, AMR sound, a MOV, 3GP or Matroska container. The clean file
+    stays the evidence; this copy is only for watching. Picture and sound that browsers already play are
+    copied as they are, and only what they cannot play is re-encoded."""
+    output = memfile("viewing")
+    try:
+        with av.open(_path(_as_file(clean))) as container:
+            video = next(
+                (s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic), None
+            )
+            audio = container.streams.audio[0] if container.streams.audio else None
+            with av.open(
+                _path(output), "w", format="mp4", options={"fflags": "+bitexact", "movflags": "+faststart"}
+            ) as copy:
+                plans = {}
+                if video is not None:
+                    plans[video.index] = _video_plan(copy, video)
+                if audio is not None:
+                    plans[audio.index] = _audio_plan(copy, audio)
+                streams = [s for s in (video, audio) if s is not None]
+                for packet in container.demux(streams):
+                    plan = plans[packet.stream.index]
+                    plan(packet)
+                for plan in plans.values():
+                    plan(None)
+    except BaseException:
+        output.close()
+        raise
+    output.seek(0)
+    return output
+
+
+def _video_plan(copy, video):
+    if video.codec_context.name in BROWSER_VIDEO_CODECS - {"av1"} and video.codec_context.name == "h264":
+        return _copying(copy, video)
+    out = copy.add_stream("libx264", rate=video.guessed_rate or 30)
+    width, height = video.codec_context.width, video.codec_context.height
+    scale = min(1.0, VIEWING_LONG_SIDE / max(width, height, 1))
+    out.width, out.height = (max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2))
+    out.pix_fmt = "yuv420p"
+    out.options = {"preset": "veryfast", "crf": "23"}
+    turned = {"done": False}
+
+    def plan(packet):
+        frames = packet.decode() if packet is not None else []
+        for frame in frames:
+            if not turned["done"]:
+                if frame.rotation:
+                    out.set_display_rotation(frame.rotation)
+                turned["done"] = True
+            frame = frame.reformat(width=out.width, height=out.height, format="yuv420p")
+            frame.pts = None
+            copy.mux(out.encode(frame))
+        if packet is None:
+            copy.mux(out.encode(None))
+
+    return plan
+
+
+def _audio_plan(copy, audio):
+    if audio.codec_context.name in ("aac", "mp3"):
+        return _copying(copy, audio)
+    out = copy.add_stream("aac", rate=48000)
+    resampler = av.AudioResampler(format="fltp", layout="stereo", rate=48000)
+
+    def plan(packet):
+        frames = packet.decode() if packet is not None else [None]
+        for frame in frames:
+            for resampled in resampler.resample(frame):
+                resampled.pts = None
+                copy.mux(out.encode(resampled))
+        if packet is None:
+            copy.mux(out.encode(None))
+
+    return plan
+
+
+def _copying(copy, stream):
+    out = copy.add_stream_from_template(stream)
+    out.metadata.clear()
+
+    def plan(packet):
+        if packet is None or (packet.size == 0 and packet.dts is None):
+            return
+        packet.stream = out
+        copy.mux(packet)
+
+    return plan
