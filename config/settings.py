@@ -131,7 +131,13 @@ INTAKE_RECEIPT_SCRYPT_N = env_int("INTAKE_RECEIPT_SCRYPT_N", 2**15, minimum=2)
 
 INTAKE_MAX_IMAGES = 10
 INTAKE_MAX_IMAGE_BYTES = env_int("INTAKE_MAX_IMAGE_MB", 20, minimum=1) * 1024 * 1024
-INTAKE_MAX_TOTAL_BYTES = env_int("INTAKE_MAX_TOTAL_MB", 100, minimum=1) * 1024 * 1024
+# A video is cleaned without re-encoding; its size and length are checked from its headers by the worker.
+INTAKE_MAX_VIDEO_BYTES = env_int("INTAKE_MAX_VIDEO_MB", 500, minimum=1) * 1024 * 1024
+INTAKE_MAX_VIDEO_SECONDS = env_int("INTAKE_MAX_VIDEO_MINUTES", 30, minimum=1) * 60
+# All files of one form together: room for one video of the largest size and a few photos.
+INTAKE_MAX_TOTAL_BYTES = (
+    env_int("INTAKE_MAX_TOTAL_MB", INTAKE_MAX_VIDEO_BYTES // (1024 * 1024) + 100, minimum=1) * 1024 * 1024
+)
 INTAKE_MAX_ACCOUNT_CHARS = env_int("INTAKE_MAX_ACCOUNT_CHARS", 50_000, minimum=1000)
 # A testimony's photos in all, the first ones and those added with later answers; and its answers.
 INTAKE_MAX_IMAGES_PER_SUBMISSION = env_int("INTAKE_MAX_IMAGES_PER_SUBMISSION", 60, minimum=INTAKE_MAX_IMAGES)
@@ -220,6 +226,8 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_TIME_LIMIT = env_int("INTAKE_CLEAN_TIME_LIMIT", 120, minimum=5)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 3
+# Making a copy browsers can play of a video they cannot (HEVC) re-encodes it: up to about its own length.
+INTAKE_VIEWING_COPY_TIME_LIMIT = env_int("INTAKE_VIEWING_COPY_TIME_LIMIT", 3600, minimum=60)
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 # Each worker child may use this much address space; a hostile image then fails, not the machine.
 INTAKE_WORKER_MEMORY_MB = env_int("INTAKE_WORKER_MEMORY_MB", 2048, minimum=256)

@@ -25,8 +25,15 @@ from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 
 from intake import blobs, floods
+from intake.cleaning import video
 
 HEAD_BYTES = 8192
+PHOTO, VIDEO = "photo", "video"
+
+
+def kind_of(head: bytes) -> str:
+    """Whether a file's first bytes are a video's (by the cleaning engine's own recognition) or not."""
+    return VIDEO if any(format.recognise(head) for format in video.FORMATS) else PHOTO
 
 
 @dataclass
@@ -36,6 +43,7 @@ class SealedUpload:
     blob: str | None = None
     size: int = 0
     head: bytes = b""
+    kind: str = ""  # PHOTO or VIDEO, judged by the first bytes: each has its own size limit
     too_large: bool = False
     claimed: bool = field(default=False, repr=False)
     _writer: blobs.BlobWriter | None = field(default=None, repr=False)
@@ -83,8 +91,11 @@ class EncryptingUploadHandler(FileUploadHandler):
             upload.head += raw_data[: HEAD_BYTES - len(upload.head)]
         if upload._writer is None:
             return None
-        if upload.size > settings.INTAKE_MAX_IMAGE_BYTES or self.total > settings.INTAKE_MAX_TOTAL_BYTES:
-            upload.too_large = upload.size > settings.INTAKE_MAX_IMAGE_BYTES
+        if not upload.kind and len(upload.head) >= min(HEAD_BYTES, upload.size):
+            upload.kind = kind_of(upload.head)
+        limit = settings.INTAKE_MAX_VIDEO_BYTES if upload.kind == VIDEO else settings.INTAKE_MAX_IMAGE_BYTES
+        if upload.size > limit or self.total > settings.INTAKE_MAX_TOTAL_BYTES:
+            upload.too_large = upload.size > limit
             upload.discard()
             return None
         with self._storage():
