@@ -114,6 +114,8 @@ def limits() -> dict:
     return {
         "max_images": settings.INTAKE_MAX_IMAGES,
         "max_image_bytes": settings.INTAKE_MAX_IMAGE_BYTES,
+        "max_video_bytes": settings.INTAKE_MAX_VIDEO_BYTES,
+        "max_video_minutes": settings.INTAKE_MAX_VIDEO_SECONDS // 60,
         "max_total_bytes": settings.INTAKE_MAX_TOTAL_BYTES,
         "max_account_chars": settings.INTAKE_MAX_ACCOUNT_CHARS,
     }

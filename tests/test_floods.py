@@ -94,9 +94,9 @@ def post_stream(client, path, body, length, content_type=MULTIPART):
 
 
 @pytest.mark.django_db
-def test_a_600_mb_testimony_is_refused_before_150_mb_are_read_and_its_text_comes_back(client, settings):
-    body = EndlessBody(form_head(), 600 * MB)
-    response = post_stream(client, SUBMIT, body, 600 * MB)
+def test_a_2_gb_testimony_is_refused_before_150_mb_are_read_and_its_text_comes_back(client, settings):
+    body = EndlessBody(form_head(), 2000 * MB)
+    response = post_stream(client, SUBMIT, body, 2000 * MB)
     assert response.status_code == 413
     page = response.content.decode()
     assert "Nothing was stored" in page and ACCOUNT in page and "Baniyas" in page
@@ -110,8 +110,8 @@ def test_a_600_mb_testimony_is_refused_before_150_mb_are_read_and_its_text_comes
 @pytest.mark.django_db
 def test_a_testimony_too_large_that_is_all_photo_is_read_no_further_than_the_text_budget(client, settings):
     """A body whose first part never ends (no boundary at all) is not read to its end either."""
-    body = EndlessBody(b"", 600 * MB)
-    response = post_stream(client, SUBMIT, body, 600 * MB, content_type="multipart/form-data; boundary=x")
+    body = EndlessBody(b"", 2000 * MB)
+    response = post_stream(client, SUBMIT, body, 2000 * MB, content_type="multipart/form-data; boundary=x")
     assert response.status_code in (400, 413)
     assert body.taken <= settings.INTAKE_MAX_FIELDS_BYTES
     assert blobs.all_names() == []
@@ -120,19 +120,19 @@ def test_a_testimony_too_large_that_is_all_photo_is_read_no_further_than_the_tex
 @pytest.mark.django_db
 @pytest.mark.parametrize("path", [STATUS, "/staff/login/", "/no-such-page/"])
 def test_any_other_body_declared_too_large_is_answered_unread(client, path):
-    body = EndlessBody(b"receipt=" + b"a" * 1000, 600 * MB)
-    response = post_stream(client, path, body, 600 * MB, content_type="application/x-www-form-urlencoded")
+    body = EndlessBody(b"receipt=" + b"a" * 1000, 2000 * MB)
+    response = post_stream(client, path, body, 2000 * MB, content_type="application/x-www-form-urlencoded")
     assert response.status_code == 413
     page = response.content.decode()
     assert "Nothing was stored" in page
-    assert "10 photos, each at most 20.0\xa0MB, all together at most 100.0\xa0MB" in page
+    assert "10 files: photos of at most 20.0\xa0MB each, videos of at most 500.0\xa0MB and 30 minutes each, all together at most 600.0\xa0MB" in page
     assert body.taken == 0
 
 
 @pytest.mark.django_db
 def test_a_body_without_a_declared_length_is_not_read(client):
     """A chunked body declares no length; Django reads none of it, so it cannot be used to flood."""
-    body = EndlessBody(form_head(), 600 * MB)
+    body = EndlessBody(form_head(), 2000 * MB)
     response = post_stream(client, SUBMIT, body, None)
     assert body.taken == 0
     assert "Keep this receipt secret" not in response.content.decode()
@@ -592,10 +592,10 @@ def send_body_until_answered(connection: socket.socket, head: bytes, total: int)
     return sent, answer + read_answer(connection)
 
 
-def test_the_real_server_answers_a_600_mb_body_before_150_mb_are_sent(gunicorn):
+def test_the_real_server_answers_a_2_gb_body_before_150_mb_are_sent(gunicorn):
     server = gunicorn()
     cookie, token = server.csrf()
-    total = 600 * MB
+    total = 2000 * MB
     with server.connect() as connection:
         connection.sendall(post_head(SUBMIT, cookie, total))
         sent, answer = send_body_until_answered(connection, form_head(token), total)
@@ -604,7 +604,7 @@ def test_the_real_server_answers_a_600_mb_body_before_150_mb_are_sent(gunicorn):
     assert sent < 150 * MB
     assert not Submission.objects.exists()
     assert blobs.all_names() == []
-    print(f"\n600 MB body: the client had sent {sent / MB:.1f} MB when the 413 came")
+    print(f"\n2 GB body: the client had sent {sent / MB:.1f} MB when the 413 came")
 
 
 def test_memory_stays_flat_under_100_concurrent_lookups(gunicorn, settings):
