@@ -1,43 +1,68 @@
-"""Public interface of the cleaning engine: ``sniff`` for the upload form, ``clean`` for the worker."""
+"""The one pipeline every file goes through, and the engine's public interface.
+
+recognise -> declare -> guard -> clean -> verify -> describe. Each format (contract.Format) knows its
+own structure; this module knows the order of the steps and the limits, so that no format can skip
+one. ``sniff`` and ``ACCEPTED_MEDIA_TYPES`` serve the upload form, ``clean_media`` the worker.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import io
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import magic
 
-from intake.cleaning import gif, guard, heif, jpeg, labels, png, raster, tiff, webp
+from intake.cleaning import gif, guard, heif, jpeg, labels, png, raster, tiff, video, webp
+from intake.cleaning.contract import Format, Limits, Outcome
 from intake.cleaning.errors import Refused
-from intake.cleaning.outcome import Outcome
 from intake.cleaning.reasons import Reason
 
-#: Media types a witness may upload, decided by content (libmagic), never by name or declared type.
-ACCEPTED_MEDIA_TYPES: frozenset[str] = frozenset(
-    {
-        "image/jpeg",
-        "image/png",
-        "image/webp",
-        "image/gif",
-        "image/tiff",
-        "image/heic",
-        "image/heif",
-        "image/avif",
-    }
+#: Every format the engine cleans, in the order their signatures are tried.
+FORMATS: tuple[Format, ...] = (
+    jpeg.FORMAT,
+    png.FORMAT,
+    webp.FORMAT,
+    gif.FORMAT,
+    tiff.FORMAT,
+    heif.FORMAT,  # before the videos: HEIC and AVIF are ISO media files too
+    *video.FORMATS,
 )
 
-#: What ``clean`` may produce: formats every current browser shows.
-OUTPUT_MEDIA_TYPES: frozenset[str] = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"})
+#: Media types a witness may upload, decided by content (libmagic), never by name or declared type.
+ACCEPTED_MEDIA_TYPES: frozenset[str] = frozenset().union(*(f.media_types for f in FORMATS))
+
+_EXTENSIONS: dict[str, str] = {media_type: ext for f in FORMATS for media_type, ext in f.extensions.items()}
+#: What the engine may produce: formats every current browser shows (and videos, which it may not play).
+OUTPUT_MEDIA_TYPES: frozenset[str] = frozenset(_EXTENSIONS)
+
+#: Bytes read to recognise a file: enough for every signature and for libmagic.
+HEAD_BYTES = 8192
+_CHUNK_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
 class Cleaned:
-    data: bytes
+    file: BinaryIO  # the clean output, from its start
+    size: int
     media_type: str  # what the output is: one every browser shows
     extension: str  # without the dot: "jpg", "png", "webp", "gif"
     removed: tuple[str, ...]  # kinds of metadata found and removed, never their values
-    sha256: str  # hex digest of ``data``
+    sha256: str  # hex digest of the file
+    width: int = 0  # as displayed
+    height: int = 0
+    duration_seconds: float = 0.0
+    poster: bytes | None = None
+    playable: bool = True
+
+    @property
+    def data(self) -> bytes:
+        """The whole file, for photos: a video is read from ``file`` instead."""
+        self.file.seek(0)
+        data = self.file.read()
+        self.file.seek(0)
+        return data
 
 
 def sniff(head: bytes) -> str:
@@ -45,50 +70,81 @@ def sniff(head: bytes) -> str:
     return magic.from_buffer(head, mime=True)
 
 
+def extension_for(media_type: str) -> str:
+    """The extension (without the dot) of a file the engine wrote as ``media_type``."""
+    return _EXTENSIONS[media_type]
+
+
 def clean(data: bytes) -> Cleaned:
-    """``data`` with everything identifying removed, or :class:`Refused` with a reason's code.
+    """``data`` with everything identifying removed: :func:`clean_media` for callers holding bytes."""
+    return clean_media(io.BytesIO(data))
+
+
+def clean_media(source: BinaryIO, limits: Limits = Limits()) -> Cleaned:  # noqa: B008 - frozen, so shared safely
+    """``source`` with everything identifying removed, or :class:`Refused` with a reason's code.
 
     The format is decided by the file's own signature; the result decodes, shows the same picture
     the right way up, and carries nothing but what is needed to show it.
     """
-    guard.check_input_size(data)
-    cleaner = _cleaner_for(data)
-    if cleaner is None:
-        raise Refused(Reason.NOT_AN_IMAGE)
+    source.seek(0)
+    head = source.read(HEAD_BYTES)
+    size = source.seek(0, io.SEEK_END)
+    if not size:
+        raise Refused(Reason.EMPTY)
+    fmt = recognise(head)
+    guard.check_input(size, fmt.kind, limits)
     try:
-        outcome: Outcome = cleaner(data)
+        source.seek(0)
+        declared = fmt.declare(source)
+        guard.check(declared, fmt.kind, limits)
+        source.seek(0)
+        outcome = fmt.clean(source, declared)
+        outcome.file.seek(0)
+        fmt.verify(outcome)
     except Refused:
         raise
     except (*raster.DECODE_ERRORS, ArithmeticError, LookupError, RecursionError, AssertionError) as error:
-        # Each format module refuses what it knows to be wrong; a hostile file may still find a
-        # corner of a decoder that raises something else. It is refused all the same, never passed on.
+        # Each format refuses what it knows to be wrong; a hostile file may still find a corner of
+        # a decoder that raises something else. It is refused all the same, never passed on.
         raise Refused(Reason.CANNOT_CLEAN_SAFELY) from error
-    if outcome.media_type not in OUTPUT_MEDIA_TYPES:
+    if fmt.extensions.get(outcome.media_type) != outcome.extension:
+        # Only what the format says it writes: the allow-list of outputs is the formats' tables.
         raise Refused(Reason.CANNOT_CLEAN_SAFELY)
+    return _describe(outcome)
+
+
+def recognise(head: bytes) -> Format:
+    """The format whose signature ``head`` carries."""
+    for fmt in FORMATS:
+        if fmt.recognise(head):
+            return fmt
+    raise Refused(Reason.NOT_AN_IMAGE)
+
+
+def _describe(outcome: Outcome) -> Cleaned:
+    size, sha256 = _measure(outcome.file)
     return Cleaned(
-        data=outcome.data,
+        file=outcome.file,
+        size=size,
         media_type=outcome.media_type,
         extension=outcome.extension,
         removed=labels.in_order(outcome.removed),
-        sha256=_digest(outcome.data),
+        sha256=sha256,
+        width=outcome.width,
+        height=outcome.height,
+        duration_seconds=outcome.duration_seconds,
+        poster=outcome.poster,
+        playable=outcome.playable,
     )
 
 
-def _cleaner_for(data: bytes) -> Callable[[bytes], Outcome] | None:
-    if data.startswith(b"\xff\xd8\xff"):
-        return jpeg.clean
-    if data.startswith(png.SIGNATURE):
-        return png.clean
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return webp.clean
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        return gif.clean
-    if data[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
-        return tiff.clean
-    if data[4:8] == b"ftyp":
-        return heif.clean
-    return None
-
-
-def _digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+def _measure(file: BinaryIO) -> tuple[int, str]:
+    """Length and SHA-256 of ``file``, read once in chunks; left at its start."""
+    digest = hashlib.sha256()
+    size = 0
+    file.seek(0)
+    while chunk := file.read(_CHUNK_BYTES):
+        digest.update(chunk)
+        size += len(chunk)
+    file.seek(0)
+    return size, digest.hexdigest()

@@ -9,13 +9,14 @@ pillow-heif (libheif), AVIF through Pillow's own plugin (libavif). Animated AVIF
 from __future__ import annotations
 
 import io
+from typing import BinaryIO
 
 import pillow_heif
 from PIL import Image
 
-from intake.cleaning import animation, bmff, exif, guard, icc, labels, orientation, raster
+from intake.cleaning import animation, bmff, exif, icc, labels, orientation, raster
+from intake.cleaning.contract import Declared, Outcome, contents, photo
 from intake.cleaning.errors import Refused
-from intake.cleaning.outcome import Outcome
 from intake.cleaning.reasons import Reason
 
 _AVIF_BRANDS = frozenset({b"avif", b"avis"})
@@ -24,7 +25,43 @@ _HEIF_BRANDS = frozenset(
 )
 
 
-def clean(data: bytes) -> Outcome:
+class _Heif:
+    name = "HEIF"
+    kind = "photo"
+    media_types = frozenset({"image/heic", "image/heif", "image/avif"})
+    extensions = {"image/jpeg": "jpg", "image/png": "png"}
+
+    def recognise(self, head: bytes) -> bool:
+        """An ISO media file that names a still-image brand: a video of the same family is not one."""
+        return bool(bmff.brands(head) & (_AVIF_BRANDS | _HEIF_BRANDS))
+
+    def declare(self, source: BinaryIO) -> Declared:
+        """The primary image's size, and for AVIF its frames, read by the decoders without decoding."""
+        data = contents(source)
+        brands = bmff.brands(data)
+        if brands & _AVIF_BRANDS:
+            image = raster.open_image(data, "AVIF")
+            return Declared(*image.size, frames=getattr(image, "n_frames", 1))
+        if not brands & _HEIF_BRANDS:
+            raise Refused(Reason.MEDIA_NOT_IMAGE)
+        try:
+            container = pillow_heif.open_heif(io.BytesIO(data), convert_hdr_to_8bit=True)
+            width, height = container[container.primary_index].size
+        except raster.DECODE_ERRORS as error:
+            raise Refused(Reason.DAMAGED) from error
+        return Declared(width, height)
+
+    def clean(self, source: BinaryIO, declared: Declared) -> Outcome:
+        return _clean(contents(source))
+
+    def verify(self, outcome: Outcome) -> None:
+        raster.verify(outcome, decode=outcome.media_type != "image/jpeg")
+
+
+FORMAT = _Heif()
+
+
+def _clean(data: bytes) -> Outcome:
     found = bmff.inventory(data)
     kinds = set(found.kinds)
     if found.turned:
@@ -40,7 +77,6 @@ def _heic(data: bytes, kinds: set[str]) -> Outcome:
     try:
         container = pillow_heif.open_heif(io.BytesIO(data), convert_hdr_to_8bit=True)
         primary = container[container.primary_index]
-        guard.check_dimensions(*primary.size)
         info = primary.info
         _note_metadata(info, kinds)
         if len(container) > 1:
@@ -59,7 +95,6 @@ def _heic(data: bytes, kinds: set[str]) -> Outcome:
 
 def _avif(data: bytes, kinds: set[str]) -> Outcome:
     image = raster.open_image(data, "AVIF")
-    guard.check_frames(*image.size, getattr(image, "n_frames", 1))
     _note_metadata(image.info, kinds)
     turn = image.getexif().get(exif.ORIENTATION_TAG, 1)
     turn = turn if turn in range(1, 9) else 1
@@ -69,8 +104,7 @@ def _avif(data: bytes, kinds: set[str]) -> Outcome:
     if getattr(image, "n_frames", 1) > 1:
         convert = _needs_conversion(profile, kinds)
         result = animation.to_apng(image, turn=turn, profile=profile if convert else b"")
-        raster.decode_every_frame(result, "PNG")
-        return Outcome(result, "image/png", "png", kinds)
+        return photo(result, "image/png", "png", kinds)
     raster.load(image)
     return _write(orientation.apply(image, turn), profile, kinds, subsampling=-1)
 
@@ -95,8 +129,5 @@ def _write(pixels: Image.Image, profile: bytes, kinds: set[str], subsampling: in
     if _needs_conversion(profile, kinds):
         pixels = icc.to_srgb(pixels, profile)
     if raster.has_alpha(pixels):
-        result = raster.encode_png(pixels)
-        raster.decode_every_frame(result, "PNG")
-        return Outcome(result, "image/png", "png", kinds)
-    result = raster.encode_jpeg(pixels, subsampling=subsampling)
-    return Outcome(result, "image/jpeg", "jpg", kinds)
+        return photo(raster.encode_png(pixels), "image/png", "png", kinds)
+    return photo(raster.encode_jpeg(pixels, subsampling=subsampling), "image/jpeg", "jpg", kinds)

@@ -1,13 +1,16 @@
 """Colour profiles: keep the colours right without keeping a device's profile.
 
 An ICC profile can name the device or software that made it (description, manufacturer, model,
-copyright, creation date). We never copy one into the output. A profile that renders like sRGB is
-simply dropped, since browsers take an untagged image as sRGB; any other profile is applied to the
-pixels (converted to sRGB), which means re-encoding.
+copyright, creation date). We never copy a device's own profile into the output. A profile that
+renders like sRGB is simply dropped, since browsers take an untagged image as sRGB. A standard
+profile, written byte for byte the same by millions of devices, is kept where the format allows
+(JPEG): it says no more than "a wide-gamut phone", and keeping it spares re-encoding the evidence.
+Any other profile is applied to the pixels (converted to sRGB), which means re-encoding.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 from functools import lru_cache
 from typing import cast
@@ -19,6 +22,19 @@ from intake.cleaning import raster
 #: Largest difference (0-255) between a profile's rendering and sRGB's that we call "the same".
 _SAME_AS_SRGB = 3
 _SRGB = ImageCms.createProfile("sRGB")
+
+#: Standard profiles, by the SHA-256 of their exact bytes: never by their description, which anyone
+#: can write into a profile of their own. A profile differing by one byte is not one of these.
+STANDARD_PROFILES: dict[str, str] = {
+    # "Display P3", 536 bytes, "Copyright Apple Inc., 2022": what iPhones write into their
+    # wide-colour photos (this one from an iPhone SE of the second generation).
+    "20789fdbea9835251a4f0796c8bf45cbd964896044886540da21ffc7457af0ab": "Display P3 (Apple)",
+}
+
+
+def is_standard(profile: bytes) -> bool:
+    """True when ``profile`` is, byte for byte, one of the standard profiles we keep."""
+    return bool(profile) and hashlib.sha256(profile).hexdigest() in STANDARD_PROFILES
 
 
 def renders_as_srgb(profile: bytes) -> bool:

@@ -4,24 +4,30 @@ A JPEG is a list of marker segments (APPn for application data, COM for comments
 and friends for the image) followed by entropy-coded scan data, ended by EOI. Everything identifying
 lives in APPn and COM segments or after EOI (MPO secondary images, motion-photo videos, appended
 files). We copy only the decoding segments and the scan data, so the evidence keeps its exact
-quality and cleaning costs about a copy. Pixels are rewritten only to apply an orientation that
-jpegtran cannot apply losslessly, or a colour profile that is not sRGB.
+quality and cleaning costs about a copy. Two things are written back, in a form of our own: an
+EXIF block holding the Orientation tag alone (so a turned photo shows the right way up without
+touching its pixels), and a colour profile that is byte for byte a standard one (icc.py). Pixels are
+rewritten only to apply any other colour profile that is not sRGB, or for a coding browsers do not
+decode (arithmetic, 12-bit, lossless, hierarchical). See docs/decisions/0007.
 """
 
 from __future__ import annotations
 
 import re
+import struct
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from PIL import Image, JpegImagePlugin
 
-from intake.cleaning import exif, guard, icc, labels, orientation, raster
+from intake.cleaning import exif, icc, labels, orientation, raster
+from intake.cleaning.contract import Declared, Outcome, contents, photo
 from intake.cleaning.errors import Refused
-from intake.cleaning.outcome import Outcome
 from intake.cleaning.reasons import Reason
 
 #: Encoders write one scan, or about ten for a progressive image. Each scan is decoded in turn, so
 #: tens of thousands of tiny ones take minutes, in the worker and in a reviewer's browser alike.
+#: Counted while the segments are walked (finding where a scan ends is the walk), never decoded.
 MAX_SCANS = 500
 
 _SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
@@ -35,6 +41,35 @@ _SOS, _EOI, _COM = 0xDA, 0xD9, 0xFE
 # anything else is the next marker.
 _MARKER_IN_SCAN = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 _JFIF_CANONICAL = b"\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+#: Profile bytes in one APP2 segment: 65535, less the length field and the 14-byte ICC header.
+_ICC_PIECE = 65519
+
+
+class _Jpeg:
+    name = "JPEG"
+    kind = "photo"
+    media_types = frozenset({"image/jpeg"})
+    extensions = {"image/jpeg": "jpg"}
+
+    def recognise(self, head: bytes) -> bool:
+        return head.startswith(b"\xff\xd8\xff")
+
+    def declare(self, source: BinaryIO) -> Declared:
+        parsed = _parse(contents(source), headers_only=True)
+        return Declared(width=parsed.width, height=parsed.height, decoded=_must_reencode(parsed))
+
+    def clean(self, source: BinaryIO, declared: Declared) -> Outcome:
+        return _clean(contents(source))
+
+    def verify(self, outcome: Outcome) -> None:
+        # The scans are not decoded here: our parse already proved them complete up to EOI, and a
+        # full decode (even at 1/8 scale) costs ten times the rest of the cleaning. Damage inside
+        # complete scan data shows in a browser exactly as it did in the original, which is the
+        # evidence as received.
+        raster.verify(outcome, decode=False)
+
+
+FORMAT = _Jpeg()
 
 
 @dataclass
@@ -52,35 +87,40 @@ class _Parsed:
     scans: int = 0
 
 
-def clean(data: bytes) -> Outcome:
+def _clean(data: bytes) -> Outcome:
     parsed = _parse(data)
-    guard.check_dimensions(parsed.width, parsed.height, guard.MAX_JPEG_PIXELS)
-    stripped = _assemble(parsed)
-    parsed.segments.clear()  # now a second copy of the file
+    profile = _profile(parsed)
+    if _must_reencode(parsed):
+        stripped = _assemble(parsed)
+        parsed.segments.clear()  # now a second copy of the file
+        kinds = set(parsed.kinds)
+        if profile:
+            kinds.add(labels.COLOUR_PROFILE)
+        if parsed.orientation != 1:
+            kinds.add(labels.ORIENTATION)
+        result = _reencode(stripped, parsed.orientation, profile if icc.must_apply(profile) else b"")
+        return photo(result, "image/jpeg", "jpg", kinds)
+    kept_profile = profile if icc.is_standard(profile) else b""
+    result = _assemble(parsed, parsed.orientation, kept_profile)
     kinds = set(parsed.kinds)
-
-    profile = b"".join(chunk for _, chunk in sorted(parsed.icc_chunks.items()))
-    convert_profile = icc.must_apply(profile)
-    if profile:
+    if profile and not kept_profile:
         kinds.add(labels.COLOUR_PROFILE)
-    if parsed.orientation != 1:
-        kinds.add(labels.ORIENTATION)
-
-    if convert_profile or parsed.sof not in _BROWSER_SOF or parsed.orientation != 1:
-        # Turning holds every coefficient in memory, re-encoding every pixel: the decode limit applies.
-        guard.check_dimensions(parsed.width, parsed.height)
-    if convert_profile or parsed.sof not in _BROWSER_SOF:
-        result = _reencode(stripped, parsed.orientation, profile if convert_profile else b"")
-    elif parsed.orientation != 1:
-        lossless = orientation.jpeg_lossless(stripped, parsed.orientation)
-        result = lossless if lossless is not None else _reencode(stripped, parsed.orientation, b"")
-    else:
-        result = stripped
-    _verify(result)
-    return Outcome(result, "image/jpeg", "jpg", kinds)
+    return photo(result, "image/jpeg", "jpg", kinds)
 
 
-def _parse(data: bytes) -> _Parsed:
+def _profile(parsed: _Parsed) -> bytes:
+    return b"".join(chunk for _, chunk in sorted(parsed.icc_chunks.items()))
+
+
+def _must_reencode(parsed: _Parsed) -> bool:
+    """True when the pixels must be decoded and written anew: a coding browsers do not decode, or a
+    colour profile to apply that we do not keep."""
+    profile = _profile(parsed)
+    return parsed.sof not in _BROWSER_SOF or (icc.must_apply(profile) and not icc.is_standard(profile))
+
+
+def _parse(data: bytes, headers_only: bool = False) -> _Parsed:
+    """The segments of ``data``; with ``headers_only``, up to the first scan only."""
     if not data.startswith(b"\xff\xd8\xff"):
         raise Refused(Reason.MALFORMED, format="JPEG")
     parsed = _Parsed()
@@ -117,6 +157,8 @@ def _parse(data: bytes) -> _Parsed:
         if marker == _SOS:
             if parsed.sof is None:
                 raise Refused(Reason.MALFORMED, format="JPEG")
+            if headers_only:
+                return parsed
             found = _MARKER_IN_SCAN.search(data, pos)
             if found is None:
                 raise Refused(Reason.TRUNCATED, format="JPEG")
@@ -195,10 +237,15 @@ def _read_xmp_hints(kinds: set[str], payload: bytes) -> None:
         kinds.add(labels.SECONDARY_IMAGES)
 
 
-def _assemble(parsed: _Parsed) -> bytes:
+def _assemble(parsed: _Parsed, turn: int = 1, profile: bytes = b"") -> bytes:
+    """The file from its decoding segments; with ``turn`` an Orientation tag, and ``profile`` written in."""
     parts = [b"\xff\xd8"]
     if parsed.jfif:
         parts.append(_JFIF_CANONICAL)
+    if turn != 1:
+        parts.append(_orientation_segment(turn))
+    if profile:
+        parts.extend(_profile_segments(profile))
     if parsed.adobe_transform is not None:
         # The transform flag tells the decoder whether the channels are YCbCr/YCCK: keep only it.
         adobe = b"Adobe\x00\x64\x00\x00\x00\x00" + bytes((parsed.adobe_transform,))
@@ -215,11 +262,27 @@ def _assemble(parsed: _Parsed) -> bytes:
     return b"".join(parts)
 
 
+def _orientation_segment(turn: int) -> bytes:
+    """An EXIF block holding only the Orientation tag, always in the same byte order and layout, so
+    that nothing of the original block (not even the phone maker's byte order) shows through."""
+    ifd = struct.pack(">H", 1) + struct.pack(">HHIHH", exif.ORIENTATION_TAG, 3, 1, turn, 0) + bytes(4)
+    payload = b"Exif\x00\x00" + b"MM\x00\x2a" + struct.pack(">I", 8) + ifd
+    return b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
+
+
+def _profile_segments(profile: bytes) -> list[bytes]:
+    pieces = [profile[i : i + _ICC_PIECE] for i in range(0, len(profile), _ICC_PIECE)]
+    segments = []
+    for number, piece in enumerate(pieces, start=1):
+        payload = b"ICC_PROFILE\x00" + bytes((number, len(pieces))) + piece
+        segments.append(b"\xff\xe2" + struct.pack(">H", len(payload) + 2) + payload)
+    return segments
+
+
 def _reencode(stripped: bytes, turn: int, profile: bytes) -> bytes:
     image = raster.open_image(stripped, "JPEG")
     if not isinstance(image, JpegImagePlugin.JpegImageFile):
         raise Refused(Reason.MALFORMED, format="JPEG")
-    guard.check_dimensions(*image.size)
     qtables: dict[int, list[int]] | None = image.quantization
     subsampling = JpegImagePlugin.get_sampling(image)
     raster.load(image)
@@ -230,15 +293,3 @@ def _reencode(stripped: bytes, turn: int, profile: bytes) -> bytes:
     if pixels.mode not in ("L", "RGB", "CMYK"):
         qtables, subsampling = None, -1
     return raster.encode_jpeg(pixels, qtables=qtables, subsampling=subsampling)
-
-
-def _verify(jpeg: bytes) -> None:
-    """Let Pillow read the tables and frame header we kept.
-
-    The scans are not decoded here: our parse already proved them complete up to EOI, and a full
-    decode (even at 1/8 scale) costs ten times the rest of the cleaning. Damage inside complete scan
-    data shows in a browser exactly as it did in the original, which is the evidence as received.
-    """
-    image = raster.open_image(jpeg, "JPEG")
-    if image.size[0] <= 0 or image.size[1] <= 0:
-        raise Refused(Reason.MALFORMED, format="JPEG")

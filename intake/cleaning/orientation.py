@@ -2,14 +2,11 @@
 
 EXIF orientation N says how to turn the stored pixels to show them the right way up. Browsers and
 phone galleries honour it, so dropping the tag without turning the pixels shows the image sideways.
-For JPEG the turn is lossless through ``jpegtran -perfect`` when it is installed and the image's
-size is a whole number of blocks (it is for phone photos); otherwise the pixels are re-encoded.
+A JPEG whose pixels are copied keeps the tag instead, alone in an EXIF block of our own (jpeg.py);
+every other image whose pixels are written anew is turned here, and loses the tag.
 """
 
 from __future__ import annotations
-
-import shutil
-import subprocess
 
 from PIL import Image
 
@@ -23,16 +20,6 @@ _TRANSPOSE: dict[int, Image.Transpose] = {
     7: _T.TRANSVERSE,
     8: _T.ROTATE_90,
 }
-_JPEGTRAN: dict[int, list[str]] = {
-    2: ["-flip", "horizontal"],
-    3: ["-rotate", "180"],
-    4: ["-flip", "vertical"],
-    5: ["-transpose"],
-    6: ["-rotate", "90"],
-    7: ["-transverse"],
-    8: ["-rotate", "270"],
-}
-_JPEGTRAN_TIMEOUT_SECONDS = 60
 _ORIENTATION_TAG = 0x0112
 
 
@@ -55,26 +42,3 @@ def ignore_xmp_orientation(image: Image.Image) -> None:
     exif = image.getexif()
     if _ORIENTATION_TAG in exif and _ORIENTATION_TAG not in tags:
         del exif[_ORIENTATION_TAG]
-
-
-def jpeg_lossless(jpeg: bytes, orientation: int) -> bytes | None:
-    """``jpeg`` turned without re-encoding, or None when that cannot be done exactly.
-
-    ``-copy none`` copies no marker segment at all, so nothing we removed comes back.
-    """
-    executable = shutil.which("jpegtran")
-    if executable is None or orientation not in _JPEGTRAN:
-        return None
-    try:
-        result = subprocess.run(  # noqa: S603 - a fixed argument list, no shell; the image goes to stdin
-            [executable, "-copy", "none", "-perfect", "-optimize", *_JPEGTRAN[orientation]],
-            input=jpeg,
-            capture_output=True,
-            timeout=_JPEGTRAN_TIMEOUT_SECONDS,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if result.returncode != 0 or not result.stdout.startswith(b"\xff\xd8"):
-        return None
-    return result.stdout

@@ -9,9 +9,10 @@ The chunks we keep are cut to what a decoder reads, since any byte it skips coul
 identifier: a chunk longer than its fixed length is cut to it (one too short is dropped, as
 decoders ignore it), a second copy of a chunk read once is dropped, IEND is emptied, and palette
 entries no pixel can point to go. A malformed IHDR, PLTE or animation chunk (acTL, fcTL, or frames
-other than the acTL count) is refused instead: frame counts and sizes must be trusted before any
-decoding. Still copied as is: bytes after the end of the zlib stream in IDAT or fdAT, and palette
-entries no pixel uses, since finding either means decoding.
+other than the acTL count) is refused instead: the frame count and size declared before the first
+image data are what the pipeline checked against its limits. Still copied as is: bytes after the
+end of the zlib stream in IDAT or fdAT, and palette entries no pixel uses, since finding either
+means decoding.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ import struct
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
-from intake.cleaning import animation, exif, guard, icc, labels, orientation, raster
+from intake.cleaning import animation, exif, icc, labels, orientation, raster
+from intake.cleaning.contract import Declared, Outcome, contents, photo
 from intake.cleaning.errors import Refused
-from intake.cleaning.outcome import Outcome
 from intake.cleaning.reasons import Reason
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -107,7 +109,44 @@ def chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
-def clean(data: bytes) -> Outcome:
+class _Png:
+    name = "PNG"
+    kind = "photo"
+    media_types = frozenset({"image/png"})
+    extensions = {"image/png": "png"}
+
+    def recognise(self, head: bytes) -> bool:
+        return head.startswith(SIGNATURE)
+
+    def declare(self, source: BinaryIO) -> Declared:
+        """The canvas and, for an APNG, its frames (and a poster image that is not one of them),
+        from the chunks before the first image data: the animation chunks must come before it."""
+        parts = chunks(contents(source))
+        kind, body, _ = next(parts)
+        layout = _layout(kind, body)
+        for kind, body, _ in parts:
+            if kind in (b"IDAT", b"IEND"):
+                break
+            if kind == b"acTL":
+                _animation_control(body, layout)
+            elif kind == b"fcTL":
+                layout.frames += 1
+        if not layout.declared_frames:
+            return Declared(layout.width, layout.height)
+        poster = 0 if layout.frames else 1  # every frame, and the poster, is decoded onto a whole canvas
+        return Declared(layout.width, layout.height, frames=layout.declared_frames + poster)
+
+    def clean(self, source: BinaryIO, declared: Declared) -> Outcome:
+        return _clean(contents(source))
+
+    def verify(self, outcome: Outcome) -> None:
+        raster.verify(outcome)
+
+
+FORMAT = _Png()
+
+
+def _clean(data: bytes) -> Outcome:
     kept: list[bytes] = [SIGNATURE]
     kinds: set[str] = set()
     turn = 1
@@ -152,10 +191,8 @@ def clean(data: bytes) -> Outcome:
     convert_profile = icc.must_apply(profile)
     if turn != 1 or convert_profile:
         kept.clear()  # a copy of every chunk: not needed when the pixels are rewritten, and it counts
-        return _reencode(data, turn, profile if convert_profile else b"", layout, kinds)
-    result = b"".join(kept)
-    raster.decode_every_frame(result, "PNG")
-    return Outcome(result, "image/png", "png", kinds)
+        return photo(_rewrite(data, turn, profile if convert_profile else b"", layout), "image/png", "png", kinds)
+    return photo(b"".join(kept), "image/png", "png", kinds)
 
 
 @dataclass
@@ -180,7 +217,6 @@ def _layout(kind: bytes, body: bytes) -> _Layout:
     width, height, bit_depth, colour_type = struct.unpack_from(">IIBB", body)
     if colour_type not in _SBIT_LENGTH:
         raise Refused(Reason.MALFORMED, format="PNG")
-    guard.check_dimensions(width, height)
     return _Layout(width, height, bit_depth, colour_type)
 
 
@@ -242,7 +278,6 @@ def _animation_control(body: bytes, layout: _Layout) -> bytes:
     if len(body) != 8 or layout.data_started:
         raise Refused(Reason.MALFORMED, format="PNG")
     (layout.declared_frames,) = struct.unpack_from(">I", body)
-    guard.check_frames(layout.width, layout.height, layout.declared_frames)
     return body
 
 
@@ -250,12 +285,12 @@ def _frame_control(body: bytes, layout: _Layout) -> bytes:
     if len(body) != 26:
         raise Refused(Reason.MALFORMED, format="PNG")
     width, height, x, y = struct.unpack_from(">IIII", body, 4)
-    guard.check_dimensions(width, height)
-    if x + width > layout.width or y + height > layout.height:
+    if not width or not height or x + width > layout.width or y + height > layout.height:
         raise Refused(Reason.MALFORMED, format="PNG")
     layout.frames += 1
-    # Every frame is decoded onto a whole canvas.
-    guard.check_total(layout.width * layout.height, layout.frames + layout.poster)
+    if layout.frames > layout.declared_frames:
+        # More frames than the acTL count the pipeline checked: never shown, so they could hide anything.
+        raise Refused(Reason.MALFORMED, format="PNG")
     return body
 
 
@@ -265,12 +300,6 @@ def _inflate_profile(body: bytes) -> bytes:
         return zlib.decompressobj().decompress(rest[1:], _MAX_PROFILE_BYTES)
     except zlib.error:
         return b""
-
-
-def _reencode(data: bytes, turn: int, profile: bytes, layout: _Layout, kinds: set[str]) -> Outcome:
-    result = _rewrite(data, turn, profile, layout)
-    raster.decode_every_frame(result, "PNG")
-    return Outcome(result, "image/png", "png", kinds)
 
 
 def _rewrite(data: bytes, turn: int, profile: bytes, layout: _Layout) -> bytes:

@@ -2,7 +2,8 @@
 
 That is: formats browsers do not all show (TIFF, HEIC, AVIF), orientations that cannot be applied
 losslessly, and colour profiles that must be applied to the pixels. Everything here works one frame
-at a time; callers check declared sizes (guard.py) before asking for a decode.
+at a time; the pipeline (api.py) has checked the declared sizes (guard.py) before any decode. Also the
+check every photo format makes of its own output (:func:`verify`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import zlib
 from PIL import Image
 
 from intake.cleaning import guard
+from intake.cleaning.contract import Outcome
 from intake.cleaning.errors import Refused
 from intake.cleaning.reasons import Reason
 
@@ -35,6 +37,8 @@ DECODE_ERRORS = (
 #: Quality for pixels we have to re-encode: high, because this is evidence.
 JPEG_QUALITY = 95
 _PNG_MODES = {"1", "L", "LA", "I;16", "P", "RGB", "RGBA"}
+_PILLOW_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP", "image/gif": "GIF"}
+_ORIENTATION_TAG = 0x0112
 
 
 def open_image(data: bytes, fmt: str) -> Image.Image:
@@ -127,3 +131,19 @@ def decode_every_frame(data: bytes, fmt: str) -> None:
         except DECODE_ERRORS as error:
             raise Refused(Reason.DAMAGED) from error
         load(image)
+
+
+def verify(outcome: Outcome, decode: bool = True) -> None:
+    """Refuse a photo's output unless it opens (and, with ``decode``, every frame of it decodes);
+    note the size it is shown at, its orientation tag applied."""
+    data = outcome.file.getvalue() if isinstance(outcome.file, io.BytesIO) else outcome.file.read()
+    fmt = _PILLOW_FORMATS[outcome.media_type]
+    if decode:
+        decode_every_frame(data, fmt)
+    image = open_image(data, fmt)
+    width, height = image.size
+    if width <= 0 or height <= 0:
+        raise Refused(Reason.MALFORMED, format=fmt)
+    if fmt == "JPEG" and image.getexif().get(_ORIENTATION_TAG, 1) in (5, 6, 7, 8):
+        width, height = height, width
+    outcome.width, outcome.height = width, height

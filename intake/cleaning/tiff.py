@@ -8,17 +8,46 @@ around them.
 
 from __future__ import annotations
 
+from typing import BinaryIO
+
 from PIL import Image
 
 from intake.cleaning import animation, exif, guard, icc, labels, raster
+from intake.cleaning.contract import Declared, Outcome, contents, photo
 from intake.cleaning.errors import Refused
-from intake.cleaning.outcome import Outcome
 from intake.cleaning.reasons import Reason
 
 _NEW_SUBFILE_TYPE, _REDUCED_RESOLUTION = 0x00FE, 0x1
+#: Pages read by declare(): one more than the limit is enough for the pipeline to refuse.
+_COUNT_AT_MOST = guard.MAX_FRAMES + 1
 
 
-def clean(data: bytes) -> Outcome:
+class _Tiff:
+    name = "TIFF"
+    kind = "photo"
+    media_types = frozenset({"image/tiff"})
+    extensions = {"image/png": "png"}
+
+    def recognise(self, head: bytes) -> bool:
+        return head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+
+    def declare(self, source: BinaryIO) -> Declared:
+        """Every page's declared size, read from its tags: a thumbnail first page must not vouch for
+        a huge second one."""
+        sizes = [size for size, _ in _pages(raster.open_image(contents(source), "TIFF"))]
+        return Declared(max(w for w, _ in sizes), max(h for _, h in sizes), frames=len(sizes))
+
+    def clean(self, source: BinaryIO, declared: Declared) -> Outcome:
+        return _clean(contents(source))
+
+    def verify(self, outcome: Outcome) -> None:
+        raster.verify(outcome)
+
+
+FORMAT = _Tiff()
+
+
+def _clean(data: bytes) -> Outcome:
     found = exif.read_tiff_file(data)
     kinds = set(found.kinds)
     if found.orientation != 1:
@@ -29,7 +58,7 @@ def clean(data: bytes) -> Outcome:
     if profile:
         kinds.add(labels.COLOUR_PROFILE)
         convert = icc.must_apply(profile)
-    reduced = _reduced_pages(image)
+    reduced = [is_reduced for _, is_reduced in _pages(image)]
     keep = [index for index, is_reduced in enumerate(reduced) if not is_reduced] or [0]
     if len(keep) < len(reduced):
         kinds.add(labels.THUMBNAIL)
@@ -45,31 +74,22 @@ def clean(data: bytes) -> Outcome:
         raster.load(image)
         pixels = icc.to_srgb(image, profile) if convert else image
         result = raster.encode_png(pixels)
-    raster.decode_every_frame(result, "PNG")
-    return Outcome(result, "image/png", "png", kinds)
+    return photo(result, "image/png", "png", kinds)
 
 
-def _reduced_pages(image: Image.Image) -> list[bool]:
-    """For each page, whether it is a reduced-size copy (a thumbnail) of another.
-
-    Reads every page's tags, and checks every page's declared size, before any page is decoded: a
-    thumbnail first page must not vouch for a huge second one.
-    """
-    reduced: list[bool] = []
-    sizes: list[tuple[int, int]] = []
-    # One page more than the limit is enough to refuse; Pillow's own page count walks them all.
-    while len(sizes) <= guard.MAX_FRAMES:
+def _pages(image: Image.Image) -> list[tuple[tuple[int, int], bool]]:
+    """Each page's size and whether it is a reduced-size copy of another (a thumbnail), from its tags."""
+    pages: list[tuple[tuple[int, int], bool]] = []
+    # Pillow's own page count walks them all, however many.
+    while len(pages) < _COUNT_AT_MOST:
         try:
-            image.seek(len(sizes))
+            image.seek(len(pages))
         except EOFError:
             break
         except raster.DECODE_ERRORS as error:
             raise Refused(Reason.DAMAGED) from error
-        guard.check_dimensions(*image.size)
-        sizes.append(image.size)
-        reduced.append(_is_reduced(image))
-    guard.check_frames(max(w for w, _ in sizes), max(h for _, h in sizes), len(sizes))
-    return reduced
+        pages.append((image.size, _is_reduced(image)))
+    return pages
 
 
 def _is_reduced(image: Image.Image) -> bool:

@@ -15,14 +15,62 @@ from __future__ import annotations
 
 import io
 import struct
+from typing import BinaryIO
 
-from intake.cleaning import animation, exif, guard, icc, labels, orientation, raster
+from intake.cleaning import animation, exif, icc, labels, orientation, raster
+from intake.cleaning.contract import Declared, Outcome, contents, photo
 from intake.cleaning.errors import Refused
-from intake.cleaning.outcome import Outcome
 from intake.cleaning.reasons import Reason
 
 _PICTURE = frozenset({b"VP8 ", b"VP8L", b"ALPH"})
 _ALPHA_FLAG, _ANIMATION_FLAG, _EXIF_FLAG, _ICC_FLAG = 0x10, 0x02, 0x08, 0x20
+
+
+class _WebP:
+    name = "WebP"
+    kind = "photo"
+    media_types = frozenset({"image/webp"})
+    extensions = {"image/webp": "webp", "image/png": "png"}  # an animation to turn becomes an APNG
+
+    def recognise(self, head: bytes) -> bool:
+        return head[:4] == b"RIFF" and head[8:12] == b"WEBP"
+
+    def declare(self, source: BinaryIO) -> Declared:
+        """The canvas (and the still picture's own size, if larger) and the number of frames."""
+        data = contents(source)
+        found = _chunks(data, 12, _riff_end(data))
+        if not found:
+            raise Refused(Reason.MALFORMED, format="WebP")
+        first, body = found[0]
+        if first != b"VP8X":
+            width, height = _bitstream_size(first, body)
+            return Declared(width, height)
+        _canvas(body)  # long enough
+        width = 1 + int.from_bytes(body[4:7], "little")
+        height = 1 + int.from_bytes(body[7:10], "little")
+        if body[0] & _ANIMATION_FLAG:
+            frames = sum(1 for kind, _ in found if kind == b"ANMF")
+            return Declared(width, height, frames=max(frames, 1))
+        kind, picture = _one_picture([chunk for chunk in found[1:] if chunk[0] in _PICTURE])[-1]
+        stored_width, stored_height = _bitstream_size(kind, picture)
+        return Declared(max(width, stored_width), max(height, stored_height))
+
+    def clean(self, source: BinaryIO, declared: Declared) -> Outcome:
+        return _clean(contents(source))
+
+    def verify(self, outcome: Outcome) -> None:
+        raster.verify(outcome)
+
+
+FORMAT = _WebP()
+
+
+def _riff_end(data: bytes) -> int:
+    (size,) = struct.unpack_from("<I", data, 4)
+    end = 8 + size
+    if end > len(data):
+        raise Refused(Reason.TRUNCATED, format="WebP")
+    return end
 
 
 def _chunks(data: bytes, start: int, end: int) -> list[tuple[bytes, bytes]]:
@@ -43,11 +91,8 @@ def _chunk(kind: bytes, body: bytes) -> bytes:
     return kind + struct.pack("<I", len(body)) + body + (b"\x00" if len(body) & 1 else b"")
 
 
-def clean(data: bytes) -> Outcome:
-    (size,) = struct.unpack_from("<I", data, 4)
-    end = 8 + size
-    if end > len(data):
-        raise Refused(Reason.TRUNCATED, format="WebP")
+def _clean(data: bytes) -> Outcome:
+    end = _riff_end(data)
     kinds: set[str] = set()
     if data[end:].strip(b"\x00"):
         kinds.add(labels.TRAILER)
@@ -99,8 +144,6 @@ def clean(data: bytes) -> Outcome:
             kinds.add(labels.PRIVATE)
     if extended and not animated:
         kept += _one_picture(pictures)
-    width, height = _size(kept)
-    guard.check_frames(width, height, max(frames, 1))
     lossless = lossless or any(kind == b"VP8L" for kind, _ in kept)
     if turn != 1:
         kinds.add(labels.ORIENTATION)
@@ -110,9 +153,7 @@ def clean(data: bytes) -> Outcome:
         kept.clear()  # a copy of every chunk: not needed when the pixels are rewritten, and it counts
         return _reencode(data, turn, profile if convert_profile else b"", frames > 1, lossless, kinds)
     body = b"WEBP" + b"".join(_chunk(kind, body) for kind, body in kept)
-    result = b"RIFF" + struct.pack("<I", len(body)) + body
-    raster.decode_every_frame(result, "WEBP")
-    return Outcome(result, "image/webp", "webp", kinds)
+    return photo(b"RIFF" + struct.pack("<I", len(body)) + body, "image/webp", "webp", kinds)
 
 
 def _canvas(body: bytes) -> bytes:
@@ -147,20 +188,6 @@ def _one_picture(chunks: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]
     raise Refused(Reason.MALFORMED, format="WebP")
 
 
-def _size(kept: list[tuple[bytes, bytes]]) -> tuple[int, int]:
-    """The canvas size, once it and any still picture's own size are checked against the limits."""
-    for kind, body in kept:
-        if kind in (b"VP8 ", b"VP8L"):
-            guard.check_dimensions(*_bitstream_size(kind, body))
-    kind, body = kept[0]
-    if kind != b"VP8X":
-        return _bitstream_size(kind, body)
-    width = 1 + int.from_bytes(body[4:7], "little")
-    height = 1 + int.from_bytes(body[7:10], "little")
-    guard.check_dimensions(width, height)
-    return width, height
-
-
 def _bitstream_size(kind: bytes, body: bytes) -> tuple[int, int]:
     if kind == b"VP8 " and len(body) >= 10 and body[3:6] == b"\x9d\x01\x2a":
         width, height = struct.unpack_from("<HH", body, 6)
@@ -173,12 +200,9 @@ def _bitstream_size(kind: bytes, body: bytes) -> tuple[int, int]:
 
 def _reencode(data: bytes, turn: int, profile: bytes, animated: bool, lossless: bool, kinds: set[str]) -> Outcome:
     if animated:
-        result = animation.to_apng(raster.open_image(data, "WEBP"), turn=turn, profile=profile)
-        raster.decode_every_frame(result, "PNG")
-        return Outcome(result, "image/png", "png", kinds)
-    result = _rewrite(data, turn, profile, lossless)
-    raster.decode_every_frame(result, "WEBP")
-    return Outcome(result, "image/webp", "webp", kinds)
+        frames = animation.to_apng(raster.open_image(data, "WEBP"), turn=turn, profile=profile)
+        return photo(frames, "image/png", "png", kinds)
+    return photo(_rewrite(data, turn, profile, lossless), "image/webp", "webp", kinds)
 
 
 def _rewrite(data: bytes, turn: int, profile: bytes, lossless: bool) -> bytes:

@@ -25,8 +25,11 @@ ALLOWED: dict[str, frozenset[str]] = {
             "BitsPerSample",
             "ColorComponents",
             "YCbCrSubSampling",
+            "ExifByteOrder",  # of our own EXIF block: always big-endian
         }
     ),
+    # A JPEG whose scans are copied keeps its orientation this way, alone (docs/decisions/0007).
+    "IFD0": frozenset({"Orientation"}),
     "JFIF": frozenset({"JFIFVersion", "ResolutionUnit", "XResolution", "YResolution"}),
     "Adobe": frozenset({"DCTEncodeVersion", "APP14Flags0", "APP14Flags1", "ColorTransform"}),
     "PNG": frozenset(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from pathlib import Path
 
 import piexif
 import pillow_heif
@@ -35,6 +36,9 @@ SECRETS = (
     SECRET_DEVICE_PROFILE,
 )
 GPS_LATITUDE = ((50, 1), (27, 1), (1234, 100))
+
+#: Apple's Display P3 profile, exactly as iPhones write it into their photos (taken from one).
+DISPLAY_P3 = (Path(__file__).parent / "profiles" / "display-p3-apple.icc").read_bytes()
 
 QUADRANTS = ((230, 30, 30), (30, 200, 30), (30, 30, 230), (240, 240, 40))
 
@@ -131,6 +135,15 @@ def icc_profile(wide_gamut: bool) -> bytes:
             struct.pack_into(">3i", profile, offset + 8, *values)
     # A device name in the profile's own text, as scanners and some cameras write it.
     return bytes(profile) + b"desc" + SECRET_DEVICE_PROFILE
+
+
+def scan_data(jpeg: bytes) -> bytes:
+    """Everything from the first SOS marker to EOI, found by walking segment lengths."""
+    pos = 2
+    while jpeg[pos + 1] != 0xDA:
+        pos += 2 + int.from_bytes(jpeg[pos + 2 : pos + 4], "big")
+    end = jpeg.index(b"\xff\xd9", pos)
+    return jpeg[pos : end + 2]
 
 
 def jpeg_app_segment(marker: int, payload: bytes) -> bytes:

@@ -10,7 +10,7 @@ import zlib
 import pytest
 from PIL import Image
 
-from intake.cleaning import Refused, clean, guard
+from intake.cleaning import Refused, clean, guard, heif, png
 from intake.cleaning.reasons import Reason
 
 from . import samples
@@ -37,9 +37,17 @@ def test_a_tiny_jpeg_claiming_a_huge_size_is_refused_before_decoding():
     assert refusal.params == {"width": 60000, "height": 60000, "megapixels": guard.MAX_JPEG_PIXELS // 1_000_000}
 
 
-def test_a_huge_jpeg_that_needs_turning_is_refused_before_decoding():
-    bomb = with_jpeg_size(samples.jpeg(everything=False, orientation=6, size=(61, 37)), 12000, 12000)
-    assert refused(bomb).code == Reason.TOO_MANY_PIXELS
+def test_a_huge_jpeg_whose_colours_must_be_converted_is_refused_before_decoding():
+    """Its pixels would be decoded at full size, so the lower limit of a decode applies."""
+    wide = samples.jpeg(everything=False, icc=samples.icc_profile(wide_gamut=True))
+    refusal = refused(with_jpeg_size(wide, 12000, 12000))
+    assert refusal.code == Reason.TOO_MANY_PIXELS
+    assert refusal.params["megapixels"] == guard.MAX_DECODE_PIXELS // 1_000_000
+
+
+def test_a_huge_turned_jpeg_is_held_to_the_limit_of_a_copy_since_it_is_never_decoded():
+    turned = samples.jpeg(everything=False, orientation=6, size=(61, 37))
+    assert refused(with_jpeg_size(turned, 15000, 15000)).params["megapixels"] == guard.MAX_JPEG_PIXELS // 1_000_000
 
 
 def test_a_png_claiming_a_huge_size_is_refused():
@@ -117,9 +125,10 @@ def test_an_empty_file_is_refused():
     assert refused(b"").code == Reason.EMPTY
 
 
-def test_an_mp4_video_is_refused():
+def test_an_mp4_video_is_never_taken_for_a_heif_photo():
     mp4 = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + b"\x00" * 100
-    assert refused(mp4).code == Reason.MEDIA_NOT_IMAGE
+    assert not heif.FORMAT.recognise(mp4)
+    assert heif.FORMAT.recognise(samples.heic()[:8192]) and heif.FORMAT.recognise(samples.avif()[:8192])
 
 
 def test_a_jpeg_with_corrupt_huffman_data_is_refused_or_still_decodes():
@@ -249,12 +258,10 @@ def test_a_damaged_avif_is_refused_not_raised():
 
 @pytest.mark.parametrize("error", [RecursionError, RuntimeError, IndexError, ZeroDivisionError, AssertionError])
 def test_an_unexpected_error_inside_a_format_module_becomes_a_refusal(monkeypatch, error):
-    from intake.cleaning import api
-
-    def explode(data):
+    def explode(source, declared):
         raise error("inside a decoder")
 
-    monkeypatch.setattr(api.png, "clean", explode)
+    monkeypatch.setattr(png.FORMAT, "clean", explode)
     with pytest.raises(Refused) as raised:
         clean(samples.png())
     assert raised.value.code == Reason.CANNOT_CLEAN_SAFELY

@@ -78,3 +78,11 @@ def test_no_identifying_string_survives_in_the_bytes(cleaned, name):
 def test_exiftool_sees_no_trailer_or_warning(cleaned, name):
     _data, tags = cleaned[name]
     assert "ExifTool:Warning" not in tags and "ExifTool:Error" not in tags, tags
+
+
+@pytest.mark.parametrize("name", CORPUS)
+def test_only_a_turned_jpeg_keeps_exif_and_then_its_orientation_alone(cleaned, name):
+    _data, tags = cleaned[name]
+    exif = {key for key in tags if key.startswith(("IFD", "ExifIFD", "GPS", "InteropIFD", "MakerNotes"))}
+    turned_jpeg = name.startswith("jpeg_turned")
+    assert exif == ({"IFD0:Orientation"} if turned_jpeg else set())

@@ -6,30 +6,25 @@ import io
 import random
 
 import piexif
-from PIL import Image, ImageChops
+import pytest
+from PIL import Image, ImageChops, ImageOps
 
 from intake.cleaning import clean, labels
 
 from . import samples
-
-
-def scan_data(jpeg: bytes) -> bytes:
-    """Everything from the first SOS marker to EOI, found by walking segment lengths."""
-    pos = 2
-    while jpeg[pos + 1] != 0xDA:
-        pos += 2 + int.from_bytes(jpeg[pos + 2 : pos + 4], "big")
-    end = jpeg.index(b"\xff\xd9", pos)
-    return jpeg[pos : end + 2]
+from .samples import scan_data
 
 
 def test_the_witness_photo_loses_gps_serial_maker_note_and_thumbnail_and_stays_upright():
     original = samples.jpeg(orientation=6)
     result = clean(original)
-    for kind in (labels.GPS, labels.SERIAL, labels.MAKER_NOTES, labels.THUMBNAIL, labels.ORIENTATION):
+    for kind in (labels.GPS, labels.SERIAL, labels.MAKER_NOTES, labels.THUMBNAIL):
         assert kind in result.removed
+    assert labels.ORIENTATION not in result.removed  # kept, alone
     with Image.open(io.BytesIO(result.data)) as image:
-        assert not image.getexif()
-        assert image.size == (48, 64)
+        assert dict(image.getexif()) == {0x0112: 6}
+        assert ImageOps.exif_transpose(image).size == (48, 64)
+    assert (result.width, result.height) == (48, 64)
     assert samples.SECRET_SERIAL not in result.data
     assert samples.SECRET_MAKER_NOTE not in result.data
 
@@ -53,16 +48,18 @@ def luma(jpeg: bytes) -> Image.Image:
     return image.getchannel(0)
 
 
-def test_orientation_on_whole_blocks_is_applied_without_re_encoding():
-    """jpegtran turns the coefficients: on a noisy picture, re-encoding would change the luma."""
-    noise = Image.frombytes("RGB", (64, 48), random.Random(7).randbytes(64 * 48 * 3))
+@pytest.mark.parametrize("size", [(64, 48), (61, 37)], ids=["whole blocks", "partial blocks"])
+def test_a_turned_photo_is_a_copy_of_its_scans_shown_turned_by_its_orientation_tag(size):
+    """Nothing is decoded or re-encoded: the luma of a noisy picture comes out identical."""
+    noise = Image.frombytes("RGB", size, random.Random(7).randbytes(size[0] * size[1] * 3))
     out = io.BytesIO()
     noise.save(out, "JPEG", quality=75, exif=piexif.dump({"0th": {piexif.ImageIFD.Orientation: 8}}))
     original = out.getvalue()
     result = clean(original)
-    turned = luma(original).transpose(Image.Transpose.ROTATE_90)
-    # The inverse DCT rounds a turned block at most one level differently; re-encoding moves far more.
-    assert ImageChops.difference(luma(result.data), turned).getextrema()[1] <= 1
+    assert scan_data(result.data) == scan_data(original)
+    assert ImageChops.difference(luma(result.data), luma(original)).getextrema() == (0, 0)
+    shown = ImageOps.exif_transpose(Image.open(io.BytesIO(result.data)))
+    assert shown.size == (size[1], size[0])
 
 
 def test_mpo_secondary_image_and_picture_index_are_dropped():

@@ -112,7 +112,7 @@ def test_an_apng_whose_actl_is_not_8_bytes_is_refused():
     assert reason(longer) == PNG_MALFORMED
 
 
-def test_apng_frames_beyond_what_actl_declares_count_against_the_limits_before_decoding():
+def test_apng_frames_beyond_what_actl_declares_are_refused_before_decoding():
     side = 8000  # 64 megapixels a frame: eight frames pass the 500-megapixel total
     parts = [
         samples.png_chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)),
@@ -122,7 +122,7 @@ def test_apng_frames_beyond_what_actl_declares_count_against_the_limits_before_d
         parts.append(frame_control(2 * sequence, side, side))
         parts.append(samples.png_chunk(b"fdAT", struct.pack(">I", 2 * sequence + 1) + b"\x78\x9c"))
     data = b"\x89PNG\r\n\x1a\n" + b"".join(parts) + samples.png_chunk(b"IEND", b"")
-    assert refused(data).code == Reason.TOO_MANY_PIXELS_IN_ALL
+    assert reason(data) == PNG_MALFORMED
 
 
 def test_an_apng_frame_larger_than_its_canvas_is_refused():
