@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from functools import partial
 
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Max
@@ -123,21 +124,77 @@ def enqueue_cleaning(image_id) -> None:
 
 
 def record_clean(image: Image, cleaned: Cleaned) -> None:
-    clean_blob = blobs.write(cleaned.data)
+    """Store the clean file (and a video's poster) and mark the image clean; the original goes. A video
+    browsers cannot play as it is gets a viewing copy made next, by its own task."""
+    cleaned.file.seek(0)
+    clean_blob = blobs.write_from(cleaned.file)
+    try:
+        poster_blob = blobs.write(cleaned.poster) if cleaned.poster else ""
+    except BaseException:
+        blobs.delete(clean_blob)
+        raise
     with transaction.atomic():
         locked = Image.objects.select_for_update().filter(pk=image.pk, state=Image.State.PENDING).first()
         if locked is None:  # another worker finished first
             blobs.delete(clean_blob)
+            blobs.delete(poster_blob)
             return
         original = locked.original_blob
         locked.state = Image.State.CLEAN
         locked.clean_blob = clean_blob
+        locked.poster_blob = poster_blob
         locked.media_type = cleaned.media_type
         locked.sha256 = cleaned.sha256
         locked.removed = list(cleaned.removed)
+        locked.size = cleaned.size
+        locked.width = cleaned.width or None
+        locked.height = cleaned.height or None
+        locked.duration_ms = round(cleaned.duration_seconds * 1000) if cleaned.duration_seconds else None
+        # A copy to watch is due (its type set, its blob not yet): made by its own task, found again by
+        # the worker's sweep if that task's message is lost.
+        locked.viewing_media_type = "" if cleaned.playable else VIEWING_MEDIA_TYPE
         locked.original_blob = ""
-        locked.save(update_fields=["state", "clean_blob", "media_type", "sha256", "removed", "original_blob"])
+        locked.save(update_fields=[*RECORDED_CLEAN])
         transaction.on_commit(lambda: blobs.delete(original))
+        if not cleaned.playable:
+            transaction.on_commit(partial(enqueue_viewing_copy, image.pk), robust=True)
+
+
+RECORDED_CLEAN = (
+    "state",
+    "clean_blob",
+    "poster_blob",
+    "media_type",
+    "sha256",
+    "removed",
+    "size",
+    "width",
+    "height",
+    "duration_ms",
+    "viewing_media_type",
+    "original_blob",
+)
+VIEWING_MEDIA_TYPE = "video/mp4"
+
+
+def enqueue_viewing_copy(image_id) -> None:
+    current_app.send_task("intake.tasks.make_viewing_copy", args=[str(image_id)])
+
+
+def record_viewing_copy(image: Image, copy) -> None:
+    """Store a copy of a clean video that browsers can play; the clean file stays what it was."""
+    copy.seek(0)
+    viewing_blob = blobs.write_from(copy)
+    size = copy.tell()
+    with transaction.atomic():
+        due = Image.objects.select_for_update().filter(pk=image.pk, state=Image.State.CLEAN, viewing_blob="")
+        locked = due.exclude(viewing_media_type="").first()
+        if locked is None:  # made by another worker, or the image is gone
+            blobs.delete(viewing_blob)
+            return
+        locked.viewing_blob = viewing_blob
+        locked.viewing_size = size
+        locked.save(update_fields=["viewing_blob", "viewing_size"])
 
 
 def record_failure(image: Image, code: Reason, params: dict | None = None, keep_original: bool = False) -> None:

@@ -12,6 +12,7 @@ import random
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from typing import BinaryIO
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
@@ -24,6 +25,7 @@ from django.db.models import F, Q
 from kombu.exceptions import ChannelError
 
 from intake import actions, blobs, cleaning, crypto, process_limits, sent_forms
+from intake.cleaning import video
 from intake.cleaning.reasons import Reason
 from intake.models import Image
 
@@ -58,7 +60,7 @@ def clean_image(image_id: str) -> None:
         actions.record_failure(image, Reason.STOPPED_CLEANING, {"attempts": image.attempts})
         return
     try:
-        data = blobs.read(image.original_blob)
+        upload = _plaintext_in_memory(image.original_blob)
     except FileNotFoundError:
         actions.record_failure(image, Reason.UPLOAD_MISSING)
         return
@@ -79,7 +81,8 @@ def clean_image(image_id: str) -> None:
     # Counted just before the part that parses the hostile file, which is what can kill the process.
     Image.objects.filter(pk=image.pk).update(attempts=F("attempts") + 1)
     try:
-        cleaned = cleaning.clean(data)
+        with upload:
+            cleaned = cleaning.clean_media(upload, _limits())
     except cleaning.Refused as refusal:
         actions.record_failure(image, refusal.code, refusal.params)
     except SoftTimeLimitExceeded:
@@ -93,13 +96,61 @@ def clean_image(image_id: str) -> None:
         actions.record_failure(image, Reason.COULD_NOT_CLEAN)
     else:
         try:
-            actions.record_clean(image, cleaned)
+            with cleaned.file:
+                actions.record_clean(image, cleaned)
         except (DatabaseError, OSError) as error:
             # The file was fine, storage was not: this try does not count against the file.
             Image.objects.filter(pk=image.pk).update(attempts=F("attempts") - 1)
             if isinstance(error, blobs.StorageError):
                 raise _wait_for_storage(error) from error
             raise
+
+
+def _plaintext_in_memory(blob: str) -> BinaryIO:
+    """The plaintext of an upload in a memory-backed file (intake.cleaning.video.memfile), never on a
+    disk, and never whole in the worker's own memory as ``bytes``: a video may be 500 MB."""
+    file = video.memfile("upload")
+    try:
+        blobs.copy_plaintext(blob, file)
+    except BaseException:
+        file.close()
+        raise
+    file.seek(0)
+    return file
+
+
+def _limits() -> cleaning.Limits:
+    return cleaning.Limits(
+        photo_bytes=settings.INTAKE_MAX_IMAGE_BYTES,
+        video_bytes=settings.INTAKE_MAX_VIDEO_BYTES,
+        video_seconds=settings.INTAKE_MAX_VIDEO_SECONDS,
+    )
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(DatabaseError, blobs.StorageError),
+    retry_backoff=30,
+    max_retries=5,
+    time_limit=settings.INTAKE_VIEWING_COPY_TIME_LIMIT,
+    soft_time_limit=settings.INTAKE_VIEWING_COPY_TIME_LIMIT - 10,
+)
+def make_viewing_copy(image_id: str) -> None:
+    """A copy of a clean video that browsers can play (intake.cleaning.video.viewing_copy). If it cannot
+    be made, reviewers still download the clean file; nothing is lost and the witness is not told."""
+    due = Image.objects.filter(pk=image_id, state=Image.State.CLEAN, viewing_blob="").exclude(viewing_media_type="")
+    image = due.first()
+    if image is None:
+        return
+    try:
+        with _plaintext_in_memory(image.clean_blob) as clean, video.viewing_copy(clean) as copy:
+            actions.record_viewing_copy(image, copy)
+    except (DatabaseError, blobs.StorageError):
+        raise
+    except Exception as error:  # noqa: BLE001 - a copy that cannot be made is given up, not retried for ever
+        log.error("making a viewing copy failed with %s", type(error).__name__)
+        Image.objects.filter(pk=image.pk, viewing_blob="").update(viewing_media_type="")
 
 
 def _wait_for_storage(error: OSError) -> Exception:
@@ -124,6 +175,9 @@ def requeue_pending() -> int:
     pending = list(Image.objects.filter(state=Image.State.PENDING).values_list("pk", flat=True))
     for image_id in pending:
         clean_image.delay(str(image_id))
+    copies_due = Image.objects.filter(state=Image.State.CLEAN, viewing_blob="").exclude(viewing_media_type="")
+    for image_id in copies_due.values_list("pk", flat=True):
+        make_viewing_copy.delay(str(image_id))
     return len(pending)
 
 

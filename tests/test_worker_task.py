@@ -73,10 +73,10 @@ def test_a_file_that_stopped_the_worker_too_often_is_refused(pending):
 def test_what_stops_the_engine_is_recorded_as_a_code(pending, monkeypatch, error, code):
     image = pending(camera_jpeg())
 
-    def stop(data):
+    def stop(source, limits):
         raise error()
 
-    monkeypatch.setattr(tasks.cleaning, "clean", stop)
+    monkeypatch.setattr(tasks.cleaning, "clean_media", stop)
     tasks.clean_image(str(image.pk))
     image.refresh_from_db()
     assert (image.state, image.refusal, image.refusal_params) == (Image.State.FAILED, code, {})
@@ -85,10 +85,10 @@ def test_what_stops_the_engine_is_recorded_as_a_code(pending, monkeypatch, error
 def test_each_try_is_counted_before_the_file_is_opened(pending, monkeypatch):
     image = pending(camera_jpeg())
 
-    def crash(data):
+    def crash(source, limits):
         raise SystemExit("worker killed")  # as if the process died mid-way
 
-    monkeypatch.setattr(tasks.cleaning, "clean", crash)
+    monkeypatch.setattr(tasks.cleaning, "clean_media", crash)
     with pytest.raises(SystemExit):
         tasks.clean_image(str(image.pk))
     image.refresh_from_db()
@@ -258,7 +258,7 @@ def test_with_the_disk_all_but_full_the_worker_waits_without_opening_the_file(pe
 
     image = pending(camera_jpeg())
     monkeypatch.setattr(blobs.shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9, 1000))
-    monkeypatch.setattr(tasks.cleaning, "clean", lambda data: pytest.fail("the file was parsed"))
+    monkeypatch.setattr(tasks.cleaning, "clean_media", lambda source, limits: pytest.fail("the file was parsed"))
     with pytest.raises(Retry):
         tasks.clean_image.apply(args=[str(image.pk)], throw=True)
     image.refresh_from_db()
