@@ -57,10 +57,10 @@ def test_an_internal_error_exits_non_zero_after_the_whole_batch(tmp_path, monkey
     source.mkdir()
     (source / "a.png").write_bytes(samples.png())
 
-    def broken(data):
+    def broken(source):
         raise RuntimeError("bug")
 
-    monkeypatch.setattr("intake.management.commands.clean_images.clean", broken)
+    monkeypatch.setattr("intake.management.commands.clean_images.clean_media", broken)
     with pytest.raises(CommandError):
         run(source, target)
 

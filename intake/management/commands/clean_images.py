@@ -1,13 +1,14 @@
-"""Clean every image under a folder into another, through the same engine as the worker."""
+"""Clean every photo or video under a folder into another, through the same pipeline as the worker."""
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from intake.cleaning import Refused, clean
+from intake.cleaning import Refused, clean_media
 from intake.cleaning_text import refusal_text
 
 #: File name extensions that already name each output format; anything else is replaced.
@@ -16,6 +17,11 @@ _SAME_FORMAT = {
     "png": {".png", ".apng"},
     "webp": {".webp"},
     "gif": {".gif"},
+    "mp4": {".mp4", ".m4v"},
+    "mov": {".mov", ".qt"},
+    "3gp": {".3gp", ".3gpp"},
+    "webm": {".webm"},
+    "mkv": {".mkv"},
 }
 
 
@@ -41,10 +47,10 @@ class Command(BaseCommand):
         bytes_in = bytes_out = 0
         for path in sorted(p for p in source.rglob("*") if p.is_file()):
             relative = path.relative_to(source)
-            data = path.read_bytes()
-            bytes_in += len(data)
+            bytes_in += path.stat().st_size
             try:
-                result = clean(data)
+                with path.open("rb") as original:
+                    result = clean_media(original)
             except Refused as refusal:
                 refused += 1
                 self.stdout.write(f"refused {relative}: {refusal_text(refusal.code, refusal.params)} ({refusal.code})")
@@ -59,9 +65,10 @@ class Command(BaseCommand):
             written.add(name)
             destination = target / name
             destination.parent.mkdir(parents=True, exist_ok=True)
-            destination.write_bytes(result.data)
+            with result.file, destination.open("wb") as out:
+                shutil.copyfileobj(result.file, out)
             cleaned += 1
-            bytes_out += len(result.data)
+            bytes_out += result.size
         seconds = time.monotonic() - started
         self.stdout.write(
             f"{cleaned} cleaned, {refused} refused, {failed} failed; "
