@@ -561,6 +561,54 @@ def webm(folder: Path) -> Path:
     return path
 
 
+def live_webm(folder: Path) -> Path:
+    """A WebM written as a stream is (a browser's MediaRecorder, a live encoder): no duration in its
+    header and a segment of unknown size, with tags."""
+    path = folder / "live.webm"
+    vp9 = ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "200k"]
+    opus = ["-f", "lavfi", "-i", f"sine=sample_rate=48000:duration={SECONDS}"]
+    stream = run(
+        "ffmpeg",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-nostdin",
+        *PICTURE,
+        *opus,
+        *vp9,
+        "-c:a",
+        "libopus",
+        *matroska_tags(),
+        "-f",
+        "webm",
+        "pipe:1",
+    )
+    path.write_bytes(stream)
+    return path
+
+
+def fragmented_mp4(folder: Path) -> Path:
+    """A fragmented MP4, as some Android recorders and cameras stream to storage: an empty movie
+    header (no samples, no duration), then fragments."""
+    path = folder / "fragmented.mp4"
+    ffmpeg(
+        *PICTURE,
+        *SOUND,
+        *H264,
+        *AAC,
+        "-movflags",
+        "frag_keyframe+empty_moov",
+        "-metadata",
+        f"location={LOCI}",
+        "-metadata",
+        f"creation_time={TAKEN}",
+        "-metadata",
+        f"comment={COMMENT}",
+        path,
+    )
+    return path
+
+
 def plain_mp4(folder: Path, name: str = "plain.mp4", seconds: int = SECONDS, faststart: bool = False) -> Path:
     """H.264 + AAC and nothing else: the base of the hostile files."""
     path = folder / name
@@ -582,6 +630,8 @@ FAMILIES = {
     "clip.3gp": three_gp,
     "clip.mkv": matroska,
     "clip.webm": webm,
+    "live.webm": live_webm,
+    "fragmented.mp4": fragmented_mp4,
 }
 
 
