@@ -5,8 +5,26 @@ nothing of Django, the database or encryption: a file in, a file out. The worker
 the ``clean_images`` management command call :func:`clean_media` (or :func:`clean` with bytes).
 """
 
-from intake.cleaning.api import ACCEPTED_MEDIA_TYPES, Cleaned, clean, clean_media, extension_for, sniff
+from intake.cleaning.api import (
+    ACCEPTED_MEDIA_TYPES,
+    OUTPUT_MEDIA_TYPES,
+    Cleaned,
+    clean,
+    clean_media,
+    extension_for,
+    sniff,
+)
 from intake.cleaning.contract import Limits
 from intake.cleaning.errors import Refused
 
-__all__ = ["ACCEPTED_MEDIA_TYPES", "Cleaned", "Limits", "Refused", "clean", "clean_media", "extension_for", "sniff"]
+__all__ = [
+    "ACCEPTED_MEDIA_TYPES",
+    "OUTPUT_MEDIA_TYPES",
+    "Cleaned",
+    "Limits",
+    "Refused",
+    "clean",
+    "clean_media",
+    "extension_for",
+    "sniff",
+]
