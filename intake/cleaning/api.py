@@ -99,6 +99,7 @@ def clean_media(source: BinaryIO, limits: Limits = Limits()) -> Cleaned:  # noqa
         guard.check(declared, fmt.kind, limits)
         source.seek(0)
         outcome = fmt.clean(source, declared)
+        guard.check_result(outcome, fmt.kind, limits)
         outcome.file.seek(0)
         fmt.verify(outcome)
     except Refused:

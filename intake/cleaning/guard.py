@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from PIL import Image
 
-from intake.cleaning.contract import Declared, Limits, MiB
+from intake.cleaning.contract import Declared, Limits, MiB, Outcome
 from intake.cleaning.errors import Refused
 from intake.cleaning.reasons import Reason
 
@@ -54,6 +54,13 @@ def check(declared: Declared, kind: str, limits: Limits) -> None:
     limit = MAX_DECODE_PIXELS if declared.decoded else MAX_JPEG_PIXELS
     _check_dimensions(declared.width, declared.height, limit)
     _check_total(declared.width * declared.height, declared.frames)
+
+
+def check_result(outcome: Outcome, kind: str, limits: Limits) -> None:
+    """What a file turned out to hold, for what its headers need not declare: a video written as a
+    stream (a live WebM, a fragmented MP4) gives its length only as its packets are copied."""
+    if kind == "video" and outcome.duration_seconds > limits.video_seconds:
+        raise Refused(Reason.TOO_LONG, minutes=limits.video_seconds // 60)
 
 
 def _check_video(declared: Declared, limits: Limits) -> None:

@@ -167,9 +167,20 @@ def _bmff_inventory(file: BinaryIO, size: int) -> _Inventory:
     moov: _Box | None = None
     media_bytes = 0
     last_end = 0
-    for count, box in enumerate(_boxes(file, 0, size)):
-        if count >= MAX_TOP_LEVEL_BOXES:
+    walk = _boxes(file, 0, size)
+    for count in range(MAX_TOP_LEVEL_BOXES + 1):
+        if count == MAX_TOP_LEVEL_BOXES:
             raise Refused(Reason.MALFORMED, format="MP4")
+        try:
+            box = next(walk)
+        except StopIteration:
+            break
+        except Refused:
+            if moov is None or not media_bytes:
+                raise
+            # What follows a whole movie and its media but is no box: a vendor's trailer (Samsung's
+            # SEFT, Google's motion-photo data). It is not copied, and reported.
+            break
         last_end = box.end
         if box.kind == b"moov":
             if moov is not None:
@@ -401,6 +412,8 @@ def _matroska_inventory(file: BinaryIO, size: int) -> _Inventory:
                 found.removed.add(labels.CHAPTERS)
             elif inner == _TAGS:
                 found.removed.add(labels.DESCRIPTION)
+        if end < size:
+            found.removed.add(labels.TRAILER)
         break
     if not segments:
         raise Refused(Reason.TRUNCATED, format="Matroska")
@@ -560,9 +573,9 @@ def _remux(
                 copies = {stream.index: clean.add_stream_from_template(stream) for stream in kept}
                 for copy in copies.values():
                     copy.metadata.clear()
-                _copy_packets(container, kept, copies, declared, family)
+                copied_seconds = _copy_packets(container, kept, copies, declared, family)
             playable = muxer in ("mp4", "webm") and _browser_plays(video, audio)
-            duration = _duration(container, declared)
+            duration = _duration(container, declared) or copied_seconds
             width = video.codec_context.width if video is not None else 0
             height = video.codec_context.height if video is not None else 0
         poster, rotation = _poster(output) if video is not None else (None, 0)
@@ -616,7 +629,7 @@ def _kept_streams(container, removed: set[str]):
     return video, audio
 
 
-def _copy_packets(container, kept, copies, declared: Declared, family: str) -> None:
+def _copy_packets(container, kept, copies, declared: Declared, family: str) -> float:
     """Copy every packet of the kept streams as it is, in the order the file holds them.
 
     A file that yields more packets than its headers declared is not the file it claims to be; one that
@@ -641,6 +654,7 @@ def _copy_packets(container, kept, copies, declared: Declared, family: str) -> N
             raise Refused(Reason.TRUNCATED, format=family)
     if declared.duration_seconds > 2 and max(ends.values()) < 0.9 * declared.duration_seconds - 1:
         raise Refused(Reason.TRUNCATED, format=family)
+    return max(ends.values())
 
 
 def _browser_plays(video, audio) -> bool:
@@ -719,10 +733,32 @@ def _verify(outcome: Outcome) -> None:
             if box.kind not in _ALLOWED_TOP_LEVEL_BOXES:
                 raise Refused(Reason.CANNOT_CLEAN_SAFELY)
             if box.kind == b"moov":
-                file.seek(box.body)
-                if any(kind in file.read(box.end - box.body) for kind in _FORBIDDEN_MOVIE_BOXES):
-                    raise Refused(Reason.CANNOT_CLEAN_SAFELY)
+                _verify_movie(file, box)
     file.seek(0)
+
+
+def _verify_movie(file: BinaryIO, moov: _Box) -> None:
+    """No box in the movie that can carry metadata, but the empty item list FFmpeg's MP4 muxer always
+    writes (``udta`` > ``meta`` > ``hdlr`` and an ``ilst`` with no item)."""
+
+    def walk(start: int, end: int, parent: bytes) -> None:
+        for box in _boxes(file, start, end):
+            if box.kind in _FORBIDDEN_MOVIE_BOXES - {b"udta", b"meta", b"ilst"}:
+                raise Refused(Reason.CANNOT_CLEAN_SAFELY)
+            if box.kind == b"udta":
+                walk(box.body, box.end, box.kind)
+            elif box.kind == b"meta":
+                if parent != b"udta":
+                    raise Refused(Reason.CANNOT_CLEAN_SAFELY)
+                walk(box.body + 4, box.end, box.kind)  # a full box: version and flags first
+            elif parent == b"udta" or (parent == b"meta" and box.kind not in (b"hdlr", b"ilst")):
+                raise Refused(Reason.CANNOT_CLEAN_SAFELY)
+            elif box.kind == b"ilst" and box.end != box.body:
+                raise Refused(Reason.CANNOT_CLEAN_SAFELY)
+            elif box.kind in _CONTAINER_BOXES:
+                walk(box.body, box.end, box.kind)
+
+    walk(moov.body, moov.end, b"moov")
 
 
 # --- A copy to watch ------------------------------------------------------------------------------
