@@ -39,6 +39,7 @@ GOOGLE_TRAILER = b"MarkerGoogle-trailer"
 COVER = b"MarkerCover-Art-55"
 ATTACHMENT = b"MarkerAttachment-cover"
 POLYGLOT = b"MarkerPolyglot-payload"
+CHAPTER = "MarkerChapter-Baniyas-road"
 
 #: Coordinates, each written one way only, so a reader's report says which place survived.
 XYZ_AT = ("35.1234", "35.5678")
@@ -72,6 +73,7 @@ SECRETS: tuple[bytes, ...] = (
     COVER,
     ATTACHMENT,
     POLYGLOT,
+    CHAPTER.encode(),
     XYZ.encode(),
     ISO6709.encode(),
     LOCI.encode(),
@@ -118,6 +120,13 @@ def srt(folder: Path) -> Path:
         f"1\n00:00:00,000 --> 00:00:01,000\nGPS 35.3612N 35.9256E\n\n2\n00:00:01,000 --> 00:00:02,000\n{SUBTITLE}\n",
         encoding="utf-8",
     )
+    return path
+
+
+def chapters(folder: Path) -> Path:
+    """FFmpeg's metadata file with one chapter, named after a place."""
+    path = folder / "chapters.txt"
+    path.write_text(f";FFMETADATA1\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=1000\ntitle={CHAPTER}\n", encoding="utf-8")
     return path
 
 
@@ -347,6 +356,10 @@ def android_mp4(folder: Path) -> Path:
         srt(folder),
         "-i",
         cover_jpeg(folder),
+        "-i",
+        chapters(folder),
+        "-map_chapters",
+        "4",
         "-map",
         "0:v",
         "-map",
@@ -493,14 +506,18 @@ def matroska_tags() -> list[str]:
 
 
 def matroska(folder: Path) -> Path:
-    """A Matroska file (H.264 + AAC) with tags, a date, SRT subtitles with positions, a cover
-    attachment and bytes after the segment."""
+    """A Matroska file (H.264 + AAC) with tags, a date, a chapter, SRT subtitles with positions, a
+    cover attachment and bytes after the segment."""
     path = folder / "clip.mkv"
     ffmpeg(
         *PICTURE,
         *SOUND,
         "-i",
         srt(folder),
+        "-i",
+        chapters(folder),
+        "-map_chapters",
+        "3",
         "-map",
         "0:v",
         "-map",
@@ -654,6 +671,14 @@ def with_samples_declared(data: bytes, count: int) -> bytes:
     stsz = find(data, b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stsz")
     out = bytearray(data)
     struct.pack_into(">II", out, stsz.body + 4, 1, count)
+    return bytes(out)
+
+
+def with_sample_size(data: bytes, size: int) -> bytes:
+    """The first sample of the video track declared ``size`` bytes long."""
+    stsz = find(data, b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stsz")
+    out = bytearray(data)
+    struct.pack_into(">I", out, stsz.body + 12, size)
     return bytes(out)
 
 
