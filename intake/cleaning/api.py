@@ -141,11 +141,8 @@ def _describe(outcome: Outcome) -> Cleaned:
 
 def _measure(file: BinaryIO) -> tuple[int, str]:
     """Length and SHA-256 of ``file``, read once in chunks; left at its start."""
-    digest = hashlib.sha256()
-    size = 0
     file.seek(0)
-    while chunk := file.read(_CHUNK_BYTES):
-        digest.update(chunk)
-        size += len(chunk)
+    digest = hashlib.file_digest(file, "sha256")  # reads into one reused buffer
+    size = file.seek(0, io.SEEK_END)
     file.seek(0)
     return size, digest.hexdigest()

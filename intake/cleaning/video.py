@@ -570,9 +570,7 @@ def _remux(
             if muxer in ("mp4", "mov", "3gp"):
                 options["movflags"] = "+faststart"  # the index first: a browser can play while loading
             with av.open(_path(output), "w", format=muxer, options=options) as clean:
-                copies = {stream.index: clean.add_stream_from_template(stream) for stream in kept}
-                for copy in copies.values():
-                    copy.metadata.clear()
+                copies = {stream.index: _copy_of(clean, stream) for stream in kept}
                 copied_seconds = _copy_packets(container, kept, copies, declared, family)
             playable = muxer in ("mp4", "webm") and _browser_plays(video, audio)
             duration = _duration(container, declared) or copied_seconds
@@ -599,6 +597,25 @@ def _remux(
         poster=poster,
         playable=playable,
     )
+
+
+#: Sample-entry tags kept as the file had them (an HEVC clip stays 'hvc1', which Safari plays, not
+#: FFmpeg's default 'hev1'); any other tag is left to the muxer's own choice for the codec.
+_KEPT_CODEC_TAGS = frozenset(
+    {"avc1", "avc3", "hvc1", "hev1", "vp09", "av01", "mp4v", "s263", "mp4a", "samr", "sawb", "Opus", "fLaC"}
+    | {".mp3", "ac-3", "ec-3", "alac", "sowt", "twos"}
+)
+
+
+def _copy_of(output, stream):
+    """A stream of ``output`` with the parameters of ``stream`` (the display matrix among them), its
+    sample-entry tag when it is a standard one, and no tags of its own."""
+    copy = output.add_stream_from_template(stream)
+    tag = stream.codec_context.codec_tag
+    if tag in _KEPT_CODEC_TAGS:
+        copy.codec_context.codec_tag = tag
+    copy.metadata.clear()
+    return copy
 
 
 def _kept_streams(container, removed: set[str]):
@@ -635,26 +652,28 @@ def _copy_packets(container, kept, copies, declared: Declared, family: str) -> f
     A file that yields more packets than its headers declared is not the file it claims to be; one that
     yields fewer than its sample tables declare, or stops well before its declared end, was cut off."""
     counts = dict.fromkeys(copies, 0)
-    ends = dict.fromkeys(copies, 0.0)
+    ends = dict.fromkeys(copies, 0)  # in each stream's own time base: integers, no arithmetic per packet
+    mux = next(iter(copies.values())).container.mux_one
     for packet in container.demux(kept):
         if packet.size == 0 and packet.dts is None:  # the demuxer's end-of-stream marker
             continue
         index = packet.stream.index
         counts[index] += 1
-        if packet.pts is not None and packet.time_base is not None:
-            ends[index] = max(ends[index], float((packet.pts + (packet.duration or 0)) * packet.time_base))
+        if packet.pts is not None and packet.pts + packet.duration > ends[index]:
+            ends[index] = packet.pts + packet.duration
         if declared.samples and counts[index] > declared.samples:
             raise Refused(Reason.MALFORMED, format=family)
         packet.stream = copies[index]
-        copies[index].container.mux(packet)
+        mux(packet)
     if not any(counts.values()):
         raise Refused(Reason.NO_STREAMS)
     for stream in kept:
         if stream.frames and counts[stream.index] < stream.frames:
             raise Refused(Reason.TRUNCATED, format=family)
-    if declared.duration_seconds > 2 and max(ends.values()) < 0.9 * declared.duration_seconds - 1:
+    seconds = max(float(ends[stream.index] * stream.time_base) for stream in kept)
+    if declared.duration_seconds > 2 and seconds < 0.9 * declared.duration_seconds - 1:
         raise Refused(Reason.TRUNCATED, format=family)
-    return max(ends.values())
+    return seconds
 
 
 def _browser_plays(video, audio) -> bool:
@@ -845,8 +864,7 @@ def _audio_plan(copy, audio):
 
 
 def _copying(copy, stream):
-    out = copy.add_stream_from_template(stream)
-    out.metadata.clear()
+    out = _copy_of(copy, stream)
 
     def plan(packet):
         if packet is None or (packet.size == 0 and packet.dts is None):
