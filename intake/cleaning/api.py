@@ -142,7 +142,7 @@ def _describe(outcome: Outcome) -> Cleaned:
 def _measure(file: BinaryIO) -> tuple[int, str]:
     """Length and SHA-256 of ``file``, read once in chunks; left at its start."""
     file.seek(0)
-    digest = hashlib.file_digest(file, "sha256")  # reads into one reused buffer
+    digest = hashlib.file_digest(file, "sha256")  # type: ignore[arg-type]  # reads into one reused buffer
     size = file.seek(0, io.SEEK_END)
     file.seek(0)
     return size, digest.hexdigest()
