@@ -391,11 +391,55 @@ def test_the_packets_of_picture_and_sound_are_the_same_before_and_after(clips, c
     assert decode_errors(cleaned(name).path) == ""
 
 
-def test_the_display_rotation_is_kept(clips, cleaned):
+@pytest.fixture(scope="session")
+def turned(clips, tmp_path_factory) -> dict[int, Path]:
+    """The portrait clip turned by ExifTool to each angle (its display matrix only: no re-encoding)."""
+    folder = tmp_path_factory.mktemp("turned")
+    found = {}
+    for degrees in (90, 180, 270):
+        path = folder / f"turned-{degrees}.mov"
+        path.write_bytes(clips["portrait.mov"].read_bytes())
+        videos.exiftool_write(path, f"-Rotation={degrees}")
+        found[degrees] = path
+    return found
+
+
+def first_frame_as_played(path: Path) -> PILImage.Image:
+    """The first picture as FFmpeg shows it: with the display matrix applied."""
+    png = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-frames:v", "1", "-f", "image2pipe", "-c:v", "png", "-"],
+        capture_output=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    return PILImage.open(io.BytesIO(png)).convert("RGB")
+
+
+def difference(a: PILImage.Image, b: PILImage.Image) -> float:
+    """Mean absolute difference per channel (0-255) of two pictures at 32x32."""
+    small_a, small_b = (image.convert("RGB").resize((32, 32)).tobytes() for image in (a, b))
+    return sum(abs(x - y) for x, y in zip(small_a, small_b, strict=True)) / len(small_a)
+
+
+@pytest.mark.parametrize("degrees", [90, 180, 270])
+def test_the_display_rotation_is_kept_and_the_poster_is_turned_like_the_clip(turned, degrees):
+    with open(turned[degrees], "rb") as source:
+        result = clean_media(source)
+    output = turned[degrees].with_suffix(".clean.mov")
+    output.write_bytes(result.data)
+    assert rotation(output) == rotation(turned[degrees]) == (360 - degrees) % 360  # ffprobe: counter-clockwise
+    assert ("Composite", "Rotation", str(degrees)) in exiftool_tags(output)
+    shown = first_frame_as_played(turned[degrees])
+    assert (result.width, result.height) == shown.size
+    poster = PILImage.open(io.BytesIO(result.poster))
+    assert poster.size == shown.size
+    assert difference(poster, shown) < 12
+    assert difference(poster, shown.rotate(180)) > 30  # the test can tell a turn from another
+
+
+def test_the_portrait_clip_is_described_as_it_plays(clips, cleaned):
     output = cleaned("portrait.mov")
-    assert rotation(clips["portrait.mov"]) == 270  # ExifTool's 90 (clockwise), as ffprobe writes it
-    assert rotation(output.path) == 270
-    assert ("Composite", "Rotation", "90") in exiftool_tags(output.path)
+    assert rotation(output.path) == rotation(clips["portrait.mov"]) == 270
     assert (output.width, output.height) == (240, 320)
 
 
