@@ -76,7 +76,7 @@ def test_a_whole_body_is_stored_and_the_receipt_counts_its_photos(client):
     whole = form_body(camera_jpeg(size=(1600, 1200)))
     response = client.generic("POST", SUBMIT, whole, content_type=MULTIPART)
     assert "Keep this receipt secret" in response.content.decode()
-    assert "It came with 1 photo." in response.content.decode()
+    assert "It came with 1 photo or video." in response.content.decode()
     assert Submission.objects.get().images.count() == 1
 
 
@@ -97,5 +97,5 @@ def test_the_real_server_stores_nothing_of_a_body_cut_off_mid_photo(gunicorn):  
     assert blobs.all_names() == []
 
     answer = server.exchange(post_head(SUBMIT, cookie, len(whole)) + whole)
-    assert status_of(answer) == 200 and b"It came with 1 photo." in answer
+    assert status_of(answer) == 200 and b"It came with 1 photo or video." in answer
     assert Submission.objects.count() == 1

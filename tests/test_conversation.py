@@ -1,6 +1,7 @@
 """The conversation through the receipt: a reviewer asks, the witness reads the question with their receipt,
 answers and adds photos; reviewers see what is new. Tested through the pages of both sides."""
 
+import io
 import re
 import threading
 
@@ -182,8 +183,8 @@ def test_the_conversation_shows_the_photos_a_reply_brought(reviewer_client, revi
     # Photos still being cleaned do not hide a submission already in review.
     page = reviewer_client.get(url(submission)).content.decode()
     conversation = page[page.index('id="conversation"') : page.index('id="status"')]
-    assert "Photo 2 is being cleaned." in conversation
-    assert "Photo 3 was refused:" in conversation
+    assert "File 2 is being cleaned." in conversation
+    assert "File 3 was refused:" in conversation
     assert reverse("review:image", args=[clean.pk]) in conversation
     assert reviewer_client.get(reverse("review:image", args=[clean.pk])).content == b"GIF89a-later"
     assert reviewer_client.get(reverse("review:image", args=[pending.pk])).status_code == 404
@@ -206,21 +207,21 @@ def test_a_later_photo_is_new_again_once_cleaned_or_refused_after_the_reviewer_l
     message = witness_replies(submission, text="This one.", photos=1)
     assert "New reply" in queue_row(reviewer_client.get(QUEUE).content.decode(), submission)
     # The reviewer opens it while the photo is still being cleaned: the mark goes.
-    assert "Photo 2 is being cleaned." in reviewer_client.get(url(submission)).content.decode()
+    assert "File 2 is being cleaned." in reviewer_client.get(url(submission)).content.decode()
     assert "New reply" not in reviewer_client.get(QUEUE).content.decode()
     assert submission.reference not in reviewer_client.get(QUEUE, {"replied": "on"}).content.decode()
 
     # The worker finishes it, writing the image row only: the submission is new again.
     photo = message.images.get()
     if outcome == "cleaned":
-        actions.record_clean(photo, Cleaned(b"GIF89a-road", "image/gif", "gif", (), "cd" * 32))
+        actions.record_clean(photo, Cleaned(io.BytesIO(b"GIF89a-road"), 11, "image/gif", "gif", (), "cd" * 32))
     else:
         actions.record_failure(photo, Reason.EMPTY)
     assert "New reply" in queue_row(reviewer_client.get(QUEUE).content.decode(), submission)
     assert submission.reference in reviewer_client.get(QUEUE, {"replied": "on"}).content.decode()
 
     page = reviewer_client.get(url(submission)).content.decode()
-    assert "Photo 2 is being cleaned." not in page
+    assert "File 2 is being cleaned." not in page
     assert Reading.objects.get(user=reviewer, submission=submission).seen_updates == 2  # the reply, the photo
     assert "New reply" not in reviewer_client.get(QUEUE).content.decode()
     assert submission.reference not in reviewer_client.get(QUEUE, {"replied": "on"}).content.decode()
@@ -389,13 +390,13 @@ def test_the_witness_is_told_how_many_photos_arrived_and_why_each_refused_one_wa
     page = open_testimony(client, receipt).content.decode()
     counts = dict(re.findall(r"<li>([^<]+): <strong>(\d+)</strong>", page))
     assert counts == {
-        "Photos received": "3",
+        "Photos and videos received": "3",
         "Cleaned, ready for investigators": "1",
         "Being cleaned": "1",
         "Refused": "1",
     }
-    assert f"Photo 3: {refused.refusal_text}" in page
-    assert "Photo 1:" not in page and "Photo 2:" not in page
+    assert f"File 3: {refused.refusal_text}" in page
+    assert "File 1:" not in page and "File 2:" not in page
 
     # In the witness's language: the reason is the one shown in Arabic.
     from django.utils import translation
@@ -462,7 +463,7 @@ def test_an_answer_sent_again_is_stored_once_and_never_given_back_in_a_field(cli
 def test_a_refused_answer_keeps_its_form_token_so_its_first_page_cannot_send_it_twice(client, testimony, receipt):
     first = open_testimony(client, receipt)
     refused = answer(client, first, text="")
-    assert "Write an answer, or choose photos to add, or both." in refused.content.decode()
+    assert "Write an answer, or choose photos or videos to add, or both." in refused.content.decode()
     assert reply_fields(refused)[sent_forms.FIELD] == reply_fields(first)[sent_forms.FIELD]
     answer(client, refused, text="Corrected.")
     assert "Your answer was received." in answer(client, first, text="Corrected.").content.decode()
@@ -566,12 +567,12 @@ def test_added_photos_continue_the_numbering_and_go_to_the_same_worker(
     assert message.text == ""
     # The witness is told they are being cleaned.
     assert "Being cleaned: <strong>2</strong>" in response.content.decode()
-    assert "Photos added: 2, 3" in response.content.decode()
+    assert "Photos and videos added: 2, 3" in response.content.decode()
 
 
 def test_an_answer_with_neither_words_nor_photos_is_refused(client, testimony, receipt):
     response = answer(client, open_testimony(client, receipt), text="   ")
-    assert "Write an answer, or choose photos to add, or both." in response.content.decode()
+    assert "Write an answer, or choose photos or videos to add, or both." in response.content.decode()
     assert not Message.objects.exists()
 
 
@@ -580,13 +581,13 @@ def test_photos_past_the_testimonys_limit_are_refused_with_the_limit_stated(
 ):
     settings.INTAKE_MAX_IMAGES_PER_SUBMISSION = 2
     page = open_testimony(client, receipt)
-    assert "A testimony can have 2 photos in all; you can add 1 more." in page.content.decode()
+    assert "A testimony can have 2 files in all; you can add 1 more." in page.content.decode()
     # The check before sending (photos.js) is told the same: one more, not the ten of a send.
     assert 'data-max-count="1"' in page.content.decode()
-    assert "This testimony can take 1 more photo. Please choose fewer." in page.content.decode()
+    assert "This testimony can take 1 more file. Please choose fewer." in page.content.decode()
     response = answer(client, page, text="Two more.", images=[upload(photo), upload(photo)])
     body = response.content.decode()
-    assert "A testimony can have at most 2 photos in all." in body
+    assert "A testimony can have at most 2 files in all." in body
     assert "Two more." in body  # the text is kept
     assert not Message.objects.exists()
     assert blobs.all_names() == [testimony.images.get().clean_blob]  # the uploads were not kept

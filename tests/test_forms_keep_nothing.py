@@ -43,7 +43,7 @@ def test_a_form_sent_again_stores_nothing_and_shows_the_same_receipt(client, pho
     first = client.post(SUBMIT, filled(form, images=[upload(photo)]))
     again = client.post(SUBMIT, filled(form, images=[upload(photo)]))  # a reload of the receipt page
     assert receipt_in(first) and receipt_in(again) == receipt_in(first)
-    assert "It came with 1 photo." in again.content.decode()
+    assert "It came with 1 photo or video." in again.content.decode()
     assert Submission.objects.count() == 1 and Submission.objects.get().images.count() == 1
     assert shows_nothing_written(again.content.decode())
 

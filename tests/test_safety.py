@@ -275,17 +275,20 @@ def test_the_photo_input_carries_the_limits_in_force(client, settings):
     assert field["data-max-count"] == "3"
     assert field["data-max-bytes"] == str(5 * 1024 * 1024)
     assert field["data-max-total-bytes"] == str(12 * 1024 * 1024)
-    assert field["data-message-too-many"] == "You can send at most 3 photos at once. Please choose fewer."
-    assert field["data-message-too-large"] == "“{name}” is larger than 5.0\xa0MB."
+    assert field["data-message-too-many"] == "You can send at most 3 files at once. Please choose fewer."
+    assert field["data-message-too-large"] == "“{name}” is larger than 5.0\xa0MB, the most for a photo."
     assert field["data-message-total"] == "Together the files are larger than 12.0\xa0MB."
 
 
 def test_the_photo_check_accepts_every_type_the_server_accepts(client):
     from intake import cleaning
 
-    accepted = set(photo_input(client.get(SUBMIT))["data-accept-types"].split(","))
+    field = photo_input(client.get(SUBMIT))
+    accepted = set(field["data-accept-types"].split(","))
     assert cleaning.ACCEPTED_MEDIA_TYPES <= accepted
-    assert not {"image/svg+xml", "image/bmp", "application/pdf", "video/mp4"} & accepted
+    assert not {"image/svg+xml", "image/bmp", "application/pdf", "video/x-msvideo", "video/x-flv"} & accepted
+    # The device's file chooser offers the same types, photos and videos alike.
+    assert set(field["accept"].split(",")) == accepted
 
 
 @pytest.mark.parametrize("language", ["en", "ar"])
@@ -295,7 +298,7 @@ def test_the_photo_checks_messages_are_in_the_page_language(client, language):
     with translation.override(language):
         assert field["data-message-empty"] == str(translation.gettext("“%(name)s” is empty.")) % {"name": "{name}"}
         assert field["data-message-too-many"] == translation.ngettext(
-            "You can send at most %(limit)d photo at once. Please choose fewer.",
-            "You can send at most %(limit)d photos at once. Please choose fewer.",
+            "You can send at most %(limit)d file at once. Please choose fewer.",
+            "You can send at most %(limit)d files at once. Please choose fewer.",
             10,
         ) % {"limit": 10}

@@ -4,6 +4,7 @@ import io
 import re
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image as PILImage
@@ -51,7 +52,7 @@ def test_the_form_states_its_limits_and_needs_no_javascript(client):
     ]
     assert 'enctype="multipart/form-data"' in page
     assert "Up to 10 photos" in page
-    assert "20.0\xa0MB" in page and "100.0\xa0MB" in page
+    assert "20.0\xa0MB" in page and "600.0\xa0MB" in page
 
 
 def test_the_pages_load_nothing_from_another_site(client):
@@ -73,7 +74,7 @@ def test_a_testimony_with_photos_is_stored_and_a_receipt_is_shown(client, photo)
     receipt = receipt_in(response)
     assert receipts.normalise(receipt) == receipt
     assert "Keep this receipt secret" in response.content.decode()
-    assert "It came with 2 photos." in response.content.decode()
+    assert "It came with 2 photos and videos." in response.content.decode()
     submission = Submission.objects.get()
     assert submission.account == "Men in masks took my neighbours at night."
     assert submission.happened_when == "7 March, night"
@@ -83,7 +84,7 @@ def test_a_testimony_with_photos_is_stored_and_a_receipt_is_shown(client, photo)
 
 
 def test_the_receipt_of_a_testimony_without_photos_says_so(client):
-    assert "It came with 0 photos." in submit(client).content.decode()
+    assert "It came with 0 photos and videos." in submit(client).content.decode()
 
 
 def test_the_receipt_itself_is_not_stored(client):
@@ -128,7 +129,7 @@ def test_a_pdf_named_jpg_is_refused_and_nothing_is_stored(client, settings):
     pdf = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
     response = submit(client, account="keep this text", images=[upload(pdf, "photo.jpg", "image/jpeg")])
     page = response.content.decode()
-    assert "File 1 is not a photo in a format we accept" in page
+    assert "File 1 is not a photo or video in a format we accept" in page
     assert "keep this text" in page
     assert not Submission.objects.exists()
     assert blobs.all_names() == []
@@ -158,7 +159,7 @@ def test_files_over_the_total_limit_are_refused(client, settings, photo):
 
 def test_more_than_ten_photos_are_refused(client):
     response = submit(client, images=[upload(png_bytes(), f"{n}.png") for n in range(11)])
-    assert "You chose 11 photos; the most you can send is 10." in response.content.decode()
+    assert "You chose 11 files; the most you can send is 10." in response.content.decode()
     assert not Submission.objects.exists()
     assert blobs.all_names() == []
 
@@ -256,7 +257,7 @@ def test_twelve_photos_get_the_forms_message_and_only_ten_are_ever_written(clien
     monkeypatch.setattr(blobs.BlobWriter, "__init__", counting_init)
     response = submit(client, account="kept", images=[upload(png_bytes(), f"{n}.png") for n in range(12)])
     assert response.status_code == 200
-    assert "You chose 12 photos; the most you can send is 10." in response.content.decode()
+    assert "You chose 12 files; the most you can send is 10." in response.content.decode()
     assert response.context["form"]["account"].value() == "kept"
     assert len(written) == 10
     assert blobs.all_names() == []
@@ -372,3 +373,57 @@ def test_stale_database_connections_are_replaced_after_an_outage():
 
     assert connection.settings_dict["CONN_HEALTH_CHECKS"] is True
     assert connection.settings_dict["CONN_MAX_AGE"] > 0  # persistent, hence the checks
+
+
+# --- Videos on the same form ---------------------------------------------------------------------
+
+
+def test_the_form_states_the_video_limits_in_plain_words(client, settings):
+    settings.INTAKE_MAX_VIDEO_BYTES = 500 * 1024 * 1024
+    settings.INTAKE_MAX_VIDEO_SECONDS = 30 * 60
+    settings.INTAKE_MAX_TOTAL_BYTES = 600 * 1024 * 1024
+    page = client.get(SUBMIT).content.decode()
+    assert "Photos and videos (optional)" in page
+    assert "Up to 10 photos and videos at a time." in page
+    assert "Photos (JPEG, PNG, WebP, GIF, TIFF, HEIC, AVIF): each at most 20.0\xa0MB." in page
+    assert "Videos (MP4, MOV, 3GP, WebM, MKV): each at most 500.0\xa0MB and 30 minutes long." in page
+    assert "All together at most 600.0\xa0MB." in page
+    assert f'data-max-video-bytes="{500 * 1024 * 1024}"' in page
+
+
+def test_a_video_over_its_limit_is_told_with_the_video_limit(settings):
+    from intake.uploads import SealedUpload
+    from intake.witness.forms import ImagesField
+
+    settings.INTAKE_MAX_VIDEO_BYTES = 50 * 1024 * 1024
+    video = SealedUpload(blob=None, size=51 * 1024 * 1024, head=b"", too_large=True, kind="video")
+    photo = SealedUpload(blob=None, size=21 * 1024 * 1024, head=b"", too_large=True, kind="photo")
+    with pytest.raises(ValidationError) as refused:
+        ImagesField().validate([photo, video])
+    assert refused.value.messages == [
+        "File 1 is larger than 20.0\xa0MB, the most for a photo.",
+        "File 2 is larger than 50.0\xa0MB, the most for a video.",
+    ]
+
+
+def test_the_status_page_names_each_refused_file_and_counts_photos_and_videos(client):
+    receipt = receipts.new_receipt()
+    submission = Submission.objects.create(receipt_digest=receipts.digest(receipts.normalise(receipt)), account="x")
+    Image.objects.create(submission=submission, position=0, state=Image.State.CLEAN, media_type="video/mp4")
+    Image.objects.create(
+        submission=submission,
+        position=1,
+        state=Image.State.FAILED,
+        refusal="too_large",
+        refusal_params={"megabytes": 500},
+    )
+    page = client.post(STATUS, {"receipt": receipt}).content.decode()
+    assert "Photos and videos received: <strong>2</strong>" in page
+    assert "Cleaned, ready for investigators: <strong>1</strong>" in page
+    assert re.search(r"File 2: [^<]+", page)
+
+
+def test_the_safety_page_says_voices_are_kept_and_what_is_removed_from_videos(client):
+    page = client.get(reverse("witness:safety")).content.decode()
+    assert "we keep the sound of a video, because it is evidence" in page
+    assert "From videos, we remove the place where they were filmed" in page

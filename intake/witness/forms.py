@@ -14,14 +14,27 @@ BROWSER_IMAGE_TYPES = frozenset(
     {"image/jpg", "image/pjpeg", "image/apng", "image/heic-sequence", "image/heif-sequence"}
 )
 NAME = "{name}"  # where photos.js puts a file's name in a message
+PHOTO_FORMATS = "JPEG, PNG, WebP, GIF, TIFF, HEIC, AVIF"
+VIDEO_FORMATS = "MP4, MOV, 3GP, WebM, MKV"
+
+
+def accepted_types() -> str:
+    """What the file input offers to choose (``accept``) and photos.js lets through: every type the
+    engine accepts by content, photos and videos, and the other names browsers give some of them."""
+    return ",".join(sorted(cleaning.ACCEPTED_MEDIA_TYPES | BROWSER_IMAGE_TYPES))
+
+
+def video_minutes() -> int:
+    return settings.INTAKE_MAX_VIDEO_SECONDS // 60
 
 
 class MultipleImageInput(forms.ClearableFileInput):
     """Carries the limits, and the messages that tell them in the page's language, for photos.js, which
-    checks the chosen photos before anything is sent. Without the script the server checks them."""
+    checks the chosen photos and videos before anything is sent. Without the script the server checks
+    them."""
 
     allow_multiple_selected = True
-    # Fewer photos than a send may carry, when a testimony has nearly all it can take (the answer form).
+    # Fewer files than a send may carry, when a testimony has nearly all it can take (the answer form).
     photos_left: int | None = None
 
     class Media:
@@ -29,46 +42,75 @@ class MultipleImageInput(forms.ClearableFileInput):
 
     def get_context(self, name, value, attrs):
         context = super().get_context(name, value, attrs)
+        context["widget"]["attrs"]["accept"] = accepted_types()
         context["widget"]["attrs"].update(photo_check_attributes(self.photos_left))
         return context
 
 
+def limits_text(photos_left: int | None = None, per_submission: int | None = None) -> str:
+    """The limits as the form states them beside its file input, in plain words."""
+    text = ngettext(
+        "Up to %(count)d photo or video at a time.",
+        "Up to %(count)d photos and videos at a time.",
+        settings.INTAKE_MAX_IMAGES,
+    ) % {"count": settings.INTAKE_MAX_IMAGES}
+    text += " " + _("Photos (%(formats)s): each at most %(size)s.") % {
+        "formats": PHOTO_FORMATS,
+        "size": filesizeformat(settings.INTAKE_MAX_IMAGE_BYTES),
+    }
+    text += " " + ngettext(
+        "Videos (%(formats)s): each at most %(size)s and %(minutes)d minute long.",
+        "Videos (%(formats)s): each at most %(size)s and %(minutes)d minutes long.",
+        video_minutes(),
+    ) % {"formats": VIDEO_FORMATS, "size": filesizeformat(settings.INTAKE_MAX_VIDEO_BYTES), "minutes": video_minutes()}
+    text += " " + _("All together at most %(total)s.") % {"total": filesizeformat(settings.INTAKE_MAX_TOTAL_BYTES)}
+    if per_submission is not None and photos_left is not None:
+        text += " " + _("A testimony can have %(limit)d files in all; you can add %(left)d more.") % {
+            "limit": per_submission,
+            "left": photos_left,
+        }
+    return text
+
+
 def photo_check_attributes(photos_left: int | None = None) -> dict[str, str]:
     """Read when the page is drawn, so that the limits are those in force and the words the witness's."""
-    limit, per_file = settings.INTAKE_MAX_IMAGES, filesizeformat(settings.INTAKE_MAX_IMAGE_BYTES)
+    limit = settings.INTAKE_MAX_IMAGES
     too_many = ngettext(
-        "You can send at most %(limit)d photo at once. Please choose fewer.",
-        "You can send at most %(limit)d photos at once. Please choose fewer.",
+        "You can send at most %(limit)d file at once. Please choose fewer.",
+        "You can send at most %(limit)d files at once. Please choose fewer.",
         limit,
     )
     if photos_left is not None and photos_left < limit:
         limit = photos_left
         too_many = ngettext(
-            "This testimony can take %(limit)d more photo. Please choose fewer.",
-            "This testimony can take %(limit)d more photos. Please choose fewer.",
+            "This testimony can take %(limit)d more file. Please choose fewer.",
+            "This testimony can take %(limit)d more files. Please choose fewer.",
             limit,
         )
     return {
         "data-max-count": str(limit),
         "data-max-bytes": str(settings.INTAKE_MAX_IMAGE_BYTES),
+        "data-max-video-bytes": str(settings.INTAKE_MAX_VIDEO_BYTES),
         "data-max-total-bytes": str(settings.INTAKE_MAX_TOTAL_BYTES),
-        "data-accept-types": ",".join(sorted(cleaning.ACCEPTED_MEDIA_TYPES | BROWSER_IMAGE_TYPES)),
+        "data-accept-types": accepted_types(),
         "data-message-too-many": too_many % {"limit": limit},
-        "data-message-too-large": _("“%(name)s” is larger than %(limit)s.") % {"name": NAME, "limit": per_file},
+        "data-message-too-large": _("“%(name)s” is larger than %(limit)s, the most for a photo.")
+        % {"name": NAME, "limit": filesizeformat(settings.INTAKE_MAX_IMAGE_BYTES)},
+        "data-message-video-too-large": _("“%(name)s” is larger than %(limit)s, the most for a video.")
+        % {"name": NAME, "limit": filesizeformat(settings.INTAKE_MAX_VIDEO_BYTES)},
         "data-message-empty": _("“%(name)s” is empty.") % {"name": NAME},
-        "data-message-not-accepted": _(
-            "“%(name)s” is not a photo in a format we accept (JPEG, PNG, WebP, GIF, TIFF, HEIC, AVIF)."
-        )
-        % {"name": NAME},
+        "data-message-not-accepted": _("“%(name)s” is not a photo or video in a format we accept (%(formats)s).")
+        % {"name": NAME, "formats": f"{PHOTO_FORMATS}, {VIDEO_FORMATS}"},
         "data-message-total": _("Together the files are larger than %(limit)s.")
         % {"limit": filesizeformat(settings.INTAKE_MAX_TOTAL_BYTES)},
     }
 
 
 class ImagesField(forms.Field):
-    """Up to INTAKE_MAX_IMAGES files, each judged by its content against the engine's allow-list."""
+    """Up to INTAKE_MAX_IMAGES photos and videos, each judged by its content against the engine's
+    allow-list, and its size against its kind's limit (intake.uploads)."""
 
-    widget = MultipleImageInput(attrs={"accept": "image/*"})
+    widget = MultipleImageInput()
 
     def to_python(self, value) -> list[SealedUpload]:
         if not value:
@@ -80,24 +122,29 @@ class ImagesField(forms.Field):
         if len(uploads) > settings.INTAKE_MAX_IMAGES:
             errors.append(
                 ngettext(
-                    "You chose %(count)d photo; the most you can send is %(limit)d.",
-                    "You chose %(count)d photos; the most you can send is %(limit)d.",
+                    "You chose %(count)d file; the most you can send is %(limit)d.",
+                    "You chose %(count)d files; the most you can send is %(limit)d.",
                     len(uploads),
                 )
                 % {"limit": settings.INTAKE_MAX_IMAGES, "count": len(uploads)}
             )
         for number, upload in enumerate(uploads, start=1):
-            if upload.too_large:
+            if upload.too_large and upload.kind == "video":
                 errors.append(
-                    _("File %(number)d is larger than %(limit)s.")
+                    _("File %(number)d is larger than %(limit)s, the most for a video.")
+                    % {"number": number, "limit": filesizeformat(settings.INTAKE_MAX_VIDEO_BYTES)}
+                )
+            elif upload.too_large:
+                errors.append(
+                    _("File %(number)d is larger than %(limit)s, the most for a photo.")
                     % {"number": number, "limit": filesizeformat(settings.INTAKE_MAX_IMAGE_BYTES)}
                 )
             elif upload.size == 0:
                 errors.append(_("File %(number)d is empty.") % {"number": number})
             elif cleaning.sniff(upload.head) not in cleaning.ACCEPTED_MEDIA_TYPES:
                 errors.append(
-                    _("File %(number)d is not a photo in a format we accept (JPEG, PNG, WebP, GIF, TIFF, HEIC, AVIF).")
-                    % {"number": number}
+                    _("File %(number)d is not a photo or video in a format we accept (%(formats)s).")
+                    % {"number": number, "formats": f"{PHOTO_FORMATS}, {VIDEO_FORMATS}"}
                 )
         if sum(upload.size for upload in uploads) > settings.INTAKE_MAX_TOTAL_BYTES:
             errors.append(
@@ -133,7 +180,7 @@ class TestimonyForm(forms.Form):
         max_length=500,
         widget=forms.TextInput(attrs={"dir": "auto", "autocomplete": "off"}),
     )
-    images = ImagesField(label=_("Photos (optional)"), required=False)
+    images = ImagesField(label=_("Photos and videos (optional)"), required=False)
 
 
 class ReceiptForm(forms.Form):
@@ -162,12 +209,12 @@ class ReplyForm(forms.Form):
         strip=True,
         widget=forms.Textarea(attrs={"rows": 8, "dir": "auto"}),
     )
-    images = ImagesField(label=_("Photos to add (optional)"), required=False)
+    images = ImagesField(label=_("Photos and videos to add (optional)"), required=False)
 
     def clean(self):
         data = super().clean()
         if not self.errors and not data.get("text") and not data.get("images"):
-            raise forms.ValidationError(_("Write an answer, or choose photos to add, or both."), code="empty")
+            raise forms.ValidationError(_("Write an answer, or choose photos or videos to add, or both."), code="empty")
         return data
 
 

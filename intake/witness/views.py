@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from intake import access, actions, body_guard, counters, floods, receipts, sent_forms
 from intake.models import Image, Message
 from intake.witness import language
-from intake.witness.forms import DraftForm, ReceiptForm, ReplyForm, TestimonyForm
+from intake.witness.forms import DraftForm, ReceiptForm, ReplyForm, TestimonyForm, limits_text
 
 REFUSALS = {
     body_guard.TOO_LARGE: (
@@ -135,6 +135,7 @@ def _form_page(request, form, token: str, *, refusal=None, switched=False, statu
         "language_form": "testimony",
         "refusal": refusal,
         "switched": switched,
+        "file_limits": limits_text(),
         **body_guard.limits(),
     }
     return render(request, "witness/submit.html", context, status=status)
@@ -401,7 +402,7 @@ def _refuse_past_limits(form, reason: str) -> None:
         limit = settings.INTAKE_MAX_IMAGES_PER_SUBMISSION
         form.add_error(
             "images",
-            _("A testimony can have at most %(limit)d photos in all. Choose fewer, or send a new testimony.")
+            _("A testimony can have at most %(limit)d files in all. Choose fewer, or send a new testimony.")
             % {"limit": limit},
         )
     else:
@@ -453,6 +454,7 @@ def _conversation(
             "refused": [image for image in images if image.state == Image.State.FAILED],
         },
         "photos_left": photos_left,
+        "file_limits": limits_text(photos_left, settings.INTAKE_MAX_IMAGES_PER_SUBMISSION),
         "max_images_per_submission": settings.INTAKE_MAX_IMAGES_PER_SUBMISSION,
         "max_reply_chars": settings.INTAKE_MAX_REPLY_CHARS,
         "access": getattr(request, "witness_access", None) or access.witness_access_token(submission),

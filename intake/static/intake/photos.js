@@ -1,8 +1,10 @@
-// The photo check (intake/witness/forms.py, MultipleImageInput): the chosen photos are checked against
-// the stated limits as soon as they are chosen, and a form that breaks one is not sent, so that a
-// witness on a slow link learns it before uploading, not after. The limits and the messages, in the
-// page's language, come from the input's data attributes. Without this script the server checks the
-// same limits; it checks them anyway, and judges each file by its content.
+// The photo check (intake/witness/forms.py, MultipleImageInput): the chosen photos and videos are checked
+// against the stated limits as soon as they are chosen, and a form that breaks one is not sent, so that
+// a witness on a slow link learns it before uploading, not after. The limits and the messages, in the
+// page's language, come from the input's data attributes. Each file is held to its kind's size limit, as
+// the browser names its type; one the browser cannot name is held to the larger limit. A video's length
+// is not checked here (that needs decoding it): the server checks it. Without this script the server
+// checks the same limits; it checks them anyway, and judges each file by its content.
 "use strict";
 
 (function () {
@@ -16,11 +18,19 @@
     if (files.length > Number(data.maxCount)) {
       found.push([data.messageTooMany, null]);
     }
+    const photoBytes = Number(data.maxBytes);
+    const videoBytes = Number(data.maxVideoBytes || data.maxBytes);
     let total = 0;
     files.forEach(function (file) {
       total += file.size;
-      if (file.size > Number(data.maxBytes)) {
+      const video = file.type.indexOf("video/") === 0;
+      const photo = file.type.indexOf("image/") === 0;
+      if (video && file.size > videoBytes) {
+        found.push([data.messageVideoTooLarge, file.name]);
+      } else if (photo && file.size > photoBytes) {
         found.push([data.messageTooLarge, file.name]);
+      } else if (!video && !photo && file.size > Math.max(photoBytes, videoBytes)) {
+        found.push([videoBytes > photoBytes ? data.messageVideoTooLarge : data.messageTooLarge, file.name]);
       } else if (file.size === 0) {
         found.push([data.messageEmpty, file.name]);
       } else if (file.type && accepted.indexOf(file.type) === -1) {
