@@ -6,9 +6,12 @@ limits are lowered in this process, where the live server runs as a thread."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.action_chains import ActionChains
@@ -269,3 +272,39 @@ def test_choosing_again_within_the_limits_clears_the_message(page, settings, tmp
     assert "has-errors" not in page.find(".field:has([name=images])").get_attribute("class")
     page.submit("form.testimony")
     assert Submission.objects.get().images.count() == 1
+
+
+def _clip(tmp_path) -> str:
+    path = tmp_path / "VID_20260307_234109.mp4"
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10:duration=1",
+         "-c:v", "libx264", "-pix_fmt", "yuv420p", str(path)],
+        check=True,
+    )  # fmt: skip
+    return str(path)
+
+
+def test_a_video_is_held_to_the_video_limit_not_the_photo_limit(page, settings, tmp_path):
+    clip = _clip(tmp_path)
+    size = os.path.getsize(clip)
+    settings.INTAKE_MAX_IMAGE_BYTES = size - 1  # too large for a photo, within a video's limit: goes
+    settings.INTAKE_MAX_VIDEO_BYTES = size + 1
+    page.open("/")
+    page.find("[name=account]").send_keys(ACCOUNT)
+    page.find("[name=images]").send_keys(clip)
+    assert not page.find_all("#id_images_error li")
+
+    settings.INTAKE_MAX_VIDEO_BYTES = size - 1  # now too large for a video as well: named as a video
+    page.open("/")
+    page.find("[name=account]").send_keys(ACCOUNT)
+    page.find("[name=images]").send_keys(clip)
+    if page.javascript:
+        field = page.find("[name=images]")
+        expected = field.get_attribute("data-message-video-too-large").replace("{name}", Path(clip).name)
+        _held_back_before_upload(page, expected)
+        page.check("submit-video-check")
+    else:
+        page.submit("form.testimony")  # the server says the same, after the upload
+        assert page.find("#id_images_error").is_displayed()
+        page.check("submit-video-check-server")
+    _nothing_stored(settings)
