@@ -562,6 +562,7 @@ def hostile_set(folder: Path) -> dict[str, bytes]:
     plain = videos.plain_mp4(folder).read_bytes()
     faststart = videos.plain_mp4(folder, "faststart.mp4", faststart=True).read_bytes()
     mkv = videos.matroska(folder).read_bytes()
+    live = videos.live_webm(folder).read_bytes()
     return {
         "cut in the media data": videos.cut_in_mdat(faststart),
         "cut in the movie box": videos.cut_in_moov(plain),
@@ -573,6 +574,8 @@ def hostile_set(folder: Path) -> dict[str, bytes]:
         "an empty media data box": videos.with_empty_mdat(faststart),
         "a duration of 136 years": videos.with_duration(plain, 2**32 - 1),
         "matroska cut in half": mkv[: len(mkv) // 2],
+        # No duration, a segment of unknown size: only the last cluster's own size shows the cut.
+        "a webm written as a stream, cut at 90%": live[: len(live) * 9 // 10],
         "a zip after the movie": videos.polyglot_zip(plain),
         "html and pdf in a free box": videos.polyglot_free_box(faststart),
     }
@@ -611,6 +614,7 @@ REFUSED_AS = {
     "an empty media data box": {"truncated", "malformed", "no_streams"},
     "a duration of 136 years": {"too_long"},
     "matroska cut in half": {"truncated", "malformed"},
+    "a webm written as a stream, cut at 90%": {"truncated", "malformed"},
 }
 
 
