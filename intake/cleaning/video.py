@@ -52,6 +52,8 @@ MAX_TOP_LEVEL_BOXES = 1000
 MAX_BOXES = 100_000
 #: Matroska's header elements before the first cluster (track list, tags, attachments' headers).
 MAX_EBML_HEADER_BYTES = 16 * 1024 * 1024
+#: Elements from the first cluster on: a block of picture or sound each, 30 minutes at 240 a second.
+MAX_MATROSKA_ELEMENTS = 2_000_000
 POSTER_LONG_SIDE = 1280
 #: Packets read to find the first picture for the poster.
 POSTER_PACKETS = 600
@@ -390,7 +392,8 @@ def _matroska_inventory(file: BinaryIO, size: int) -> _Inventory:
         for inner, body, stop in _elements(file, start, end):
             if inner == _CLUSTER:
                 clusters += 1
-                break  # the headers come first; the clusters hold the media
+                found.removed |= _matroska_media(file, body, end)  # from inside the first cluster on
+                break
             read += stop - body
             if read > MAX_EBML_HEADER_BYTES:
                 raise Refused(Reason.MALFORMED, format="Matroska")
@@ -422,6 +425,42 @@ def _matroska_inventory(file: BinaryIO, size: int) -> _Inventory:
     if duration != duration or duration < 0:  # NaN or negative: nothing a camera writes
         raise Refused(Reason.MALFORMED, format="Matroska")
     found.duration_seconds = duration * scale / 1e9
+    return found
+
+
+def _matroska_media(file: BinaryIO, start: int, end: int) -> set[str]:
+    """Walk every element from the first cluster to the end of the segment, headers only.
+
+    A block cut off (a file copied or uploaded only in part) declares more bytes than remain, and is
+    refused as truncated: a WebM written as a stream says nothing of its length up front, so this is
+    the only way to know. A cluster of unknown size (written live) is walked into: its blocks follow
+    its header. Tags, attachments and chapters written after the media are reported."""
+    found: set[str] = set()
+    position, count = start, 0
+    while position < end:
+        count += 1
+        if count > MAX_MATROSKA_ELEMENTS:
+            raise Refused(Reason.MALFORMED, format="Matroska")
+        file.seek(position)
+        element = _vint(file, keep_marker=True)
+        size = _vint(file, keep_marker=False)
+        if element is None or size is None:
+            raise Refused(Reason.TRUNCATED, format="Matroska")
+        body = file.tell()
+        if size == _UNKNOWN_SIZE:
+            if element != _CLUSTER:
+                raise Refused(Reason.MALFORMED, format="Matroska")
+            position = body  # into the cluster: its blocks follow
+            continue
+        if body + size > end:
+            raise Refused(Reason.TRUNCATED, format="Matroska")
+        if element == _CLUSTER:
+            position = body  # into the cluster, so that a block cut off inside it is seen
+            continue
+        found |= {_ATTACHMENTS: {labels.COVER_ART}, _CHAPTERS: {labels.CHAPTERS}, _TAGS: {labels.DESCRIPTION}}.get(
+            element, set()
+        )
+        position = body + size
     return found
 
 
@@ -783,32 +822,31 @@ def _verify_movie(file: BinaryIO, moov: _Box) -> None:
 # --- A copy to watch ------------------------------------------------------------------------------
 
 VIEWING_LONG_SIDE = 1280
+VIEWING_TIME_BASE = Fraction(1, 90000)
 
 
 def viewing_copy(clean: BinaryIO) -> BinaryIO:
     """An MP4 that every current browser plays (H.264 and AAC, at most 1280 pixels on its long side),
     for a clean file they cannot: HEVC, AMR sound, a MOV, 3GP or Matroska container. The clean file
-    stays the evidence; this copy is only for watching. Picture and sound that browsers already play are
-    copied as they are, and only what they cannot play is re-encoded."""
+    stays the evidence; this copy is only for watching. Picture and sound that browsers already play
+    are copied as they are, and only what they cannot play is re-encoded."""
+    source = _as_file(clean)
+    rotation = _first_rotation(source)
     output = memfile("viewing")
     try:
-        with av.open(_path(_as_file(clean))) as container:
-            video = next(
-                (s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic), None
-            )
+        with av.open(_path(source)) as container:
+            pictures = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+            video = pictures[0] if pictures else None
             audio = container.streams.audio[0] if container.streams.audio else None
-            with av.open(
-                _path(output), "w", format="mp4", options={"fflags": "+bitexact", "movflags": "+faststart"}
-            ) as copy:
+            options = {"fflags": "+bitexact", "movflags": "+faststart"}
+            with av.open(_path(output), "w", format="mp4", options=options) as copy:
                 plans = {}
                 if video is not None:
-                    plans[video.index] = _video_plan(copy, video)
+                    plans[video.index] = _video_plan(copy, video, rotation)
                 if audio is not None:
                     plans[audio.index] = _audio_plan(copy, audio)
-                streams = [s for s in (video, audio) if s is not None]
-                for packet in container.demux(streams):
-                    plan = plans[packet.stream.index]
-                    plan(packet)
+                for packet in container.demux([s for s in (video, audio) if s is not None]):
+                    plans[packet.stream.index](packet)
                 for plan in plans.values():
                     plan(None)
     except BaseException:
@@ -818,27 +856,41 @@ def viewing_copy(clean: BinaryIO) -> BinaryIO:
     return output
 
 
-def _video_plan(copy, video):
-    if video.codec_context.name in BROWSER_VIDEO_CODECS - {"av1"} and video.codec_context.name == "h264":
+def _first_rotation(source: BinaryIO) -> int:
+    """The display rotation of the first picture, known before the copy's header is written."""
+    with av.open(_path(source)) as container:
+        if not container.streams.video:
+            return 0
+        for count, frame in enumerate(container.decode(container.streams.video[0])):
+            return int(frame.rotation or 0) if count < POSTER_PACKETS else 0
+    return 0
+
+
+def _video_plan(copy, video, rotation: int):
+    if video.codec_context.name == "h264":
         return _copying(copy, video)
-    out = copy.add_stream("libx264", rate=video.guessed_rate or 30)
+    out = copy.add_stream("libx264", rate=30)
     width, height = video.codec_context.width, video.codec_context.height
     scale = min(1.0, VIEWING_LONG_SIDE / max(width, height, 1))
     out.width, out.height = (max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2))
     out.pix_fmt = "yuv420p"
-    out.options = {"preset": "veryfast", "crf": "23"}
-    turned = {"done": False}
+    out.codec_context.time_base = VIEWING_TIME_BASE
+    out.options = {"preset": "superfast", "crf": "23"}
+    if rotation:
+        out.set_display_rotation(rotation)
+    last = [-1]
 
     def plan(packet):
-        frames = packet.decode() if packet is not None else []
-        for frame in frames:
-            if not turned["done"]:
-                if frame.rotation:
-                    out.set_display_rotation(frame.rotation)
-                turned["done"] = True
-            frame = frame.reformat(width=out.width, height=out.height, format="yuv420p")
-            frame.pts = None
-            copy.mux(out.encode(frame))
+        for frame in packet.decode() if packet is not None else ():
+            if frame.time is None:
+                continue
+            pts = round(frame.time / VIEWING_TIME_BASE)
+            if pts <= last[0]:  # a frame out of order or repeated: browsers need rising times
+                continue
+            last[0] = pts
+            picture = frame.reformat(width=out.width, height=out.height, format="yuv420p")
+            picture.pts, picture.time_base = pts, VIEWING_TIME_BASE
+            copy.mux(out.encode(picture))
         if packet is None:
             copy.mux(out.encode(None))
 
@@ -850,12 +902,13 @@ def _audio_plan(copy, audio):
         return _copying(copy, audio)
     out = copy.add_stream("aac", rate=48000)
     resampler = av.AudioResampler(format="fltp", layout="stereo", rate=48000)
+    samples = [0]
 
     def plan(packet):
-        frames = packet.decode() if packet is not None else [None]
-        for frame in frames:
+        for frame in packet.decode() if packet is not None else [None]:
             for resampled in resampler.resample(frame):
-                resampled.pts = None
+                resampled.pts, resampled.time_base = samples[0], Fraction(1, 48000)
+                samples[0] += resampled.samples
                 copy.mux(out.encode(resampled))
         if packet is None:
             copy.mux(out.encode(None))
