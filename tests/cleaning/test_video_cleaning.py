@@ -10,6 +10,7 @@ Hostile files are refused with a reason's code, in a child process held to 1 GiB
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
 import json
 import re
@@ -447,6 +448,14 @@ def test_an_upright_clip_gets_no_rotation(cleaned):
     assert rotation(cleaned("android.mp4").path) == 0
 
 
+@pytest.mark.parametrize("name", ["android.mp4", "clip.mkv"])
+def test_cleaning_the_same_clip_twice_gives_the_same_file(clips, cleaned, name):
+    """The recorded SHA-256 can be checked again by anyone who holds the original."""
+    with open(clips[name], "rb") as source:
+        again = clean_media(source)
+    assert again.sha256 == cleaned(name).sha256
+
+
 @pytest.mark.parametrize("name", FAMILIES)
 def test_what_the_reviewer_is_told_about_the_clip(clips, cleaned, name):
     output = cleaned(name)
@@ -454,6 +463,7 @@ def test_what_the_reviewer_is_told_about_the_clip(clips, cleaned, name):
         assert (output.width, output.height) == videos.SIZE
     assert abs(output.duration_seconds - videos.SECONDS) < 0.2
     assert output.size == output.path.stat().st_size
+    assert output.sha256 == hashlib.sha256(output.path.read_bytes()).hexdigest()
     assert output.poster and output.poster[:3] == b"\xff\xd8\xff"
     poster = PILImage.open(io.BytesIO(output.poster))
     assert poster.size == (output.width, output.height)  # turned as the clip plays
@@ -574,6 +584,8 @@ def hostile_set(folder: Path) -> dict[str, bytes]:
         "an empty media data box": videos.with_empty_mdat(faststart),
         "a duration of 136 years": videos.with_duration(plain, 2**32 - 1),
         "matroska cut in half": mkv[: len(mkv) // 2],
+        "matroska declaring 31 years": videos.matroska_with_duration(mkv, 1e12),
+        "matroska with a hundred tracks": videos.matroska_with_tracks(folder, 100),
         # No duration, a segment of unknown size: only the last cluster's own size shows the cut.
         "a webm written as a stream, cut at 90%": live[: len(live) * 9 // 10],
         "a zip after the movie": videos.polyglot_zip(plain),
@@ -615,6 +627,8 @@ REFUSED_AS = {
     "a duration of 136 years": {"too_long"},
     "matroska cut in half": {"truncated", "malformed"},
     "a webm written as a stream, cut at 90%": {"truncated", "malformed"},
+    "matroska declaring 31 years": {"too_long"},
+    "matroska with a hundred tracks": {"too_many_tracks"},
 }
 
 

@@ -711,6 +711,21 @@ def with_duration(data: bytes, seconds: int) -> bytes:
     return bytes(out)
 
 
+def matroska_with_duration(data: bytes, milliseconds: float) -> bytes:
+    """The segment's Duration (an 8-byte float, in the default millisecond scale) set to ``milliseconds``."""
+    at = data.index(b"\x44\x89\x88") + 3
+    return data[:at] + struct.pack(">d", milliseconds) + data[at + 8 :]
+
+
+def matroska_with_tracks(folder: Path, count: int) -> bytes:
+    """A Matroska file whose sound is copied into ``count`` tracks."""
+    sound = folder / "sound.mka"
+    ffmpeg(*SOUND, *AAC, sound)
+    path = folder / f"tracks-{count}.mkv"
+    ffmpeg(*PICTURE, "-i", sound, "-map", "0:v", *(["-map", "1:a"] * (count - 1)), *H264, "-c:a", "copy", path)
+    return path.read_bytes()
+
+
 def zip_archive() -> bytes:
     import zipfile
 
