@@ -518,6 +518,29 @@ def test_the_removed_kinds_are_named(cleaned):
     assert missing == {}
 
 
+def test_a_camera_clip_with_24_bit_sound_keeps_it(tmp_path):
+    clip = videos.camera_mov(tmp_path)
+    with open(clip, "rb") as source:
+        result = clean_media(source)
+    output = tmp_path / f"clean.{result.extension}"
+    output.write_bytes(result.data)
+    assert packet_hashes(output) == packet_hashes(clip)
+    assert leaks_in_tags(exiftool_tags(output)) == []
+
+
+def test_a_second_sound_track_in_another_codec_does_not_cost_the_witness_the_clip(tmp_path):
+    """Beside the stereo AAC track, a second rendering of the sound in a codec off the list: the clip is
+    cleaned, with the AAC track copied exactly (the other one kept as it is, or dropped and reported)."""
+    clip = videos.camera_mov(tmp_path, second_sound="pcm_s24le")
+    with open(clip, "rb") as source:
+        result = clean_media(source)
+    output = tmp_path / f"clean.{result.extension}"
+    output.write_bytes(result.data)
+    before, after = packet_hashes(clip), packet_hashes(output)
+    assert after in (before, before[:2])
+    assert leaks_in_tags(exiftool_tags(output)) == []
+
+
 # --- Limits ----------------------------------------------------------------------------------------
 
 

@@ -626,6 +626,22 @@ def fragmented_mp4(folder: Path) -> Path:
     return path
 
 
+def camera_mov(folder: Path, second_sound: str | None = None) -> Path:
+    """A camera's MOV with 24-bit PCM sound (as cameras that record uncompressed sound write it), or,
+    with ``second_sound``, an AAC track and a second track of the same sound in that codec (as phones
+    that record spatial sound add one beside the stereo track)."""
+    name = f"camera-{second_sound or 'lpcm'}.mov"
+    path = folder / name
+    sound = ["-f", "lavfi", "-i", f"sine=sample_rate=48000:duration={SECONDS}"]
+    if second_sound:
+        tracks = ["-map", "0:v", "-map", "1:a", "-map", "1:a", "-c:a:0", "aac", "-c:a:1", second_sound]
+    else:
+        tracks = ["-c:a", "pcm_s24le"]
+    ffmpeg(*PICTURE, *sound, *H264, *tracks, "-f", "mov", "-metadata", f"creation_time={TAKEN}", path)
+    exiftool_write(path, f"-Keys:Make={MAKE}")
+    return path
+
+
 def plain_mp4(folder: Path, name: str = "plain.mp4", seconds: int = SECONDS, faststart: bool = False) -> Path:
     """H.264 + AAC and nothing else: the base of the hostile files."""
     path = folder / name
