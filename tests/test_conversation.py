@@ -611,7 +611,7 @@ def test_a_closed_testimony_takes_no_answer_and_says_so(client, testimony, recei
     testimony.save(update_fields=["status"])
     response = answer(client, page, text="One more thing.", images=[upload(photo)])
     body = response.content.decode()
-    assert "Work on this testimony is finished: it takes no more answers or photos." in body
+    assert "Work on this testimony is finished: it takes no more answers, photos or videos." in body
     assert not Message.objects.exists()
     assert blobs.all_names() == [testimony.images.get().clean_blob]
     closed = open_testimony(client, receipt).content.decode()
@@ -698,8 +698,8 @@ def test_an_answer_too_large_is_read_no_further_than_its_text_which_comes_back(c
     head = head.replace(b'name="happened_when"', b'name="access"').replace(
         b'name="access"\r\n\r\n', f'name="access"\r\n\r\n{token}'.encode()
     )
-    body = EndlessBody(head, 600 * MB)
-    response = post_stream(client, REPLY, body, 600 * MB)
+    body = EndlessBody(head, 2000 * MB)
+    response = post_stream(client, REPLY, body, 2000 * MB)
     assert response.status_code == 413
     page = response.content.decode()
     assert "Your answer was not received" in page and "Men in masks took my neighbours" in page

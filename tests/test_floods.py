@@ -712,5 +712,5 @@ def test_slow_uploads_hold_no_more_than_their_slots_pages_answer_and_nothing_is_
     photo = camera_jpeg()
     body = form_body(photo, token)
     answer = server.exchange(post_head(SUBMIT, cookie, len(body)) + body)
-    assert status_of(answer) == 200 and b"It came with 1 photo." in answer
+    assert status_of(answer) == 200 and b"It came with 1 photo or video." in answer
     assert Submission.objects.count() == 1

@@ -152,7 +152,7 @@ class ImagesField(forms.Field):
                 % {"limit": filesizeformat(settings.INTAKE_MAX_TOTAL_BYTES)}
             )
         if not errors and any(upload.blob is None for upload in uploads):
-            errors.append(_("A file was not received completely. Please choose your photos again."))
+            errors.append(_("A file was not received completely. Please choose your photos and videos again."))
         if errors:
             raise forms.ValidationError(errors)
 
@@ -224,7 +224,7 @@ class DraftForm(forms.Form):
 
     draft = forms.CharField(
         label=_("Your answer, not sent yet"),
-        help_text=_("Kept here while you type your receipt. Your photos must be chosen again."),
+        help_text=_("Kept here while you type your receipt. Your photos and videos must be chosen again."),
         required=False,
         max_length=settings.INTAKE_MAX_REPLY_CHARS,
         strip=False,

@@ -22,21 +22,21 @@ REFUSALS = {
         413,
         _(
             "Your testimony was not received: it is larger than we can accept. Nothing was stored. "
-            "What you wrote is below. Choose fewer or smaller photos, and send it again."
+            "What you wrote is below. Choose fewer or smaller files, and send it again."
         ),
     ),
     body_guard.CUT_OFF: (
         400,
         _(
             "Your testimony did not arrive whole: the connection was interrupted. Nothing was stored. "
-            "What arrived of your text is below. Check it, choose your photos again, and send it again."
+            "What arrived of your text is below. Check it, choose your photos and videos again, and send it again."
         ),
     ),
     body_guard.TOO_SLOW: (
         400,
         _(
             "Your testimony did not arrive whole: the connection was too slow. Nothing was stored. What "
-            "arrived of your text is below. Check it, and send it again, with fewer photos if you can."
+            "arrived of your text is below. Check it, and send it again, with fewer or smaller files if you can."
         ),
     ),
     floods.SUBMISSIONS_BUSY: (
@@ -68,7 +68,7 @@ DATABASE_ERRORS = (DatabaseError, InterfaceError)
 
 OUT_OF_DATE = _(
     "Your testimony was not sent: the page was out of date. Nothing was stored. What you wrote is below: "
-    "check it, choose your photos again, and send it again."
+    "check it, choose your photos and videos again, and send it again."
 )
 
 
@@ -156,7 +156,7 @@ def _refused(request, refusal: str, token: str):
 
 FORM_EXPIRED = _(
     "For your safety, the form expired or could not be checked. Nothing was stored. What you wrote is "
-    "below: choose your photos again, and send it again."
+    "below: choose your photos and videos again, and send it again."
 )
 
 
@@ -272,21 +272,21 @@ REPLY_REFUSALS = {
         413,
         _(
             "Your answer was not received: it is larger than we can accept. Nothing was stored. What you "
-            "wrote is below. Choose fewer or smaller photos, and send it again."
+            "wrote is below. Choose fewer or smaller files, and send it again."
         ),
     ),
     body_guard.CUT_OFF: (
         400,
         _(
             "Your answer did not arrive whole: the connection was interrupted. Nothing was stored. What "
-            "arrived of your text is below. Check it, choose your photos again, and send it again."
+            "arrived of your text is below. Check it, choose your photos and videos again, and send it again."
         ),
     ),
     body_guard.TOO_SLOW: (
         400,
         _(
             "Your answer did not arrive whole: the connection was too slow. Nothing was stored. What "
-            "arrived of your text is below. Check it, and send it again, with fewer photos if you can."
+            "arrived of your text is below. Check it, and send it again, with fewer or smaller files if you can."
         ),
     ),
     floods.SUBMISSIONS_BUSY: (
@@ -306,11 +306,11 @@ REPLY_REFUSALS = {
     ),
     "no_form_token": (
         400,
-        _("Your answer was not sent yet: please choose your photos again, if any, and send it once more."),
+        _("Your answer was not sent yet: please choose your photos and videos again, if any, and send it once more."),
     ),
 }
 REPLY_LIMITS = {
-    actions.ReplyRefused.CLOSED: _("Work on this testimony is finished: it takes no more answers or photos."),
+    actions.ReplyRefused.CLOSED: _("Work on this testimony is finished: it takes no more answers, photos or videos."),
     actions.ReplyRefused.TOO_MANY_MESSAGES: _(
         "This testimony has had as many answers as it can take. You can send a new testimony instead."
     ),
