@@ -222,6 +222,7 @@ PLANTED = {
         "UserData:LocationInformation",
         "UserData:Make",
         "UserData:Model",
+        "Keys:AndroidVersion",
         "XMP-dc:Creator",
         "ItemList:CoverArt",
         "ItemList:Comment",

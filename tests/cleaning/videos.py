@@ -24,6 +24,7 @@ from PIL import Image
 MAKE = "MarkerMake-Kestrel"
 MODEL = "MarkerModel-K7"
 SOFTWARE = "MarkerSoft-14.2"
+ANDROID_VERSION = "MarkerAndroid-14"
 XMP_CREATOR = "MarkerXMP-Creator"
 XMP_TOOL = "MarkerXMP-Tool"
 HANDLER = "MarkerHandler-Cam"
@@ -58,6 +59,7 @@ SECRETS: tuple[bytes, ...] = (
     MAKE.encode(),
     MODEL.encode(),
     SOFTWARE.encode(),
+    ANDROID_VERSION.encode(),
     XMP_CREATOR.encode(),
     XMP_TOOL.encode(),
     HANDLER.encode(),
@@ -393,6 +395,7 @@ def android_mp4(folder: Path) -> Path:
         "-UserData:GPSCoordinates=" + ", ".join(XYZ_AT),
         f"-UserData:Make={MAKE}",
         f"-UserData:Model={MODEL}",
+        f"-Keys:AndroidVersion={ANDROID_VERSION}",  # com.android.version, as Android's MediaMuxer writes
         f"-XMP-dc:Creator={XMP_CREATOR}",
         f"-XMP-xmp:CreatorTool={XMP_TOOL}",
     )
