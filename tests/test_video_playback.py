@@ -321,3 +321,14 @@ def test_the_page_lets_its_players_load_our_own_files_only(reviewer_client, vide
     response = reviewer_client.get(reverse("review:submission", args=[video.submission_id]))
     assert "media-src 'self'" in response["Content-Security-Policy"]
     assert "media-src" not in reviewer_client.get(reverse("review:queue"))["Content-Security-Policy"]
+
+
+def test_the_poster_is_audited_as_a_view_of_the_video(reviewer_client, reviewer, video):
+    reviewer_client.get(reverse("review:poster", args=[video.pk]))
+    [event] = AuditEvent.objects.filter(action=AuditEvent.Action.VIEWED_IMAGE, actor=reviewer)
+    assert event.detail == {"image": 1, "sha256": video.sha256}
+
+
+def test_the_queue_counts_files_not_photos(reviewer_client, video):
+    page = reviewer_client.get(reverse("review:queue")).content.decode()
+    assert "<th>Files</th>" in page
