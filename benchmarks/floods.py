@@ -10,7 +10,7 @@ Starts gunicorn as `make run` does (its own data folder, SQLite, the default lim
   and how many testimonies the cut-off trickles left stored (should be 0);
 - memory: resident memory of the gunicorn processes idle, then at the peak of M concurrent status
   look-ups; reported as a ratio, with how many look-ups were answered and how many were told "busy";
-- a 600 MB body: how many bytes the server took before it answered, with a declared Content-Length
+- a 2 GB body: how many bytes the server took before it answered, with a declared Content-Length
   and with one that lies (declares little, sends more).
 
 Not a test: it takes about two minutes and its numbers depend on the machine.
@@ -263,8 +263,8 @@ def main() -> None:
             )
 
             for declared, send, label in (
-                (600 * 1024 * 1024, 600 * 1024 * 1024, "600 MB body, declared"),
-                (10 * 1024 * 1024, 600 * 1024 * 1024, "600 MB body, declared as 10 MB"),
+                (2000 * 1024 * 1024, 2000 * 1024 * 1024, "2 GB body, declared"),
+                (10 * 1024 * 1024, 2000 * 1024 * 1024, "2 GB body, declared as 10 MB"),
             ):
                 taken = huge_body(cookie, token, declared, send)
                 print(f"{label}: {taken / 1024 / 1024:.1f} MB taken before the answer ({taken / send:.1%} of it)")

@@ -62,7 +62,7 @@ REFUSALS: dict[str, Promise] = {
         "tracks",
     ),
     Reason.TOO_MANY_SAMPLES: _(
-        "The video's file declares more frames and sound samples than a video of its length can hold:"
+        "The video's file declares %(samples)s frames and sound samples, more than the %(limit)s we accept:"
         " it is damaged or built to harm."
     ),
     Reason.NO_STREAMS: _("The video's file holds neither picture nor sound."),
@@ -120,7 +120,7 @@ KINDS: dict[str, Promise] = {
     labels.SUBTITLES: _("subtitle tracks"),
     labels.TIMECODE: _("timecode track"),
     labels.COVER_ART: _("cover art and attachments"),
-    labels.CHAPTERS: _("chapters"),
+    labels.CHAPTERS: _("chapter titles"),
     labels.OTHER: _("other metadata"),
 }
 

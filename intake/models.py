@@ -25,7 +25,7 @@ from django.utils.translation import pgettext_lazy
 from django_otp.models import Device, TimestampMixin
 from django_otp.oath import TOTP
 
-from intake import cleaning_text
+from intake import cleaning, cleaning_text
 from intake.fields import EncryptedTextField
 
 
@@ -200,9 +200,8 @@ class Image(models.Model):
 
     @property
     def extension(self) -> str:
-        return {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/gif": "gif"}.get(
-            self.media_type, "bin"
-        )
+        """The clean file's extension, as the engine names its type ("bin" for a file not cleaned)."""
+        return cleaning.extension_for(self.media_type) if self.media_type in cleaning.OUTPUT_MEDIA_TYPES else "bin"
 
 
 class Note(models.Model):

@@ -22,6 +22,11 @@ EXAMPLES: dict[Reason, dict] = {
     Reason.TRUNCATED: {"format": "JPEG"},
     Reason.MALFORMED: {"format": "PNG"},
     Reason.DAMAGED: {},
+    Reason.TOO_LONG: {"minutes": 30},
+    Reason.TOO_MANY_TRACKS: {"tracks": 10000, "limit": 64},
+    Reason.TOO_MANY_SAMPLES: {"samples": 1000000000, "limit": 5000000},
+    Reason.NO_STREAMS: {},
+    Reason.UNSUPPORTED_CODEC: {"format": "prores"},
     Reason.CANNOT_CLEAN_SAFELY: {},
     Reason.STOPPED_CLEANING: {"attempts": 3},
     Reason.UPLOAD_MISSING: {},
@@ -96,7 +101,7 @@ def test_an_image_says_why_it_was_refused_only_when_it_was():
     lost = Image(state=Image.State.FAILED)  # refused before codes, with nothing recognisable kept
     with translation.override("en"):
         assert refused.refusal_text == (
-            "The photo's file is incomplete (GIF): it may not have finished copying or downloading."
+            "The file is incomplete (GIF): it may not have finished copying or downloading."
         )
         assert clean.refusal_text == "" and Image().refusal_text == ""
         assert lost.refusal_text == GENERIC

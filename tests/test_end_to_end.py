@@ -83,12 +83,14 @@ def test_a_camera_photo_reaches_the_reviewer_with_nothing_identifying_and_the_ri
     for leak in ("GPSLatitude", "SerialNumber", "MakerNote", "ThumbnailImage", "WitnessPhone", "WP-9", "2026:03:07"):
         assert leak not in found, leak
     assert CAMERA_SERIAL.encode() not in served and b"WitnessPhone" not in served and MARKER not in served
-    assert tags.get("IFD0:Orientation") in (None, "Horizontal (normal)")
+    # The turn is kept as the one tag left (decision 7): the scans are copied, not turned.
+    assert tags.get("IFD0:Orientation") == "Rotate 90 CW"
+    assert [key for key in tags if key.startswith(("IFD0:", "ExifIFD:"))] == ["IFD0:Orientation"], found
     assert {labels.GPS, labels.SERIAL, labels.MAKER_NOTES, labels.THUMBNAIL} <= set(photo.removed)
 
-    # What a browser showed before is what it shows now: orientation applied to the pixels.
+    # What a browser showed before is what it shows now, as browsers honour the tag.
     expected = ImageOps.exif_transpose(PILImage.open(io.BytesIO(original)))
-    shown = PILImage.open(io.BytesIO(served))
+    shown = ImageOps.exif_transpose(PILImage.open(io.BytesIO(served)))
     assert shown.size == expected.size == (320, 480)
     for fx, fy in ((0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75)):
         assert close(colour_at(shown, fx, fy), colour_at(expected, fx, fy)), (fx, fy)

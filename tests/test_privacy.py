@@ -247,7 +247,7 @@ def test_the_real_server_writes_nothing_of_refused_requests_and_the_operator_see
     at_start = server.output.read_text()  # what it wrote starting up (a missing static folder, say)
     answers = [
         server.exchange(post_head(SUBMIT, "csrftoken=planted", 10) + b"account=xx"),
-        server.exchange(post_head("/status/", cookie, 600 * 1024 * 1024)),
+        server.exchange(post_head("/status/", cookie, 2000 * 1024 * 1024)),
         server.exchange(b"GET / HTTP/1.1\r\nHost: phish.example\r\nConnection: close\r\n\r\n"),
         server.exchange(b"GET /no-such-page/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"),
     ]
