@@ -542,6 +542,26 @@ def test_a_second_sound_track_in_another_codec_does_not_cost_the_witness_the_cli
     assert leaks_in_tags(exiftool_tags(output)) == []
 
 
+@pytest.mark.parametrize("start_ms", [500, 1000])
+def test_a_trimmed_clip_is_cleaned_and_still_starts_where_the_trim_starts(tmp_path, start_ms):
+    """An editor's trim without re-encoding is an edit list; the samples before it stay in the file.
+    The clean file plays from the same picture, for the same time (what was cut stays cut)."""
+    whole = videos.plain_mp4(tmp_path, seconds=3)
+    clip = tmp_path / "trimmed.mp4"
+    clip.write_bytes(videos.trimmed(whole.read_bytes(), start_ms, 3000 - start_ms))
+    with open(clip, "rb") as source:
+        result = clean_media(source)
+    output = tmp_path / "clean.mp4"
+    output.write_bytes(result.data)
+    played = float(ffprobe(clip)["format"]["duration"])
+    assert abs(float(ffprobe(output)["format"]["duration"]) - played) < 0.1
+    assert abs(result.duration_seconds - played) < 0.1
+    first = first_frame_as_played(output)
+    assert difference(first, first_frame_as_played(clip)) < 3
+    assert difference(first, first_frame_as_played(whole)) > 10  # the test can tell the trim
+    assert packet_hashes(output) == packet_hashes(clip)
+
+
 # --- Limits ----------------------------------------------------------------------------------------
 
 

@@ -685,6 +685,21 @@ def cut_in_moov(data: bytes) -> bytes:
     return data[: (moov.start + moov.end) // 2]
 
 
+def trimmed(data: bytes, start_ms: int, length_ms: int) -> bytes:
+    """The clip as an editor trims it without re-encoding: the edit lists of the video and audio tracks
+    start ``start_ms`` into their media (plain_mp4's timescales: 15360 for H.264, 16000 for AAC)."""
+    out = bytearray(data)
+    video, audio = find_all(data, b"moov", b"trak", b"edts", b"elst")
+    struct.pack_into(">II", out, video.body + 8, length_ms, 15360 * start_ms // 1000)
+    priming = struct.unpack_from(">I", data, audio.body + 12)[0]
+    struct.pack_into(">II", out, audio.body + 8, length_ms, priming + 16 * start_ms)
+    # The movie and its tracks last as long as the edit (the movie's timescale is 1000).
+    struct.pack_into(">I", out, find(data, b"moov", b"mvhd").body + 16, length_ms)
+    for tkhd in find_all(data, b"moov", b"trak", b"tkhd"):
+        struct.pack_into(">I", out, tkhd.body + 20, length_ms)
+    return bytes(out)
+
+
 def with_samples_declared(data: bytes, count: int) -> bytes:
     """The video track's ``stsz`` says ``count`` samples of one byte each, in 30 bytes."""
     stsz = find(data, b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stsz")
