@@ -113,6 +113,8 @@ PICTURE = ["-f", "lavfi", "-i", f"testsrc2=size={SIZE[0]}x{SIZE[1]}:rate={RATE}:
 SOUND = ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=16000:duration={SECONDS}"]
 H264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", str(RATE)]
 AAC = ["-c:a", "aac", "-b:a", "32k"]
+#: As phones encode: with B-frames, so that decoding order and display order differ.
+H264_B_FRAMES = ["-c:v", "libx264", "-preset", "veryfast", "-bf", "2", "-pix_fmt", "yuv420p", "-g", str(RATE)]
 
 
 def srt(folder: Path) -> Path:
@@ -428,7 +430,7 @@ def pixel_mp4(folder: Path) -> Path:
     return path
 
 
-def iphone_mov(folder: Path, name: str = "iphone.mov", video: tuple[str, ...] = tuple(H264)) -> Path:
+def iphone_mov(folder: Path, name: str = "iphone.mov", video: tuple[str, ...] = tuple(H264_B_FRAMES)) -> Path:
     """An iPhone's MOV: the place, make, model and software as QuickTime Keys and as UserData."""
     path = folder / name
     ffmpeg(
