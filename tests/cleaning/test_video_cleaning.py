@@ -24,7 +24,7 @@ import pytest
 from PIL import Image as PILImage
 
 from intake.cleaning import Refused, labels
-from intake.cleaning.api import clean_media
+from intake.cleaning.api import ACCEPTED_MEDIA_TYPES, OUTPUT_MEDIA_TYPES, clean_media, sniff
 from intake.cleaning.contract import Limits
 from intake.cleaning.reasons import Reason
 
@@ -273,6 +273,13 @@ def test_each_clip_carries_what_the_tests_look_for(clips, name):
     data = clips[name].read_bytes()
     assert any(marker in data for marker in videos.SECRETS)
     assert leaks_in_tags(exiftool_tags(clips[name]))
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_each_clip_is_accepted_by_its_content_and_comes_out_in_a_type_we_serve(clips, cleaned, name):
+    with open(clips[name], "rb") as source:
+        assert sniff(source.read(8192)) in ACCEPTED_MEDIA_TYPES
+    assert cleaned(name).media_type in OUTPUT_MEDIA_TYPES
 
 
 # --- What comes out --------------------------------------------------------------------------------
@@ -596,7 +603,7 @@ import json, re, resource, sys, time
 resource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))
 sys.path.insert(0, {root!r})
 from intake.cleaning import Refused
-from intake.cleaning.api import clean_media
+from intake.cleaning.api import ACCEPTED_MEDIA_TYPES, OUTPUT_MEDIA_TYPES, clean_media, sniff
 
 def status(field):
     with open("/proc/self/status") as f:
