@@ -42,7 +42,7 @@ MP4_FAMILY = (
     "portrait.mov",
     "clip.3gp",
 )
-MATROSKA_FAMILY = ("clip.mkv", "clip.webm", "live.webm")
+MATROSKA_FAMILY = ("clip.mkv", "clip.webm", "live.webm", "vorbis.webm")
 FAMILIES = MP4_FAMILY + MATROSKA_FAMILY
 
 
@@ -262,6 +262,7 @@ PLANTED = {
     ),
     "clip.webm": ("Matroska:Location", "Matroska:Make", "Matroska:DateTimeOriginal"),
     "live.webm": ("Matroska:Location", "Matroska:Make", "Matroska:DateTimeOriginal"),
+    "vorbis.webm": ("Track2:CodecID",),
     "fragmented.mp4": ("UserData:LocationInformation", "ItemList:Comment", "QuickTime:CreateDate"),
 }
 

@@ -41,6 +41,7 @@ COVER = b"MarkerCover-Art-55"
 ATTACHMENT = b"MarkerAttachment-cover"
 POLYGLOT = b"MarkerPolyglot-payload"
 CHAPTER = "MarkerChapter-Baniyas-road"
+VORBIS_COMMENT = "MarkerVorbisComment"
 
 #: Coordinates, each written one way only, so a reader's report says which place survived.
 XYZ_AT = ("35.1234", "35.5678")
@@ -76,6 +77,7 @@ SECRETS: tuple[bytes, ...] = (
     ATTACHMENT,
     POLYGLOT,
     CHAPTER.encode(),
+    VORBIS_COMMENT.encode(),
     XYZ.encode(),
     ISO6709.encode(),
     LOCI.encode(),
@@ -647,6 +649,29 @@ def camera_mov(folder: Path, second_sound: str | None = None) -> Path:
     return path
 
 
+def vorbis_webm(folder: Path) -> Path:
+    """A WebM whose Vorbis sound carries a comment with the place in its codec header (the codec's own
+    tags, inside the track's CodecPrivate), written in place of the encoder's vendor string and tag."""
+    path = folder / "vorbis.webm"
+    sound = ["-f", "lavfi", "-i", f"sine=sample_rate=48000:duration={SECONDS}"]
+    vp9 = ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "200k"]
+    ffmpeg(*PICTURE, *sound, *vp9, "-c:a", "libvorbis", path)
+    data = path.read_bytes()
+    start = data.index(b"\x03vorbis") + 7
+    vendor = struct.unpack_from("<I", data, start)[0]
+    at = start + 4 + vendor
+    count = struct.unpack_from("<I", data, at)[0]
+    at += 4
+    for _ in range(count):
+        at += 4 + struct.unpack_from("<I", data, at)[0]
+    room = at - start - 4 - 1 - 4 - 4  # what is left for one comment after a one-letter vendor
+    comment = f"LOCATION={LOCI};{VORBIS_COMMENT}".ljust(room, "-").encode()
+    block = struct.pack("<I", 1) + b"x" + struct.pack("<II", 1, len(comment)) + comment
+    assert len(block) == at - start
+    path.write_bytes(data[:start] + block + data[at:])
+    return path
+
+
 def plain_mp4(folder: Path, name: str = "plain.mp4", seconds: int = SECONDS, faststart: bool = False) -> Path:
     """H.264 + AAC and nothing else: the base of the hostile files."""
     path = folder / name
@@ -669,6 +694,7 @@ FAMILIES = {
     "clip.mkv": matroska,
     "clip.webm": webm,
     "live.webm": live_webm,
+    "vorbis.webm": vorbis_webm,
     "fragmented.mp4": fragmented_mp4,
 }
 
