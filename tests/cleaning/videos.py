@@ -390,6 +390,8 @@ def android_mp4(folder: Path) -> Path:
         f"comment={COMMENT}",
         "-metadata:s:v:0",
         f"handler_name={HANDLER}",
+        "-metadata:s:a:0",
+        "language=ara",  # the language a phone is set to says something of its owner
         "-timecode",
         TIMECODE,
         path,
