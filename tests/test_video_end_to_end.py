@@ -12,6 +12,7 @@ import subprocess
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils.html import escape
 
 from intake import blobs
 from intake.cleaning import labels
@@ -45,14 +46,18 @@ def test_a_phone_video_with_gps_reaches_the_reviewer_clean_and_playable(worker, 
         {
             **form_token(),
             "account": "Filmed from the roof.",
-            "images": [SimpleUploadedFile("VID_20250307_101112.mp4", sent, "video/mp4")],
+            "images": [
+                SimpleUploadedFile("VID_20250307_101112.mp4", sent, "video/mp4"),
+                SimpleUploadedFile("VID_2.mp4", videos.cut_in_moov(sent), "video/mp4"),
+            ],
         },
     )
     assert response.status_code == 200 and "Keep this receipt secret" in response.content.decode()
     wait_until(all_cleaned, timeout=120, message="the worker to clean the video")
 
-    clip = Image.objects.get()
+    clip, cut = Image.objects.order_by("position")
     assert clip.state == Image.State.CLEAN, (clip.refusal, clip.refusal_params)
+    assert cut.state == Image.State.FAILED and cut.refusal == "truncated" and cut.original_blob == ""
     assert clip.media_type == "video/mp4" and clip.original_blob == ""
     assert {labels.GPS, labels.CAMERA, labels.DATES} <= set(clip.removed)
     # The plaintext never reached a disk: not in the worker's temporary folder, nor in the blobs.
@@ -67,6 +72,7 @@ def test_a_phone_video_with_gps_reaches_the_reviewer_clean_and_playable(worker, 
     submission = Submission.objects.get()
     page = client.get(reverse("review:submission", args=[submission.pk])).content.decode()
     assert reverse("review:image", args=[clip.pk]) in page
+    assert escape(cut.refusal_text) in page
     served = body(client.get(reverse("review:image", args=[clip.pk])))
     assert hashlib.sha256(served).hexdigest() == clip.sha256
     downloaded = tmp_path / "downloaded.mp4"
