@@ -37,6 +37,7 @@ MP4_FAMILY = (
     "samsung.mp4",
     "gopro.mp4",
     "pixel.mp4",
+    "fragmented.mp4",
     "iphone.mov",
     "iphone-hevc.mov",
     "portrait.mov",
@@ -103,6 +104,7 @@ def cleaned(clips, tmp_path_factory):
 EXIFTOOL_LINE = re.compile(r"^\[([^\]]+)\]\s+(\S+)\s*: ?(.*)$")
 
 
+# Cached by path: every file these read is written once, under a name of its own.
 @functools.cache
 def exiftool_tags(path: Path) -> list[tuple[str, str, str]]:
     """(group, tag, value) for every tag ExifTool finds, embedded documents and duplicates included."""
