@@ -571,6 +571,17 @@ def test_a_trimmed_clip_is_cleaned_and_still_starts_where_the_trim_starts(tmp_pa
     assert packet_hashes(output) == packet_hashes(clip)
 
 
+def test_a_dashcam_clip_keeps_both_cameras(tmp_path):
+    """Every picture is evidence: the rear camera's track is not dropped as if it were telemetry."""
+    clip = videos.two_cameras_mp4(tmp_path)
+    with open(clip, "rb") as source:
+        result = clean_media(source)
+    output = tmp_path / f"clean.{result.extension}"
+    output.write_bytes(result.data)
+    assert [kind for kind, _ in packet_hashes(clip)] == ["v", "v", "a"]
+    assert packet_hashes(output) == packet_hashes(clip)
+
+
 # --- Limits ----------------------------------------------------------------------------------------
 
 

@@ -674,6 +674,14 @@ def vorbis_webm(folder: Path) -> Path:
     return path
 
 
+def two_cameras_mp4(folder: Path) -> Path:
+    """A dashcam's MP4 with the front and the rear camera as two video tracks, and sound."""
+    path = folder / "dashcam.mp4"
+    rear = ["-f", "lavfi", "-i", f"testsrc=size=160x120:rate={RATE}:duration={SECONDS}"]
+    ffmpeg(*PICTURE, *rear, *SOUND, "-map", "0:v", "-map", "1:v", "-map", "2:a", *H264, *AAC, path)
+    return path
+
+
 def plain_mp4(folder: Path, name: str = "plain.mp4", seconds: int = SECONDS, faststart: bool = False) -> Path:
     """H.264 + AAC and nothing else: the base of the hostile files."""
     path = folder / name
