@@ -636,15 +636,17 @@ def _remux(
             removed |= _metadata_labels(container.metadata)
             for stream in container.streams:
                 removed |= _metadata_labels(stream.metadata, stream_tags=True)
-            video, audio = _kept_streams(container, removed)
-            kept = ([video] if video is not None else []) + audio
+            pictures, audio = _kept_streams(container, removed)
+            kept = [*pictures, *audio]
+            video = pictures[0] if pictures else None  # the one the poster, size and viewing copy come from
             options = {"fflags": "+bitexact"}
             if muxer in ("mp4", "mov", "3gp"):
                 options["movflags"] = "+faststart"  # the index first: a browser can play while loading
             with av.open(_path(output), "w", format=muxer, options=options) as clean:
                 copies = {stream.index: _copy_of(clean, stream) for stream in kept}
                 copied_seconds = _copy_packets(container, kept, copies, declared, family)
-            playable = muxer in ("mp4", "webm") and _browser_plays(video, audio)
+            plays = all(_browser_plays(picture, audio) for picture in pictures or [None])
+            playable = muxer in ("mp4", "webm") and plays
             duration = _duration(container, declared) or copied_seconds
             width = video.codec_context.width if video is not None else 0
             height = video.codec_context.height if video is not None else 0
@@ -686,25 +688,82 @@ def _copy_of(output, stream):
     tag = stream.codec_context.codec_tag
     if tag in _KEPT_CODEC_TAGS:
         copy.codec_context.codec_tag = tag
+    if stream.codec_context.name == "vorbis":
+        copy.codec_context.extradata = _vorbis_headers_without_comments(stream.codec_context.extradata)
+    elif stream.codec_context.name == "flac":
+        copy.codec_context.extradata = _flac_stream_info_only(stream.codec_context.extradata)
     copy.metadata.clear()
     return copy
 
 
+#: A Vorbis comment header with no vendor string and no comments (the Vorbis I specification, 5.2).
+_EMPTY_VORBIS_COMMENTS = b"\x03vorbis" + bytes(8) + b"\x01"
+
+
+def _vorbis_headers_without_comments(extradata: bytes | None) -> bytes:
+    """Vorbis keeps its three headers in the codec's private data, Xiph-laced; the second is a comment
+    block of free tags (LOCATION=, DATE=, an encoder's name). It is replaced by an empty one; the
+    identification and setup headers, which the decoder needs, are kept as they are."""
+    data = extradata or b""
+    if not data or data[0] != 2:
+        raise Refused(Reason.MALFORMED, format="Vorbis")
+    sizes, position = [], 1
+    for _ in range(2):
+        size = 0
+        while position < len(data) and data[position] == 255:
+            size += 255
+            position += 1
+        if position >= len(data):
+            raise Refused(Reason.MALFORMED, format="Vorbis")
+        size += data[position]
+        position += 1
+        sizes.append(size)
+    identification = data[position : position + sizes[0]]
+    setup = data[position + sizes[0] + sizes[1] :]
+    if not identification.startswith(b"\x01vorbis") or not setup.startswith(b"\x05vorbis"):
+        raise Refused(Reason.MALFORMED, format="Vorbis")
+    return (
+        bytes([2])
+        + _xiph_lace(len(identification))
+        + _xiph_lace(len(_EMPTY_VORBIS_COMMENTS))
+        + (identification + _EMPTY_VORBIS_COMMENTS + setup)
+    )
+
+
+def _xiph_lace(size: int) -> bytes:
+    return b"\xff" * (size // 255) + bytes([size % 255])
+
+
+def _flac_stream_info_only(extradata: bytes | None) -> bytes:
+    """FLAC's private data is its metadata blocks: STREAMINFO, which the decoder needs, and others that
+    may carry tags or a picture (VORBIS_COMMENT, PICTURE). Only STREAMINFO is kept, marked last."""
+    data = extradata or b""
+    body = data[4:] if data.startswith(b"fLaC") else data
+    if len(body) == 34:  # STREAMINFO alone, without its block header, as FFmpeg keeps it
+        return body
+    if len(body) < 38 or body[0] & 0x7F != 0:
+        raise Refused(Reason.MALFORMED, format="FLAC")
+    length = int.from_bytes(body[1:4], "big")
+    if length != 34:
+        raise Refused(Reason.MALFORMED, format="FLAC")
+    return body[4:38]
+
+
 def _kept_streams(container, removed: set[str]):
-    """The first video stream that is not a cover picture, and every audio stream; the rest is reported."""
-    video = None
-    audio = []
+    """The picture streams that are not cover pictures (a dashcam films with two cameras) and the sound
+    streams, in the file's order; what else the file holds is reported. Returns (pictures, sounds)."""
+    pictures, sounds = [], []
     for stream in container.streams:
         name = stream.codec_context.name if stream.codec_context else ""
         cover = stream.type == "video" and bool(stream.disposition & av.stream.Disposition.attached_pic)
-        if stream.type == "video" and not cover and video is None:
+        if stream.type == "video" and not cover:
             if name not in VIDEO_CODECS:
                 raise Refused(Reason.UNSUPPORTED_CODEC, format=name or "?")
-            video = stream
+            pictures.append(stream)
         elif stream.type == "audio":
             if name not in AUDIO_CODECS:
                 raise Refused(Reason.UNSUPPORTED_CODEC, format=name or "?")
-            audio.append(stream)
+            sounds.append(stream)
         elif cover or stream.type == "attachment":
             removed.add(labels.COVER_ART)
         elif stream.type == "subtitle":
@@ -713,9 +772,9 @@ def _kept_streams(container, removed: set[str]):
             removed.add(labels.TIMECODE)
         else:
             removed.add(labels.TELEMETRY)
-    if video is None and not audio:
+    if not pictures and not sounds:
         raise Refused(Reason.NO_STREAMS)
-    return video, audio
+    return pictures, sounds
 
 
 def _copy_packets(container, kept, copies, declared: Declared, family: str) -> float:
