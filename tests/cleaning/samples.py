@@ -6,10 +6,10 @@ in the output, independently of any parser.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import struct
 import zlib
-from pathlib import Path
 
 import piexif
 import pillow_heif
@@ -37,8 +37,68 @@ SECRETS = (
 )
 GPS_LATITUDE = ((50, 1), (27, 1), (1234, 100))
 
-#: Apple's Display P3 profile, exactly as iPhones write it into their photos (taken from one).
-DISPLAY_P3 = (Path(__file__).parent / "profiles" / "display-p3-apple.icc").read_bytes()
+
+def wide_gamut_profile(description: str = "Wide Gamut RGB (P3 primaries)") -> bytes:
+    """An ICC v4 display profile of our own, written field by field: Display P3's primaries and white.
+
+    The colorimetry is public (DCI-P3 primaries, D65 white, the sRGB tone curve, adapted to the D50
+    connection space with Bradford); the bytes are ours, not a copy of any vendor's profile. It is
+    wider than sRGB, so the engine converts it unless its digest is on the standard list.
+    """
+
+    def fixed(*values: float) -> bytes:  # s15Fixed16Number
+        return b"".join(struct.pack(">i", round(v * 65536)) for v in values)
+
+    def xyz(x: float, y: float, z: float) -> bytes:
+        return b"XYZ \0\0\0\0" + fixed(x, y, z)
+
+    def mluc(text: str) -> bytes:
+        encoded = text.encode("utf-16-be")
+        return b"mluc\0\0\0\0" + struct.pack(">II2s2sII", 1, 12, b"en", b"US", len(encoded), 28) + encoded
+
+    srgb_curve = b"para\0\0\0\0" + struct.pack(">HH", 3, 0) + fixed(2.4, 1 / 1.055, 0.055 / 1.055, 1 / 12.92, 0.04045)
+    tags = [
+        (b"desc", mluc(description)),
+        (b"cprt", mluc("No copyright, use freely")),
+        (b"wtpt", xyz(0.9642, 1.0, 0.8249)),  # D50: a v4 display profile's media white is the PCS's
+        (b"rXYZ", xyz(0.5151, 0.2412, -0.0011)),
+        (b"gXYZ", xyz(0.2920, 0.6922, 0.0419)),
+        (b"bXYZ", xyz(0.1571, 0.0666, 0.7841)),
+        (b"rTRC", srgb_curve),
+        (b"gTRC", srgb_curve),
+        (b"bTRC", srgb_curve),
+        # Bradford, D65 to D50: the display's own white is D65.
+        (b"chad", b"sf32\0\0\0\0" + fixed(1.0479, 0.0229, -0.0502, 0.0296, 0.9904, -0.0171, -0.0092, 0.0151, 0.7519)),
+    ]
+    table = struct.pack(">I", len(tags))
+    body = b""
+    offsets: dict[bytes, int] = {}  # identical elements (the three curves) are stored once, as profiles do
+    start = 128 + 4 + 12 * len(tags)
+    for signature, element in tags:
+        if element not in offsets:
+            offsets[element] = start + len(body)
+            body += element + bytes(-len(element) % 4)
+        table += struct.pack(">4sII", signature, offsets[element], len(element))
+    size = start + len(body)
+    header = (
+        struct.pack(">I4sI4s4s4s", size, b"\0\0\0\0", 0x04300000, b"mntr", b"RGB ", b"XYZ ")
+        + struct.pack(">6H", 2026, 1, 1, 0, 0, 0)
+        + b"acsp"
+        + bytes(4 + 4 + 4 + 4 + 8)  # platform, flags, manufacturer, model, attributes
+        + struct.pack(">I", 0)  # rendering intent: perceptual
+        + fixed(0.9642, 1.0, 0.8249)  # the PCS illuminant, D50
+        + bytes(4)  # creator
+    )
+    profile = bytearray(header + bytes(16 + 28) + table + body)
+    assert len(profile) == size and len(header) == 84
+    # Profile ID: MD5 of the profile with its flags, rendering intent and ID fields zeroed (they are).
+    profile[84:100] = hashlib.md5(profile, usedforsecurity=False).digest()
+    return bytes(profile)
+
+
+#: A wide-gamut profile of our own with Display P3's primaries (not Apple's bytes): it stands for a
+#: standard profile when a test puts its digest on ``icc.STANDARD_PROFILES``.
+WIDE_GAMUT = wide_gamut_profile()
 
 QUADRANTS = ((230, 30, 30), (30, 200, 30), (30, 30, 230), (240, 240, 40))
 
