@@ -20,6 +20,7 @@ from intake.models import Image, Submission
 from tests.cleaning import videos
 from tests.cleaning.test_video_cleaning import decode_errors, exiftool_tags, ffprobe, leaks_in_tags, packet_hashes
 from tests.conftest import form_token, log_in, wait_until
+from tests.test_encryption_at_rest import all_database_bytes
 
 pytestmark = pytest.mark.worker
 
@@ -67,12 +68,14 @@ def test_a_phone_video_with_gps_reaches_the_reviewer_clean_and_playable(worker, 
     on_disk += b"".join(blobs.path_of(name).read_bytes() for name in blobs.all_names())
     for secret in (videos.MAKE.encode(), videos.XYZ.encode(), videos.SUBTITLE.encode(), b"Filmed from the roof"):
         assert secret not in on_disk
+    # The phone's file name says when the clip was filmed: it is kept nowhere.
+    assert b"20250307" not in all_database_bytes() + on_disk + worker.log_path.read_bytes()
 
     log_in(client, reviewer)
     submission = Submission.objects.get()
     page = client.get(reverse("review:submission", args=[submission.pk])).content.decode()
     assert reverse("review:image", args=[clip.pk]) in page
-    assert escape(cut.refusal_text) in page
+    assert escape(cut.refusal_text) in page and "20250307" not in page
     served = body(client.get(reverse("review:image", args=[clip.pk])))
     assert hashlib.sha256(served).hexdigest() == clip.sha256
     downloaded = tmp_path / "downloaded.mp4"
