@@ -653,6 +653,8 @@ def hostile_set(folder: Path) -> dict[str, bytes]:
         "cut in the movie box, headers first": videos.cut_in_moov(faststart),
         "a billion samples declared": videos.with_samples_declared(plain, 10**9),
         "a sample of 2 GB declared": videos.with_sample_size(faststart, 2**31 - 1),
+        "a chunk past the end of the file": videos.with_chunk_at(faststart, 0x7FFF0000),
+        "a chunk in the movie box": videos.with_chunk_at(faststart, videos.find(faststart, b"moov").start),
         "a hundred tracks": videos.with_tracks(plain, 100),
         "ten thousand tracks": videos.with_tracks(plain, 10_000),
         "an empty media data box": videos.with_empty_mdat(faststart),
@@ -692,6 +694,10 @@ REFUSED_AS = {
     "cut in the movie box, headers first": {"truncated", "malformed"},
     "a billion samples declared": {"too_many_samples"},
     "a sample of 2 GB declared": {"truncated", "malformed"},
+    # Most of the picture would be lost without a word: the clean file must never be less than the clip.
+    "a chunk past the end of the file": {"truncated", "malformed"},
+    # The headers read as picture: no camera writes media outside its media data boxes.
+    "a chunk in the movie box": {"truncated", "malformed"},
     "a hundred tracks": {"too_many_tracks"},
     # Refused by the walk of the boxes before the guard counts the tracks: "malformed" is a fair name too.
     "ten thousand tracks": {"too_many_tracks", "malformed"},

@@ -746,6 +746,14 @@ def with_samples_declared(data: bytes, count: int) -> bytes:
     return bytes(out)
 
 
+def with_chunk_at(data: bytes, offset: int, chunk: int = 3) -> bytes:
+    """The video track's ``chunk``-th chunk said to be at ``offset`` (past the end, or in the headers)."""
+    stco = find(data, b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stco")
+    out = bytearray(data)
+    struct.pack_into(">I", out, stco.body + 8 + 4 * chunk, offset)
+    return bytes(out)
+
+
 def with_sample_size(data: bytes, size: int) -> bytes:
     """The first sample of the video track declared ``size`` bytes long."""
     stsz = find(data, b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stsz")
