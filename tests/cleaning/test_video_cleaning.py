@@ -659,6 +659,7 @@ def hostile_set(folder: Path) -> dict[str, bytes]:
         "ten thousand tracks": videos.with_tracks(plain, 10_000),
         "an empty media data box": videos.with_empty_mdat(faststart),
         "a duration of 136 years": videos.with_duration(plain, 2**32 - 1),
+        "sample times adding up to 38 hours": videos.with_sample_delta(plain, 2**31 - 1),
         "matroska cut in half": mkv[: len(mkv) // 2],
         "matroska declaring 31 years": videos.matroska_with_duration(mkv, 1e12),
         "matroska with a hundred tracks": videos.matroska_with_tracks(folder, 100),
@@ -703,6 +704,8 @@ REFUSED_AS = {
     "ten thousand tracks": {"too_many_tracks", "malformed"},
     "an empty media data box": {"truncated", "malformed", "no_streams"},
     "a duration of 136 years": {"too_long"},
+    # The headers say 2 s; the sample table, 38 hours: the clean file would play for 38 hours.
+    "sample times adding up to 38 hours": {"too_long", "malformed"},
     "matroska cut in half": {"truncated", "malformed"},
     "a webm written as a stream, cut at 90%": {"truncated", "malformed"},
     "matroska declaring 31 years": {"too_long"},

@@ -754,6 +754,14 @@ def with_chunk_at(data: bytes, offset: int, chunk: int = 3) -> bytes:
     return bytes(out)
 
 
+def with_sample_delta(data: bytes, delta: int) -> bytes:
+    """The video track's time-to-sample table gives each sample ``delta`` ticks, whatever the headers say."""
+    stts = find(data, b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stts")
+    out = bytearray(data)
+    struct.pack_into(">I", out, stts.body + 12, delta)
+    return bytes(out)
+
+
 def with_sample_size(data: bytes, size: int) -> bytes:
     """The first sample of the video track declared ``size`` bytes long."""
     stsz = find(data, b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stsz")
