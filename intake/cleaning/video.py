@@ -137,6 +137,8 @@ class _Inventory:
     removed: set[str] = field(default_factory=set)
     sample_bytes: int = 0  # what the sample tables say the media data holds
     media_bytes: int = 0  # what the media data boxes hold
+    media: list[tuple[int, int]] = field(default_factory=list)  # where each media data box's payload lies
+    chunk_offsets: list[int] = field(default_factory=list)  # where the sample tables say media starts
 
 
 def _boxes(file: BinaryIO, start: int, end: int) -> Iterator[_Box]:
@@ -199,6 +201,7 @@ def _bmff_inventory(file: BinaryIO, size: int) -> _Inventory:
             moov = box
         elif box.kind == b"mdat":
             media_bytes += box.end - box.body
+            found.media.append((box.body, box.end))
         elif box.kind == b"uuid":
             found.removed.add(_uuid_label(file, box))
         elif box.kind == b"meta":
@@ -218,6 +221,10 @@ def _bmff_inventory(file: BinaryIO, size: int) -> _Inventory:
     _walk_moov(io.BytesIO(body), found)
     found.media_bytes = media_bytes
     return found
+
+
+def _in_media(offset: int, media: list[tuple[int, int]]) -> bool:
+    return any(start <= offset < end for start, end in media)
 
 
 def _uuid_label(file: BinaryIO, box: _Box) -> str:
@@ -258,7 +265,13 @@ def _walk_moov(moov: io.BytesIO, found: _Inventory) -> None:
             elif box.kind == b"mdhd":
                 timescale, duration, dated = _header_times(moov.read(min(box.end - box.body, 32)))
                 track["duration"] = duration / timescale if timescale else 0.0
+                track["timescale"] = timescale
                 found.removed |= {labels.DATES} if dated else set()
+            elif box.kind == b"stts":
+                # What the samples' own times add up to, which a player follows whatever the header says.
+                ticks = _sample_ticks(moov.read(box.end - box.body))
+                if track.get("timescale"):
+                    track["duration"] = max(track.get("duration", 0.0), ticks / track["timescale"])
             elif box.kind == b"tkhd":
                 payload = moov.read(box.end - box.body)
                 _, _, dated = _header_times(payload[:32])
@@ -270,6 +283,8 @@ def _walk_moov(moov: io.BytesIO, found: _Inventory) -> None:
                 track.setdefault("handler", moov.read(12)[8:12])
             elif box.kind == b"stsz":
                 found.samples += _sample_sizes(moov.read(box.end - box.body), found)
+            elif box.kind in (b"stco", b"co64"):
+                _chunk_offsets(moov.read(box.end - box.body), box.kind == b"co64", found)
             elif box.kind == b"stz2":
                 found.samples += struct.unpack(">I", moov.read(12)[8:12].rjust(4, b"\0"))[0]
             elif box.kind == b"meta":
@@ -298,6 +313,32 @@ def _sample_sizes(payload: bytes, found: _Inventory) -> int:
             table.byteswap()
         found.sample_bytes += sum(table)
     return count
+
+
+def _sample_ticks(payload: bytes) -> int:
+    """The sum of an ``stts`` box's sample durations, in its track's time scale."""
+    if len(payload) < 8:
+        raise Refused(Reason.MALFORMED, format="MP4")
+    count = struct.unpack(">I", payload[4:8])[0]
+    table = array.array("I", payload[8 : 8 + 8 * count])
+    if len(table) < 2 * count or count > MAX_SIZED_SAMPLES:
+        raise Refused(Reason.MALFORMED, format="MP4")
+    if sys.byteorder == "little":
+        table.byteswap()
+    return sum(table[i] * table[i + 1] for i in range(0, len(table), 2))
+
+
+def _chunk_offsets(payload: bytes, wide: bool, found: _Inventory) -> None:
+    """Where an ``stco`` (32-bit) or ``co64`` (64-bit) box says each chunk of media starts."""
+    if len(payload) < 8:
+        raise Refused(Reason.MALFORMED, format="MP4")
+    count = struct.unpack(">I", payload[4:8])[0]
+    table = array.array("Q" if wide else "I", payload[8 : 8 + (8 if wide else 4) * count])
+    if len(table) < count or count > MAX_SIZED_SAMPLES:
+        raise Refused(Reason.MALFORMED, format="MP4")
+    if sys.byteorder == "little":
+        table.byteswap()
+    found.chunk_offsets.extend(table)
 
 
 def _header_times(payload: bytes) -> tuple[int, int, bool]:
@@ -556,6 +597,9 @@ class _Family:
             # The sample tables name more bytes than the media data holds: the file was cut off. (Told
             # here, after the pipeline held the declared numbers against its limits.)
             raise Refused(Reason.TRUNCATED, format=self.name)
+        if any(not _in_media(offset, found.media) for offset in found.chunk_offsets):
+            # Media said to lie past the end of the file, or in the headers: no camera writes that.
+            raise Refused(Reason.MALFORMED, format=self.name)
         muxer, media_type = self.muxer(head)
         return _remux(file, muxer, media_type, self.extensions[media_type], declared, found)
 
