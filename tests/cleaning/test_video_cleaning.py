@@ -636,6 +636,8 @@ for path in sys.argv[1:]:
         outcome = {{"cleaned": True, "removed": list(result.removed)}}
     except Refused as refused:
         outcome = {{"code": str(refused.code), "params": {{k: str(v) for k, v in refused.params.items()}}}}
+    except MemoryError:
+        outcome = {{"memory_error": True}}
     outcome["seconds"] = time.monotonic() - started
     outcome["peak"] = status("VmHWM")
     print(json.dumps(outcome), flush=True)
@@ -659,6 +661,8 @@ def hostile_set(folder: Path) -> dict[str, bytes]:
         "ten thousand tracks": videos.with_tracks(plain, 10_000),
         "an empty media data box": videos.with_empty_mdat(faststart),
         "a duration of 136 years": videos.with_duration(plain, 2**32 - 1),
+        "a picture of 8192 by 8192": videos.big_picture_mp4(folder, 8192, 8192).read_bytes(),
+        "an 8K clip": videos.big_picture_mp4(folder, 7680, 4320).read_bytes(),
         "sample times adding up to 38 hours": videos.with_sample_delta(plain, 2**31 - 1),
         "matroska cut in half": mkv[: len(mkv) // 2],
         "matroska declaring 31 years": videos.matroska_with_duration(mkv, 1e12),
@@ -704,6 +708,8 @@ REFUSED_AS = {
     "ten thousand tracks": {"too_many_tracks", "malformed"},
     "an empty media data box": {"truncated", "malformed", "no_streams"},
     "a duration of 136 years": {"too_long"},
+    # 67 megapixels in a 200 KB file: beyond any phone (8K is 33), refused before the poster is decoded.
+    "a picture of 8192 by 8192": {"too_many_pixels"},
     # The headers say 2 s; the sample table, 38 hours: the clean file would play for 38 hours.
     "sample times adding up to 38 hours": {"too_long", "malformed"},
     "matroska cut in half": {"truncated", "malformed"},
@@ -720,6 +726,13 @@ def test_a_hostile_file_is_refused_with_a_reason_in_bounded_time_and_memory(host
     assert outcome.get("code") in REFUSED_AS[name], outcome
     assert outcome["code"] in {reason.value for reason in Reason}
     assert outcome["seconds"] < 5
+    assert outcome["peak"] < 512 * 1024**2
+
+
+def test_an_8k_phone_clip_is_cleaned_within_the_memory_limit(hostile):
+    """Phones record 8K (7680x4320): the poster of such a clip must not need more than the limit."""
+    outcome, _ = hostile["an 8K clip"]
+    assert outcome.get("cleaned"), outcome
     assert outcome["peak"] < 512 * 1024**2
 
 

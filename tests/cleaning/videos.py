@@ -682,6 +682,14 @@ def two_cameras_mp4(folder: Path) -> Path:
     return path
 
 
+def big_picture_mp4(folder: Path, width: int, height: int) -> Path:
+    """Two black frames of ``width`` x ``height`` and a little sound: tiny on disk, big once decoded."""
+    path = folder / f"picture-{width}x{height}.mp4"
+    picture = ["-f", "lavfi", "-i", f"color=black:size={width}x{height}:rate=10:duration=0.2"]
+    ffmpeg(*picture, "-f", "lavfi", "-i", "sine=duration=0.2", *H264, *AAC, path)
+    return path
+
+
 def plain_mp4(folder: Path, name: str = "plain.mp4", seconds: int = SECONDS, faststart: bool = False) -> Path:
     """H.264 + AAC and nothing else: the base of the hostile files."""
     path = folder / name
