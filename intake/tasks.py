@@ -19,6 +19,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init, worker_ready
 from celery.worker import state as worker_state
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connections
 from django.db.models import F, Q
@@ -36,6 +37,8 @@ MAX_ATTEMPTS = 3
 # With less than this free in the blob folder the worker does not start on a file: its result could not be
 # stored (a full disk), and parsing it only to find that out, every minute, would be wasted.
 STORAGE_FLOOR_BYTES = 1024 * 1024
+# A viewing copy whose making stopped the worker this many times is given up (the clean file stays).
+VIEWING_COPY_ATTEMPTS = 3
 # A blob folder that cannot be written is tried again after 2, 4, 8... seconds, never more than this apart.
 STORAGE_RETRY_MAX_SECONDS = 60
 
@@ -138,19 +141,37 @@ def _limits() -> cleaning.Limits:
 )
 def make_viewing_copy(image_id: str) -> None:
     """A copy of a clean video that browsers can play (intake.cleaning.video.viewing_copy). If it cannot
-    be made, reviewers still download the clean file; nothing is lost and the witness is not told."""
+    be made, reviewers still download the clean file; nothing is lost and the witness is not told.
+
+    A copy may take most of an hour, and the slow sweep enqueues every copy still due: a claim in the
+    cache keeps a second message from making the same copy at once, and a copy whose making killed the
+    worker (its message comes back) is given up after VIEWING_COPY_ATTEMPTS tries."""
     due = Image.objects.filter(pk=image_id, state=Image.State.CLEAN, viewing_blob="").exclude(viewing_media_type="")
     image = due.first()
     if image is None:
         return
+    claim, attempts = f"intake:viewing-copy:{image.pk}", f"intake:viewing-copy-attempts:{image.pk}"
+    if not cache.add(claim, 1, timeout=settings.INTAKE_VIEWING_COPY_TIME_LIMIT + 60):
+        return  # being made by another worker process, or by this one under another message
     try:
+        tries = (cache.get(attempts) or 0) + 1
+        cache.set(attempts, tries, timeout=24 * 3600)
+        if tries > VIEWING_COPY_ATTEMPTS:
+            _give_up_viewing_copy(image)
+            return
         with _plaintext_in_memory(image.clean_blob) as clean, video.viewing_copy(clean) as copy:
             actions.record_viewing_copy(image, copy)
     except (DatabaseError, blobs.StorageError):
         raise
     except Exception as error:  # noqa: BLE001 - a copy that cannot be made is given up, not retried for ever
         log.error("making a viewing copy failed with %s", type(error).__name__)
-        Image.objects.filter(pk=image.pk, viewing_blob="").update(viewing_media_type="")
+        _give_up_viewing_copy(image)
+    finally:
+        cache.delete(claim)
+
+
+def _give_up_viewing_copy(image: Image) -> None:
+    Image.objects.filter(pk=image.pk, viewing_blob="").update(viewing_media_type="")
 
 
 def _wait_for_storage(error: OSError) -> Exception:

@@ -415,3 +415,81 @@ def test_the_quick_sweep_does_not_add_to_a_queue_that_is_not_empty(pending, monk
     monkeypatch.setattr(tasks.clean_image, "delay", lambda image_id: queued.append(image_id))
     assert tasks.requeue_waiting({str(image.pk)}) == set() and queued == []
     assert tasks.clean_image.app.control.purge() == 1
+
+
+# --- Videos ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def hevc_clip(tmp_path_factory) -> bytes:
+    """An iPhone's HEVC MOV, which Chromium and Firefox do not play: it needs a viewing copy."""
+    from tests.cleaning import videos
+
+    return videos.hevc_mov(tmp_path_factory.mktemp("clips")).read_bytes()
+
+
+def ffprobe_streams(data: bytes, folder: Path) -> list[str]:
+    import json
+    import subprocess
+
+    path = folder / "probe"
+    path.write_bytes(data)
+    answer = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_streams", "-of", "json", str(path)], capture_output=True, check=True
+    )
+    return [stream["codec_name"] for stream in json.loads(answer.stdout)["streams"]]
+
+
+def test_a_video_browsers_cannot_play_gets_a_viewing_copy_and_stays_the_evidence(
+    pending, hevc_clip, django_capture_on_commit_callbacks, tmp_path, monkeypatch
+):
+    enqueued: list[str] = []
+    monkeypatch.setattr(tasks.actions, "enqueue_viewing_copy", enqueued.append)
+    image = pending(hevc_clip)
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.clean_image(str(image.pk))
+    image.refresh_from_db()
+    assert image.state == Image.State.CLEAN and image.media_type == "video/quicktime"
+    assert (image.viewing_media_type, image.viewing_blob) == ("video/mp4", "")  # due, not made yet
+    assert enqueued == [image.pk]
+    assert image.poster_blob and blobs.read(image.poster_blob)[:3] == b"\xff\xd8\xff"
+    assert image.duration_ms and image.width and image.height and image.size
+
+    tasks.make_viewing_copy(str(image.pk))
+    image.refresh_from_db()
+    assert ffprobe_streams(blobs.read(image.viewing_blob), tmp_path)[0] == "h264"
+    assert image.viewing_size == len(blobs.read(image.viewing_blob))
+    assert ffprobe_streams(blobs.read(image.clean_blob), tmp_path)[0] == "hevc"  # the evidence, untouched
+
+
+def test_a_viewing_copy_claimed_by_another_worker_is_not_made_twice(pending, hevc_clip, monkeypatch):
+    from django.core.cache import cache
+
+    image = pending(hevc_clip)
+    tasks.clean_image(str(image.pk))
+    cache.set(f"intake:viewing-copy:{image.pk}", 1)
+    try:
+        monkeypatch.setattr(tasks.video, "viewing_copy", lambda clean: pytest.fail("made twice"))
+        tasks.make_viewing_copy(str(image.pk))
+    finally:
+        cache.delete(f"intake:viewing-copy:{image.pk}")
+    image.refresh_from_db()
+    assert (image.viewing_media_type, image.viewing_blob) == ("video/mp4", "")  # still due
+
+
+def test_a_viewing_copy_that_stopped_the_worker_too_often_is_given_up_and_the_clean_file_stays(
+    pending, hevc_clip, monkeypatch
+):
+    from django.core.cache import cache
+
+    image = pending(hevc_clip)
+    tasks.clean_image(str(image.pk))
+    cache.set(f"intake:viewing-copy-attempts:{image.pk}", tasks.VIEWING_COPY_ATTEMPTS)
+    try:
+        monkeypatch.setattr(tasks.video, "viewing_copy", lambda clean: pytest.fail("tried again"))
+        tasks.make_viewing_copy(str(image.pk))
+    finally:
+        cache.delete(f"intake:viewing-copy-attempts:{image.pk}")
+    image.refresh_from_db()
+    assert (image.state, image.viewing_media_type, image.viewing_blob) == (Image.State.CLEAN, "", "")
+    assert blobs.exists(image.clean_blob)
