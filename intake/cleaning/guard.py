@@ -26,6 +26,8 @@ MAX_DECODE_PIXELS = 110_000_000
 #: Largest JPEG whose compressed data we copy (a 200-megapixel phone photo fits).
 MAX_JPEG_PIXELS = 210_000_000
 MAX_FRAMES = 1000
+#: Largest video picture: 8K UHD (7680x4320, 33 megapixels), which phones record, fits.
+MAX_VIDEO_PIXELS = 40_000_000
 #: Sum over all frames of an animation or pages of a document: bounds the time spent decoding.
 MAX_TOTAL_PIXELS = 500_000_000
 #: A phone writes two to six tracks (picture, sound, metadata, telemetry).
@@ -71,8 +73,8 @@ def _check_video(declared: Declared, limits: Limits) -> None:
     if declared.samples > MAX_SAMPLES:
         raise Refused(Reason.TOO_MANY_SAMPLES, samples=declared.samples, limit=MAX_SAMPLES)
     if declared.width or declared.height:
-        # The poster is the first frame, decoded at full size.
-        _check_dimensions(declared.width, declared.height, MAX_DECODE_PIXELS)
+        # The poster is the first frame, decoded at full size, by a decoder that keeps several frames.
+        _check_dimensions(declared.width, declared.height, MAX_VIDEO_PIXELS)
 
 
 def _check_dimensions(width: int, height: int, limit: int) -> None:

@@ -59,8 +59,8 @@ MAX_BOXES = 100_000
 MAX_SIZED_SAMPLES = 20_000_000
 #: Matroska's header elements before the first cluster (track list, tags, attachments' headers).
 MAX_EBML_HEADER_BYTES = 16 * 1024 * 1024
-#: Elements from the first cluster on: a block of picture or sound each, 30 minutes at 240 a second.
-MAX_MATROSKA_ELEMENTS = 2_000_000
+#: Elements from the first cluster on: a block of picture or sound each (150,000 to 500,000 in 30 minutes).
+MAX_MATROSKA_ELEMENTS = 1_000_000
 POSTER_LONG_SIDE = 1280
 #: Packets read to find the first picture for the poster.
 POSTER_PACKETS = 600
@@ -251,8 +251,9 @@ def _walk_moov(moov: io.BytesIO, found: _Inventory) -> None:
                 label = _HANDLER_LABELS.get(inner.get("handler", b""))
                 if inner.get("handler") not in (b"vide", b"soun"):
                     found.removed.add(label or labels.TELEMETRY)
-                if inner.get("handler") == b"vide" and not found.width:
-                    found.width, found.height = inner.get("size", (0, 0))
+                width, height = inner.get("size", (0, 0))
+                if inner.get("handler") == b"vide" and width * height > found.width * found.height:
+                    found.width, found.height = width, height  # the largest picture, if there are several
                 found.duration_seconds = max(found.duration_seconds, inner.get("duration", 0.0))
             elif box.kind in _CONTAINER_BOXES:
                 if box.kind == b"udta":
@@ -545,12 +546,13 @@ def _matroska_tracks(file: BinaryIO, start: int, end: int, found: _Inventory) ->
         for field_id, field_start, field_end in _elements(file, body, stop):
             if field_id == _TRACK_TYPE:
                 kind = _unsigned(file, field_start, field_end)
-            elif field_id == _VIDEO and not found.width:
+            elif field_id == _VIDEO:
+                size = {_PIXEL_WIDTH: 0, _PIXEL_HEIGHT: 0}
                 for pixel_id, pixel_start, pixel_end in _elements(file, field_start, field_end):
-                    if pixel_id == _PIXEL_WIDTH:
-                        found.width = _unsigned(file, pixel_start, pixel_end)
-                    elif pixel_id == _PIXEL_HEIGHT:
-                        found.height = _unsigned(file, pixel_start, pixel_end)
+                    if pixel_id in size:
+                        size[pixel_id] = _unsigned(file, pixel_start, pixel_end)
+                if size[_PIXEL_WIDTH] * size[_PIXEL_HEIGHT] > found.width * found.height:
+                    found.width, found.height = size[_PIXEL_WIDTH], size[_PIXEL_HEIGHT]
         if kind not in (1, 2):
             found.removed.add(_TRACK_TYPE_LABELS.get(kind, labels.TELEMETRY))
 
@@ -681,6 +683,8 @@ def _remux(
             for stream in container.streams:
                 removed |= _metadata_labels(stream.metadata, stream_tags=True)
             pictures, audio = _kept_streams(container, removed)
+            for picture in pictures:
+                _check_picture_as_declared(picture, declared, family)
             kept = [*pictures, *audio]
             video = pictures[0] if pictures else None  # the one the poster, size and viewing copy come from
             options = {"fflags": "+bitexact"}
@@ -793,6 +797,17 @@ def _flac_stream_info_only(extradata: bytes | None) -> bytes:
     return body[4:38]
 
 
+def _check_picture_as_declared(picture, declared: Declared, family: str) -> None:
+    """The picture's size as its codec gives it may not exceed what the container declared, which the
+    pipeline held against the limits: a tiny file can say 320x240 in its headers and 8192x8192 in its
+    stream, and decoding its first frame for the poster would then take a gigabyte."""
+    width, height = picture.codec_context.width, picture.codec_context.height
+    declared_pixels = declared.width * declared.height
+    # Some room: cropping (1080 shown of 1088 coded) and a display size scaled for non-square pixels.
+    if not declared_pixels or width * height > declared_pixels * 5 // 4 + 64 * max(width, height):
+        raise Refused(Reason.MALFORMED, format=family)
+
+
 def _kept_streams(container, removed: set[str]):
     """The picture streams that are not cover pictures (a dashcam films with two cameras) and the sound
     streams, in the file's order; what else the file holds is reported. Returns (pictures, sounds)."""
@@ -863,16 +878,19 @@ def _poster(clean: BinaryIO) -> tuple[bytes, int]:
     it is damaged, or not what it claims to be."""
     with av.open(_path(clean)) as container:
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+        stream.codec_context.thread_count = 1  # one frame in memory at a time, not one per thread
         for count, packet in enumerate(container.demux(stream)):
             if count >= POSTER_PACKETS:
                 break
             for frame in packet.decode():
                 rotation = int(frame.rotation or 0)
-                picture = frame.to_image()
+                scale = min(1.0, POSTER_LONG_SIDE / max(frame.width, frame.height, 1))
+                small = frame.reformat(
+                    width=max(2, round(frame.width * scale)), height=max(2, round(frame.height * scale)), format="rgb24"
+                )
+                picture = small.to_image()
                 if rotation:
                     picture = picture.rotate(rotation, expand=True)
-                picture.thumbnail((POSTER_LONG_SIDE, POSTER_LONG_SIDE))
                 buffer = io.BytesIO()
                 picture.convert("RGB").save(buffer, "JPEG", quality=80)
                 return buffer.getvalue(), rotation
