@@ -12,6 +12,8 @@ from intake.uploads import SealedUpload
 # A file whose type the browser does not know ("") is let through: the server judges it by content.
 BROWSER_IMAGE_TYPES = frozenset(
     {"image/jpg", "image/pjpeg", "image/apng", "image/heic-sequence", "image/heif-sequence"}
+    # Chromium names an .mkv file "video/matroska" (libmagic: "video/x-matroska").
+    | {"video/matroska", "audio/matroska"}
 )
 NAME = "{name}"  # where photos.js puts a file's name in a message
 PHOTO_FORMATS = "JPEG, PNG, WebP, GIF, TIFF, HEIC, AVIF"
