@@ -121,6 +121,7 @@ KINDS: dict[str, Promise] = {
     labels.TIMECODE: _("timecode track"),
     labels.COVER_ART: _("cover art and attachments"),
     labels.CHAPTERS: _("chapter titles"),
+    labels.UNSUPPORTED_TRACKS: _("picture or sound tracks in a format we cannot keep (the others are kept)"),
     labels.OTHER: _("other metadata"),
 }
 

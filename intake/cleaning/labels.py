@@ -36,6 +36,7 @@ SUBTITLES = "subtitles"  # subtitle tracks (drones write their position in them)
 TIMECODE = "timecode"
 COVER_ART = "cover_art"  # attached pictures and attachments
 CHAPTERS = "chapters"
+UNSUPPORTED_TRACKS = "unsupported_tracks"  # picture or sound in a codec we do not keep, beside others we do
 
 #: Never found by the engine: what an older row holds for an English label migration 0008 did not know.
 OTHER = "other"
@@ -71,6 +72,7 @@ ORDER: tuple[str, ...] = (
     TIMECODE,
     COVER_ART,
     CHAPTERS,
+    UNSUPPORTED_TRACKS,
 )
 
 

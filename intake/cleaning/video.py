@@ -23,6 +23,7 @@ FFmpeg reads it there by its ``/proc/self/fd`` path, and writes the clean file i
 from __future__ import annotations
 
 import array
+import bisect
 import io
 import os
 import struct
@@ -55,6 +56,8 @@ BROWSER_AUDIO_CODECS = frozenset({"aac", "mp3", "opus", "vorbis", "flac"})
 MAX_MOOV_BYTES = 64 * 1024 * 1024
 MAX_TOP_LEVEL_BOXES = 1000
 MAX_BOXES = 100_000
+#: Entries of one edit list (a trim is one or two).
+MAX_EDITS = 100
 #: Samples whose sizes are summed from a table; the pipeline refuses more than its own limit anyway.
 MAX_SIZED_SAMPLES = 20_000_000
 #: Matroska's header elements before the first cluster (track list, tags, attachments' headers).
@@ -138,7 +141,7 @@ class _Inventory:
     sample_bytes: int = 0  # what the sample tables say the media data holds
     media_bytes: int = 0  # what the media data boxes hold
     media: list[tuple[int, int]] = field(default_factory=list)  # where each media data box's payload lies
-    chunk_offsets: list[int] = field(default_factory=list)  # where the sample tables say media starts
+    chunk_offsets: array.array = field(default_factory=lambda: array.array("Q"))  # where each chunk of media lies
 
 
 def _boxes(file: BinaryIO, start: int, end: int) -> Iterator[_Box]:
@@ -180,6 +183,7 @@ def _bmff_inventory(file: BinaryIO, size: int) -> _Inventory:
     moov: _Box | None = None
     media_bytes = 0
     last_end = 0
+    fragmented = False
     walk = _boxes(file, 0, size)
     for count in range(MAX_TOP_LEVEL_BOXES + 1):
         if count == MAX_TOP_LEVEL_BOXES:
@@ -189,8 +193,8 @@ def _bmff_inventory(file: BinaryIO, size: int) -> _Inventory:
         except StopIteration:
             break
         except Refused:
-            if moov is None or not media_bytes:
-                raise
+            if moov is None or not media_bytes or fragmented:
+                raise  # a fragmented file runs fragment after fragment: one cut off is not a trailer
             # What follows a whole movie and its media but is no box: a vendor's trailer (Samsung's
             # SEFT, Google's motion-photo data). It is not copied, and reported.
             break
@@ -202,6 +206,9 @@ def _bmff_inventory(file: BinaryIO, size: int) -> _Inventory:
         elif box.kind == b"mdat":
             media_bytes += box.end - box.body
             found.media.append((box.body, box.end))
+        elif box.kind == b"moof":
+            fragmented = True
+            found.samples += _fragment_samples(file, box)
         elif box.kind == b"uuid":
             found.removed.add(_uuid_label(file, box))
         elif box.kind == b"meta":
@@ -223,8 +230,33 @@ def _bmff_inventory(file: BinaryIO, size: int) -> _Inventory:
     return found
 
 
-def _in_media(offset: int, media: list[tuple[int, int]]) -> bool:
-    return any(start <= offset < end for start, end in media)
+def _fragment_samples(file: BinaryIO, moof: _Box) -> int:
+    """The samples a movie fragment's runs (``traf`` > ``trun``) declare, which the movie's own tables
+    do not count: a fragment of 1 MB can declare thirty million."""
+    if moof.end - moof.body > MAX_MOOV_BYTES:
+        raise Refused(Reason.MALFORMED, format="MP4")
+    file.seek(moof.body)
+    fragment = io.BytesIO(file.read(moof.end - moof.body))
+    samples = 0
+    for traf in _boxes(fragment, 0, moof.end - moof.body):
+        if traf.kind != b"traf":
+            continue
+        for run in _boxes(fragment, traf.body, traf.end):
+            if run.kind == b"trun":
+                fragment.seek(run.body + 4)
+                samples += int.from_bytes(fragment.read(4), "big")
+    return samples
+
+
+def _all_in_media(offsets: array.array, media: list[tuple[int, int]]) -> bool:
+    """Whether every chunk offset lies inside a media data box's payload."""
+    ranges = sorted(media)
+    starts = [start for start, _ in ranges]
+    for offset in offsets:
+        index = bisect.bisect_right(starts, offset) - 1
+        if index < 0 or offset >= ranges[index][1]:
+            return False
+    return True
 
 
 def _uuid_label(file: BinaryIO, box: _Box) -> str:
@@ -248,6 +280,8 @@ def _walk_moov(moov: io.BytesIO, found: _Inventory) -> None:
                 found.tracks += 1
                 inner: dict = {}
                 walk(box.body, box.end, inner)
+                if inner.get("chunks", 0) > max(inner.get("samples", 0), 1):
+                    raise Refused(Reason.MALFORMED, format="MP4")  # more chunks than samples to put in them
                 label = _HANDLER_LABELS.get(inner.get("handler", b""))
                 if inner.get("handler") not in (b"vide", b"soun"):
                     found.removed.add(label or labels.TELEMETRY)
@@ -283,9 +317,14 @@ def _walk_moov(moov: io.BytesIO, found: _Inventory) -> None:
             elif box.kind == b"hdlr":
                 track.setdefault("handler", moov.read(12)[8:12])
             elif box.kind == b"stsz":
-                found.samples += _sample_sizes(moov.read(box.end - box.body), found)
+                track["samples"] = _sample_sizes(moov.read(box.end - box.body), found)
+                found.samples += track["samples"]
+            elif box.kind == b"elst":
+                edits = int.from_bytes(moov.read(8)[4:8], "big")
+                if edits > MAX_EDITS:  # cameras write one or two; FFmpeg builds an index entry per edit
+                    raise Refused(Reason.MALFORMED, format="MP4")
             elif box.kind in (b"stco", b"co64"):
-                _chunk_offsets(moov.read(box.end - box.body), box.kind == b"co64", found)
+                track["chunks"] = _chunk_offsets(moov.read(box.end - box.body), box.kind == b"co64", found)
             elif box.kind == b"stz2":
                 found.samples += struct.unpack(">I", moov.read(12)[8:12].rjust(4, b"\0"))[0]
             elif box.kind == b"meta":
@@ -329,7 +368,7 @@ def _sample_ticks(payload: bytes) -> int:
     return sum(table[i] * table[i + 1] for i in range(0, len(table), 2))
 
 
-def _chunk_offsets(payload: bytes, wide: bool, found: _Inventory) -> None:
+def _chunk_offsets(payload: bytes, wide: bool, found: _Inventory) -> int:
     """Where an ``stco`` (32-bit) or ``co64`` (64-bit) box says each chunk of media starts."""
     if len(payload) < 8:
         raise Refused(Reason.MALFORMED, format="MP4")
@@ -339,7 +378,8 @@ def _chunk_offsets(payload: bytes, wide: bool, found: _Inventory) -> None:
         raise Refused(Reason.MALFORMED, format="MP4")
     if sys.byteorder == "little":
         table.byteswap()
-    found.chunk_offsets.extend(table)
+    found.chunk_offsets.extend(table if wide else array.array("Q", table))
+    return count
 
 
 def _header_times(payload: bytes) -> tuple[int, int, bool]:
@@ -599,7 +639,7 @@ class _Family:
             # The sample tables name more bytes than the media data holds: the file was cut off. (Told
             # here, after the pipeline held the declared numbers against its limits.)
             raise Refused(Reason.TRUNCATED, format=self.name)
-        if any(not _in_media(offset, found.media) for offset in found.chunk_offsets):
+        if not _all_in_media(found.chunk_offsets, found.media):
             # Media said to lie past the end of the file, or in the headers: no camera writes that.
             raise Refused(Reason.MALFORMED, format=self.name)
         muxer, media_type = self.muxer(head)
@@ -811,18 +851,16 @@ def _check_picture_as_declared(picture, declared: Declared, family: str) -> None
 def _kept_streams(container, removed: set[str]):
     """The picture streams that are not cover pictures (a dashcam films with two cameras) and the sound
     streams, in the file's order; what else the file holds is reported. Returns (pictures, sounds)."""
-    pictures, sounds = [], []
+    pictures: list = []
+    sounds: list = []
+    unknown: list = []
     for stream in container.streams:
         name = stream.codec_context.name if stream.codec_context else ""
         cover = stream.type == "video" and bool(stream.disposition & av.stream.Disposition.attached_pic)
         if stream.type == "video" and not cover:
-            if name not in VIDEO_CODECS:
-                raise Refused(Reason.UNSUPPORTED_CODEC, format=name or "?")
-            pictures.append(stream)
+            (pictures if name in VIDEO_CODECS else unknown).append(stream)
         elif stream.type == "audio":
-            if name not in AUDIO_CODECS:
-                raise Refused(Reason.UNSUPPORTED_CODEC, format=name or "?")
-            sounds.append(stream)
+            (sounds if name in AUDIO_CODECS else unknown).append(stream)
         elif cover or stream.type == "attachment":
             removed.add(labels.COVER_ART)
         elif stream.type == "subtitle":
@@ -831,6 +869,12 @@ def _kept_streams(container, removed: set[str]):
             removed.add(labels.TIMECODE)
         else:
             removed.add(labels.TELEMETRY)
+    if unknown and not pictures and not sounds:
+        raise Refused(Reason.UNSUPPORTED_CODEC, format=unknown[0].codec_context.name or "?")
+    if unknown:
+        # A second rendering of the sound in a codec off the list must not cost the witness the clip:
+        # it is left out, and reviewers are told so.
+        removed.add(labels.UNSUPPORTED_TRACKS)
     if not pictures and not sounds:
         raise Refused(Reason.NO_STREAMS)
     return pictures, sounds

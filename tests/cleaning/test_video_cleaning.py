@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from PIL import Image as PILImage
 
-from intake.cleaning import Refused, labels
+from intake.cleaning import Refused, labels, video
 from intake.cleaning.api import ACCEPTED_MEDIA_TYPES, OUTPUT_MEDIA_TYPES, clean_media, sniff
 from intake.cleaning.contract import Limits
 from intake.cleaning.reasons import Reason
@@ -539,16 +539,26 @@ def test_a_camera_clip_with_24_bit_sound_keeps_it(tmp_path):
 
 
 def test_a_second_sound_track_in_another_codec_does_not_cost_the_witness_the_clip(tmp_path):
-    """Beside the stereo AAC track, a second rendering of the sound in a codec off the list: the clip is
-    cleaned, with the AAC track copied exactly (the other one kept as it is, or dropped and reported)."""
-    clip = videos.camera_mov(tmp_path, second_sound="pcm_s24le")
+    """Beside the stereo AAC track, a second rendering of the sound in a codec off the list (IMA ADPCM):
+    the clip is cleaned, the picture and the AAC track copied exactly, the other one dropped and reported."""
+    assert "adpcm_ima_qt" not in video.AUDIO_CODECS
+    clip = videos.camera_mov(tmp_path, second_sound="adpcm_ima_qt")
     with open(clip, "rb") as source:
         result = clean_media(source)
     output = tmp_path / f"clean.{result.extension}"
     output.write_bytes(result.data)
     before, after = packet_hashes(clip), packet_hashes(output)
-    assert after in (before, before[:2])
+    assert after == before[:2]
+    assert labels.UNSUPPORTED_TRACKS in result.removed
     assert leaks_in_tags(exiftool_tags(output)) == []
+
+
+def test_a_clip_whose_only_sound_is_in_a_codec_off_the_list_and_no_picture_is_refused(tmp_path):
+    path = tmp_path / "memo.mov"
+    videos.ffmpeg("-f", "lavfi", "-i", "sine=duration=1", "-c:a", "adpcm_ima_qt", "-f", "mov", path)
+    with open(path, "rb") as source, pytest.raises(Refused) as raised:
+        clean_media(source)
+    assert (raised.value.code, raised.value.params) == (Reason.UNSUPPORTED_CODEC, {"format": "adpcm_ima_qt"})
 
 
 @pytest.mark.parametrize("start_ms", [500, 1000])
