@@ -5,12 +5,14 @@ results, and what staff do. Each runs in a transaction; background work is enque
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from functools import partial
 
 from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Max
+from django.utils import timezone
 
 from intake import blobs, broker, receipts, sent_forms
 from intake.cleaning import Cleaned
@@ -223,6 +225,20 @@ def record_failure(image: Image, code: Reason, params: dict | None = None, keep_
 
 def record_view(user, submission: Submission) -> None:
     AuditEvent.objects.create(actor=user, action=AuditEvent.Action.VIEWED, submission_id=submission.pk)
+
+
+#: A player's later ranges of a file within this time of its recorded view are the same viewing.
+VIEW_RECORDED_FOR = timedelta(minutes=10)
+
+
+def image_view_recorded_recently(user, image: Image) -> bool:
+    return AuditEvent.objects.filter(
+        actor=user,
+        action=AuditEvent.Action.VIEWED_IMAGE,
+        submission_id=image.submission_id,
+        detail__image=image.position + 1,
+        at__gte=timezone.now() - VIEW_RECORDED_FOR,
+    ).exists()
 
 
 def record_image_view(user, image: Image) -> None:

@@ -317,6 +317,25 @@ def test_a_video_is_audited_once_as_it_starts_not_at_every_seek(reviewer_client,
     assert event.submission_id == video.submission_id and event.detail == {"image": 1, "sha256": video.sha256}
 
 
+def test_a_download_that_skips_the_first_byte_is_audited_all_the_same(reviewer_client, reviewer, video, monkeypatch):
+    """Byte 0 of an MP4 is always 0: a range from byte 1 takes the whole clip without starting it."""
+    from datetime import timedelta
+
+    from intake import actions
+
+    def views():
+        return AuditEvent.objects.filter(action=AuditEvent.Action.VIEWED_IMAGE, actor=reviewer).count()
+
+    url = reverse("review:image", args=[video.pk]) + "?download=1"
+    reviewer_client.get(url, HTTP_RANGE="bytes=1-").getvalue()
+    assert views() == 1
+    reviewer_client.get(url, HTTP_RANGE="bytes=1-").getvalue()  # the same viewing: within its minutes
+    assert views() == 1
+    monkeypatch.setattr(actions, "VIEW_RECORDED_FOR", timedelta(0))  # as if those minutes had passed
+    reviewer_client.get(url, HTTP_RANGE="bytes=1-").getvalue()
+    assert views() == 2
+
+
 def test_the_page_lets_its_players_load_our_own_files_only(reviewer_client, video):
     response = reviewer_client.get(reverse("review:submission", args=[video.submission_id]))
     assert "media-src 'self'" in response["Content-Security-Policy"]

@@ -109,8 +109,10 @@ def _file_response(request, image: Image, *, blob: str, media_type: str, size: i
         refused["Accept-Ranges"] = "bytes"
         return _headers(refused, image, media_type, download=download)
     # A player fetches one video in many ranges as it plays and seeks; the audit log records the view
-    # once, at the request that starts the file (from byte 0, or without a Range), not at every seek.
-    if span is None or span.start == 0:
+    # at the request that starts the file (from byte 0, or without a Range), and at any other range
+    # unless this member's view of this file is already recorded in the last minutes: a download that
+    # skips the first byte is recorded too, a seek is not recorded again.
+    if span is None or span.start == 0 or not actions.image_view_recorded_recently(request.user, image):
         actions.record_image_view(request.user, image)
     whole = span is None
     span = span or Span(0, size - 1)
