@@ -79,10 +79,13 @@ def clean_image(image_id: str) -> None:
         raise
     try:
         blobs.ensure_free_space(STORAGE_FLOOR_BYTES)
-    except OSError as error:
-        raise _wait_for_storage(error) from error
-    # Counted just before the part that parses the hostile file, which is what can kill the process.
-    Image.objects.filter(pk=image.pk).update(attempts=F("attempts") + 1)
+        # Counted just before the part that parses the hostile file, which is what can kill the process.
+        Image.objects.filter(pk=image.pk).update(attempts=F("attempts") + 1)
+    except BaseException as error:
+        upload.close()  # up to a video's size in memory: not left for the garbage collector
+        if isinstance(error, OSError):  # the blob folder: wait for room, never counted against the file
+            raise _wait_for_storage(error) from error
+        raise
     try:
         with upload:
             cleaned = cleaning.clean_media(upload, _limits())
