@@ -86,7 +86,8 @@ def _path(file: BinaryIO) -> str:
 
 
 def _as_file(source: BinaryIO) -> BinaryIO:
-    """``source`` itself if FFmpeg can open it by descriptor, else a memory-backed copy (a BytesIO)."""
+    """``source`` itself if FFmpeg can open it by its descriptor (the worker's memfd, a file on disk),
+    else a memory-backed copy of it (for a BytesIO), which goes when it is no longer referenced."""
     try:
         source.fileno()
     except (AttributeError, OSError, io.UnsupportedOperation):
@@ -96,7 +97,8 @@ def _as_file(source: BinaryIO) -> BinaryIO:
             copy.write(chunk)
         copy.flush()
         return copy
-    source.flush() if source.writable() else None
+    if source.writable():
+        source.flush()  # what Python still buffers must be in the file FFmpeg reads
     return source
 
 
