@@ -659,6 +659,7 @@ def hostile_set(folder: Path) -> dict[str, bytes]:
     faststart = videos.plain_mp4(folder, "faststart.mp4", faststart=True).read_bytes()
     mkv = videos.matroska(folder).read_bytes()
     live = videos.live_webm(folder).read_bytes()
+    fragmented = videos.fragmented_mp4(folder).read_bytes()
     return {
         "cut in the media data": videos.cut_in_mdat(faststart),
         "cut in the movie box": videos.cut_in_moov(plain),
@@ -679,6 +680,10 @@ def hostile_set(folder: Path) -> dict[str, bytes]:
         "matroska with a hundred tracks": videos.matroska_with_tracks(folder, 100),
         # No duration, a segment of unknown size: only the last cluster's own size shows the cut.
         "a webm written as a stream, cut at 90%": live[: len(live) * 9 // 10],
+        "a fragment declaring thirty million samples": videos.with_fragment_samples(fragmented, 30_000_000),
+        "an edit list of two million entries": videos.with_edits(plain, 2_000_000),
+        "a million chunks for sixty samples": videos.with_chunks(faststart, 1_000_000),
+        "a fragmented clip cut to a third": fragmented[: len(fragmented) // 3],
         "a zip after the movie": videos.polyglot_zip(plain),
         "html and pdf in a free box": videos.polyglot_free_box(faststart),
     }
@@ -724,6 +729,13 @@ REFUSED_AS = {
     "a webm written as a stream, cut at 90%": {"truncated", "malformed"},
     "matroska declaring 31 years": {"too_long"},
     "matroska with a hundred tracks": {"too_many_tracks"},
+    # What a movie fragment's runs declare counts too: FFmpeg would build an index entry for each.
+    "a fragment declaring thirty million samples": {"too_many_samples"},
+    # FFmpeg builds its index per edit: two million edits of one second cost two gigabytes.
+    "an edit list of two million entries": {"malformed"},
+    "a million chunks for sixty samples": {"malformed"},
+    # Fragment after fragment: one cut off is the file cut off, not a trailer to drop.
+    "a fragmented clip cut to a third": {"truncated"},
 }
 
 

@@ -762,6 +762,33 @@ def with_chunk_at(data: bytes, offset: int, chunk: int = 3) -> bytes:
     return bytes(out)
 
 
+def with_fragment_samples(fragmented: bytes, count: int) -> bytes:
+    """The first fragment's first run (``moof`` > ``traf`` > ``trun``) says it holds ``count`` samples."""
+    run = fragmented.index(b"trun", fragmented.index(b"moof")) - 4  # where the run's box starts
+    out = bytearray(fragmented)
+    struct.pack_into(">I", out, run + 8 + 4, count)  # after its header, version and flags
+    return bytes(out)
+
+
+def with_edits(data: bytes, count: int) -> bytes:
+    """The video track given a second edit list of ``count`` entries, each the whole first second."""
+    entry = struct.pack(">Iii", 1000, 0, 0x10000)
+    edits = box(b"edts", full_box(b"elst", 0, 0, struct.pack(">I", count), entry * count))
+    return insert_into(data, find(data, b"moov", b"trak"), edits)
+
+
+def with_chunks(data: bytes, count: int) -> bytes:
+    """The video track's chunk table replaced by ``count`` chunks, each at the start of the media data:
+    far more chunks than the track has samples."""
+    stco = find(data, b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stco")
+    table = full_box(b"stco", 0, 0, struct.pack(">I", count), struct.pack(">I", find(data, b"mdat").body) * count)
+    grown = insert_into(data, find(data, b"moov", b"trak", b"mdia", b"minf", b"stbl"), table)
+    # The old table, now the first of two, names no chunk: the walk takes the last one it meets.
+    out = bytearray(grown)
+    struct.pack_into(">4s", out, stco.start + 4, b"free")
+    return bytes(out)
+
+
 def with_sample_delta(data: bytes, delta: int) -> bytes:
     """The video track's time-to-sample table gives each sample ``delta`` ticks, whatever the headers say."""
     stts = find(data, b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stts")
