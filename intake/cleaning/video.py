@@ -348,12 +348,7 @@ def _sample_sizes(payload: bytes, found: _Inventory) -> int:
     if size:
         found.sample_bytes += size * count
     elif count <= MAX_SIZED_SAMPLES:
-        table = array.array("I", payload[12 : 12 + 4 * count])
-        if len(table) < count:
-            raise Refused(Reason.MALFORMED, format="MP4")
-        if sys.byteorder == "little":
-            table.byteswap()
-        found.sample_bytes += sum(table)
+        found.sample_bytes += sum(_table(payload, 12, count, "I"))
     return count
 
 
@@ -362,11 +357,9 @@ def _sample_ticks(payload: bytes) -> int:
     if len(payload) < 8:
         raise Refused(Reason.MALFORMED, format="MP4")
     count = struct.unpack(">I", payload[4:8])[0]
-    table = array.array("I", payload[8 : 8 + 8 * count])
-    if len(table) < 2 * count or count > MAX_SIZED_SAMPLES:
+    if count > MAX_SIZED_SAMPLES:
         raise Refused(Reason.MALFORMED, format="MP4")
-    if sys.byteorder == "little":
-        table.byteswap()
+    table = _table(payload, 8, 2 * count, "I")  # (sample count, sample duration) pairs
     return sum(table[i] * table[i + 1] for i in range(0, len(table), 2))
 
 
@@ -375,13 +368,23 @@ def _chunk_offsets(payload: bytes, wide: bool, found: _Inventory) -> int:
     if len(payload) < 8:
         raise Refused(Reason.MALFORMED, format="MP4")
     count = struct.unpack(">I", payload[4:8])[0]
-    table = array.array("Q" if wide else "I", payload[8 : 8 + (8 if wide else 4) * count])
-    if len(table) < count or count > MAX_SIZED_SAMPLES:
+    if count > MAX_SIZED_SAMPLES:
+        raise Refused(Reason.MALFORMED, format="MP4")
+    table = _table(payload, 8, count, "Q" if wide else "I")
+    found.chunk_offsets.extend(table if wide else array.array("Q", table))
+    return count
+
+
+def _table(payload: bytes, start: int, entries: int, typecode: str) -> array.array:
+    """``entries`` big-endian unsigned integers of a box's table (``I``: 32-bit, ``Q``: 64-bit) from
+    ``start``, read at once rather than one by one; a table shorter than its count is malformed."""
+    table = array.array(typecode)
+    table.frombytes(payload[start : start + table.itemsize * entries])
+    if len(table) < entries:
         raise Refused(Reason.MALFORMED, format="MP4")
     if sys.byteorder == "little":
         table.byteswap()
-    found.chunk_offsets.extend(table if wide else array.array("Q", table))
-    return count
+    return table
 
 
 def _header_times(payload: bytes) -> tuple[int, int, bool]:
@@ -455,16 +458,21 @@ def _vint(file: BinaryIO, keep_marker: bool) -> int | None:
     return _UNKNOWN_SIZE if value == (1 << (7 * length)) - 1 else value
 
 
+def _element_at(file: BinaryIO, position: int) -> tuple[int, int, int]:
+    """(id, size or _UNKNOWN_SIZE, start of payload) of the element whose header is at ``position``."""
+    file.seek(position)
+    element = _vint(file, keep_marker=True)
+    size = _vint(file, keep_marker=False)
+    if element is None or size is None:
+        raise Refused(Reason.TRUNCATED, format="Matroska")
+    return element, size, file.tell()
+
+
 def _elements(file: BinaryIO, start: int, end: int) -> Iterator[tuple[int, int, int]]:
     """(id, start of payload, end of payload) of each element between ``start`` and ``end``."""
     position = start
     while position < end:
-        file.seek(position)
-        element = _vint(file, keep_marker=True)
-        size = _vint(file, keep_marker=False)
-        if element is None or size is None:
-            raise Refused(Reason.TRUNCATED, format="Matroska")
-        body = file.tell()
+        element, size, body = _element_at(file, position)
         stop = end if size == _UNKNOWN_SIZE else body + size
         if stop > end:
             raise Refused(Reason.TRUNCATED, format="Matroska")
@@ -554,12 +562,7 @@ def _matroska_media(file: BinaryIO, start: int, end: int) -> set[str]:
         count += 1
         if count > MAX_MATROSKA_ELEMENTS:
             raise Refused(Reason.MALFORMED, format="Matroska")
-        file.seek(position)
-        element = _vint(file, keep_marker=True)
-        size = _vint(file, keep_marker=False)
-        if element is None or size is None:
-            raise Refused(Reason.TRUNCATED, format="Matroska")
-        body = file.tell()
+        element, size, body = _element_at(file, position)
         if size == _UNKNOWN_SIZE:
             if element != _CLUSTER:
                 raise Refused(Reason.MALFORMED, format="Matroska")
