@@ -8,6 +8,9 @@
   names the blob.
 - Receipts: scrypt with a server-wide secret pepper. The digest is deterministic so that a receipt can
   be looked up, and slow so that a stolen table cannot be searched.
+- Blind index (intake.search) and matching (intake.likeness): HMAC-SHA256 as a PRF, each under a key of
+  its own purpose; a token says two values are equal and nothing else.
+- Evidence (intake.evidence): Ed25519 signatures, published as a raw public key.
 - Sent forms (intake.sent_forms): what a sent form must show again is sealed with AES-256-GCM under a key
   derived (HKDF-SHA256) from the form's one-time token, which only the witness's page holds. Tink takes
   no raw key, so this uses the ``cryptography`` package (docs/decisions/0001).
@@ -15,10 +18,12 @@
 Envelope: one version byte, then Tink's own output (its 5-byte key-id prefix selects the key, which is
 what makes rotation work). No timestamps, no pickling: a field decrypts to UTF-8 text and nothing else.
 
-The keys are one JSON document (``INTAKE_KEYS`` or ``INTAKE_KEYS_FILE``), separate from SECRET_KEY;
-``manage.py initkeys`` writes one; ``manage.py rotatekeys add`` then ``rotatekeys promote`` rotate it in two
-steps, so that processes running either of two consecutive documents read each other's data. The worker
-is given a smaller document with the file keys only (``manage.py workerkeys``).
+The keys are one JSON document (``INTAKE_KEYS`` or ``INTAKE_KEYS_FILE``), separate from SECRET_KEY, with
+one entry per purpose (``PURPOSES``: what each key is for, and which process holds it); ``manage.py
+initkeys`` writes one, and ``initkeys --upgrade`` adds the purposes an older document lacks. ``manage.py
+rotatekeys add`` then ``rotatekeys promote`` rotate it in two steps, so that processes running either of
+two consecutive documents read each other's data. The worker
+is given a smaller document with only the purposes it holds (``manage.py workerkeys``).
 """
 
 from __future__ import annotations
@@ -42,16 +47,73 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from tink import aead, secret_key_access, streaming_aead
+from tink import aead, prf, secret_key_access, signature, streaming_aead
+from tink.proto import tink_pb2
 
 aead.register()
 streaming_aead.register()
+prf.register()
+signature.register()
 
-FIELD_KEY_TEMPLATE = aead.aead_key_templates.XCHACHA20_POLY1305
-FILE_KEY_TEMPLATE = streaming_aead.streaming_aead_key_templates.AES256_GCM_HKDF_1MB
 ENVELOPE_V1 = b"\x01"
-KEYS_DOCUMENT_VERSION = 1
+KEYS_DOCUMENT_VERSION = 2
+WEB = "web"
 WORKER = "worker"
+
+
+def _raw_output(template: tink_pb2.KeyTemplate) -> tink_pb2.KeyTemplate:
+    """The same template with Tink's 5-byte key prefix left off: a signature any Ed25519 library checks."""
+    raw = tink_pb2.KeyTemplate()
+    raw.CopyFrom(template)
+    raw.output_prefix_type = tink_pb2.RAW
+    return raw
+
+
+@dataclass(frozen=True)
+class Purpose:
+    """One purpose of the keys document: what its key does, of which kind, and which processes hold it.
+
+    ``rotates``: whether ``rotatekeys`` gives it new keys. A PRF's outputs change with its key, so the
+    index and matching keys are not rotated that way (docs/deployment.md, "Keys").
+    """
+
+    name: str
+    primitive: type | None  # the Tink primitive; None for the receipt pepper, raw bytes
+    template: tink_pb2.KeyTemplate | None
+    holders: frozenset[str]
+    rotates: bool
+
+
+PURPOSES = {
+    purpose.name: purpose
+    for purpose in (
+        # Testimony text, notes, messages, authenticator secrets: XChaCha20-Poly1305.
+        Purpose("fields", aead.Aead, aead.aead_key_templates.XCHACHA20_POLY1305, frozenset({WEB}), True),
+        # Uploads, clean files, previews, posters, and what the worker records of a file (its digest,
+        # its perceptual hash): AES-256-GCM-HKDF, 1 MiB segments.
+        Purpose(
+            "files",
+            streaming_aead.StreamingAead,
+            streaming_aead.streaming_aead_key_templates.AES256_GCM_HKDF_1MB,
+            frozenset({WEB, WORKER}),
+            True,
+        ),
+        # The receipt digests' pepper (scrypt) and the witness's access tokens: 256 random bits.
+        Purpose("receipt", None, None, frozenset({WEB}), False),
+        # The blind index of words (intake.search): HMAC-SHA256 as a PRF.
+        Purpose("index", prf.PrfSet, prf.prf_key_templates.HMAC_SHA256, frozenset({WEB}), False),
+        # Keyed digests of clean files and bands of perceptual hashes (intake.likeness): HMAC-SHA256.
+        Purpose("matching", prf.PrfSet, prf.prf_key_templates.HMAC_SHA256, frozenset({WEB, WORKER}), False),
+        # Evidence packages' signatures (intake.evidence): Ed25519, raw output.
+        Purpose(
+            "signing",
+            signature.PublicKeySign,
+            _raw_output(signature.signature_key_templates.ED25519),
+            frozenset({WEB}),
+            True,
+        ),
+    )
+}
 
 
 class DecryptionError(Exception):
@@ -60,24 +122,42 @@ class DecryptionError(Exception):
 
 @dataclass(frozen=True)
 class Keys:
-    """The keys a process holds. The worker holds only ``files``: it never reads testimony text, so an
-    exploit in the image decoders it runs does not surrender the text (``worker_keys_document``)."""
+    """The keys a process holds, by purpose (``PURPOSES``). The worker holds only what its table row
+    says: it never reads testimony text, so an exploit in the decoders it runs does not surrender the
+    text (``worker_keys_document``)."""
 
-    files: streaming_aead.StreamingAead
-    _fields: aead.Aead | None = None
-    _receipt_pepper: bytes | None = None
+    holder: str
+    primitives: dict[str, object]
+    public_signing: tink.KeysetHandle | None = None
+
+    def _get(self, purpose: str):
+        if purpose not in self.primitives:
+            raise ImproperlyConfigured(f"These are the {self.holder}'s keys: they hold no {purpose!r} key.")
+        return self.primitives[purpose]
 
     @property
     def fields(self) -> aead.Aead:
-        if self._fields is None:
-            raise ImproperlyConfigured("These are the worker's keys: they cannot encrypt or decrypt text fields.")
-        return self._fields
+        return self._get("fields")
+
+    @property
+    def files(self) -> streaming_aead.StreamingAead:
+        return self._get("files")
 
     @property
     def receipt_pepper(self) -> bytes:
-        if self._receipt_pepper is None:
-            raise ImproperlyConfigured("These are the worker's keys: they hold no receipt pepper.")
-        return self._receipt_pepper
+        return self._get("receipt")
+
+    @property
+    def index(self) -> prf.PrfSet:
+        return self._get("index")
+
+    @property
+    def matching(self) -> prf.PrfSet:
+        return self._get("matching")
+
+    @property
+    def signing(self) -> signature.PublicKeySign:
+        return self._get("signing")
 
 
 # --- Keys ------------------------------------------------------------------------------------
@@ -92,66 +172,98 @@ def _handle(keyset: dict) -> tink.KeysetHandle:
     return tink.json_proto_keyset_format.parse(json.dumps(keyset), secret_key_access.TOKEN)
 
 
+def _new_key(purpose: Purpose):
+    if purpose.template is None:
+        return base64.b64encode(secrets.token_bytes(32)).decode()
+    return _keyset_json(purpose.template)
+
+
 def new_keys_document() -> str:
-    """A fresh keys document: one key per keyset and a 256-bit receipt pepper."""
-    return json.dumps(
-        {
-            "version": KEYS_DOCUMENT_VERSION,
-            "fields": _keyset_json(FIELD_KEY_TEMPLATE),
-            "files": _keyset_json(FILE_KEY_TEMPLATE),
-            "receipt_pepper": base64.b64encode(secrets.token_bytes(32)).decode(),
-        },
-        indent=2,
-    )
+    """A fresh keys document: one key for each purpose."""
+    document: dict = {"version": KEYS_DOCUMENT_VERSION}
+    document.update({name: _new_key(purpose) for name, purpose in PURPOSES.items()})
+    return json.dumps(document, indent=2)
+
+
+def keys_document_upgraded(document: str) -> tuple[str, list[str]]:
+    """The document with a new key for each purpose it lacks (a document from before that purpose
+    existed), and the names of those purposes. Keys already there are kept as they are."""
+    keys = json.loads(document)
+    if keys.get("purpose") == WORKER:
+        raise ValueError("upgrade the full keys document, then derive the worker's from it")
+    if keys.get("version") == 1:  # the receipt's pepper had its own name
+        keys["receipt"] = keys.pop("receipt_pepper")
+    added = [name for name in PURPOSES if name not in keys]
+    keys.update({name: _new_key(PURPOSES[name]) for name in added})
+    keys["version"] = KEYS_DOCUMENT_VERSION
+    return json.dumps(keys, indent=2), added
 
 
 def keys_document_with_new_keys(document: str) -> str:
-    """Step 1 of a rotation: the same document with a new key in each keyset, not yet the primary.
+    """Step 1 of a rotation: the same document with a new key in each rotating keyset, not yet the primary.
 
     Processes given this document decrypt what the new key will encrypt, while still encrypting
     under the old primary, so it can be deployed to web and worker one at a time. The receipt pepper
     is never rotated: the receipts already handed out must keep working.
     """
     keys = json.loads(document)
-    for name, template in (("fields", FIELD_KEY_TEMPLATE), ("files", FILE_KEY_TEMPLATE)):
+    for name, purpose in PURPOSES.items():
+        if not purpose.rotates:
+            continue
         keyset = keys[name]
         taken = {key["keyId"] for key in keyset["key"]}
-        new_key = _keyset_json(template)["key"][0]
+        new_key = _keyset_json(purpose.template)["key"][0]
         while new_key["keyId"] in taken:
-            new_key = _keyset_json(template)["key"][0]
+            new_key = _keyset_json(purpose.template)["key"][0]
         keyset["key"].append(new_key)
     return json.dumps(keys, indent=2)
 
 
 def keys_document_promoting_newest(document: str) -> str:
-    """Step 2 of a rotation: the newest key of each keyset becomes the one new data is encrypted under.
+    """Step 2 of a rotation: the newest key of each rotating keyset becomes the one new data is
+    encrypted (or signed) under.
 
     Deploy it only once every process runs the document of step 1: they all decrypt under that key.
     """
     keys = json.loads(document)
-    for name in ("fields", "files"):
-        keys[name]["primaryKeyId"] = keys[name]["key"][-1]["keyId"]
+    for name, purpose in PURPOSES.items():
+        if purpose.rotates:
+            keys[name]["primaryKeyId"] = keys[name]["key"][-1]["keyId"]
     return json.dumps(keys, indent=2)
 
 
 def worker_keys_document(document: str) -> str:
-    """What the worker needs of a keys document: the file keys, and nothing that opens text or receipts."""
+    """What the worker needs of a keys document: the purposes it holds, nothing that opens text or receipts."""
     keys = json.loads(document)
-    return json.dumps({"version": keys["version"], "purpose": WORKER, "files": keys["files"]}, indent=2)
+    held = {name: keys[name] for name, purpose in PURPOSES.items() if WORKER in purpose.holders}
+    return json.dumps({"version": keys["version"], "purpose": WORKER, **held}, indent=2)
 
 
 def load_keys(document: str) -> Keys:
     try:
         keys = json.loads(document)
         if keys.get("version") != KEYS_DOCUMENT_VERSION:
-            raise ValueError(f"unknown keys document version {keys.get('version')!r}")
-        files = _handle(keys["files"]).primitive(streaming_aead.StreamingAead)
-        if keys.get("purpose") == WORKER:
-            return Keys(files=files)
-        pepper = base64.b64decode(keys["receipt_pepper"], validate=True)
-        if len(pepper) < 32:
-            raise ValueError("the receipt pepper must be at least 32 bytes")
-        return Keys(files=files, _fields=_handle(keys["fields"]).primitive(aead.Aead), _receipt_pepper=pepper)
+            raise ValueError(
+                f"keys document version {keys.get('version')!r}, not {KEYS_DOCUMENT_VERSION}: "
+                "run `manage.py initkeys --upgrade` (docs/deployment.md)"
+            )
+        holder = WORKER if keys.get("purpose") == WORKER else WEB
+        primitives: dict[str, object] = {}
+        public_signing = None
+        for name, purpose in PURPOSES.items():
+            if holder not in purpose.holders:
+                continue
+            if purpose.primitive is None:
+                pepper = base64.b64decode(keys[name], validate=True)
+                if len(pepper) < 32:
+                    raise ValueError(f"the {name} key must be at least 32 bytes")
+                primitives[name] = pepper
+                continue
+            handle = _handle(keys[name])
+            primitives[name] = handle.primitive(purpose.primitive)
+            if name == "signing":
+                public_signing = handle.public_keyset_handle()
+        return Keys(holder=holder, primitives=primitives, public_signing=public_signing)
     except (ValueError, KeyError, TypeError, tink.TinkError) as error:
         raise ImproperlyConfigured(f"INTAKE_KEYS is not a valid keys document: {error}") from None
 
@@ -241,6 +353,11 @@ class _RaisingDecryptionError:
             raise DecryptionError("file does not decrypt in this place with these keys") from None
 
 
+def open_bytes(sealed: bytes, context: bytes) -> bytes:
+    """What ``seal_bytes`` sealed; raises DecryptionError as ``open_stream`` does."""
+    return open_stream(io.BytesIO(sealed), context)
+
+
 def seal_bytes(plaintext: bytes, context: bytes) -> bytes:
     buffer = io.BytesIO()
     # typing.BinaryIO is nominal: a binary io stream is one at run time but not by type (Tink casts too).
@@ -311,3 +428,45 @@ def open_with_token(sealed: bytes, token: str, context: bytes) -> bytes:
         return _token_key(token).decrypt(nonce, body, ENVELOPE_V1 + context)
     except (InvalidTag, ValueError):
         raise DecryptionError("does not open with this token in this place") from None
+
+
+# --- Keyed tokens: the blind index and matching --------------------------------------------------
+
+TOKEN_BYTES = 16  # 128 bits: no two different inputs share a token, in any number the service will see
+
+
+def index_token(word: str) -> str:
+    """The blind-index token of a word already normalised (intake.search): equal words, equal tokens;
+    without the index key, nothing to test a guessed word against."""
+    return keys().index.primary().compute(b"word:" + word.encode(), TOKEN_BYTES).hex()
+
+
+def matching_token(kind: bytes, value: bytes) -> str:
+    """A keyed token of a fact about a file (a clean file's SHA-256, a band of its perceptual hash), so
+    that equal facts can be found without storing the fact: whoever holds a copy of the database and a
+    photo cannot test whether that photo was sent without the matching key."""
+    return keys().matching.primary().compute(kind + b":" + value, TOKEN_BYTES).hex()
+
+
+# --- Signatures: evidence packages ---------------------------------------------------------------
+
+
+def sign(data: bytes) -> bytes:
+    """An Ed25519 signature of ``data`` under the service's signing key (raw, 64 bytes)."""
+    return keys().signing.sign(data)
+
+
+def public_signing_keyset() -> str:
+    """The public half of the signing keyset, as Tink's JSON: what ``verify_evidence`` is given."""
+    public = keys().public_signing
+    if public is None:
+        raise ImproperlyConfigured("These keys hold no signing key.")
+    return tink.json_proto_keyset_format.serialize_without_secret(public)
+
+
+def public_signing_key() -> bytes:
+    """The raw 32-byte Ed25519 public key of the primary signing key, for any other Ed25519 verifier."""
+    keyset = json.loads(public_signing_keyset())
+    primary = next(key for key in keyset["key"] if key["keyId"] == keyset["primaryKeyId"])
+    # An Ed25519PublicKey message: its last field is the 32-byte key.
+    return base64.b64decode(primary["keyData"]["value"])[-32:]

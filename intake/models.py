@@ -61,6 +61,21 @@ class SubmissionQuerySet(models.QuerySet):
         ).annotate(unread=GreaterThan(F("activity"), F("seen_updates")))
 
 
+class Tag(models.Model):
+    """A label the organisation defines (a place, an incident, a language) and reviewers put on
+    submissions. Its name is the organisation's word, not the witness's, and is stored as it is."""
+
+    name = models.CharField(_("name"), max_length=60, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+
+    def __str__(self):
+        return self.name
+
+
 class Submission(models.Model):
     class Status(models.TextChoices):
         NEW = "new", _("New")
@@ -100,6 +115,11 @@ class Submission(models.Model):
     # later that are cleaned or refused, it makes ``activity``: each reviewer's Reading says how much
     # of it they have seen. (The worker, which may update images only, never touches this row.)
     witness_updates = models.PositiveIntegerField(default=0, editable=False)
+    # Triage (intake.review): who is working on it, and the organisation's labels.
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    tags = models.ManyToManyField(Tag, blank=True, related_name="submissions")
 
     objects = SubmissionQuerySet.as_manager()
 
@@ -174,6 +194,15 @@ class Image(models.Model):
     viewing_blob = models.CharField(max_length=64, blank=True)
     viewing_media_type = models.CharField(max_length=40, blank=True)
     viewing_size = models.PositiveBigIntegerField(null=True, blank=True)
+    # What the worker works out after cleaning (intake.likeness): a preview small enough to show inline
+    # (empty when none can be made: a picture not decoded, or beyond the viewing bound), the clean file's
+    # SHA-256 sealed with the file keys and as a keyed token, and its perceptual hash sealed, with keyed
+    # bands of it (LikenessBand) to find near-identical photos. ``described`` once that is done.
+    preview_blob = models.CharField(max_length=64, blank=True)
+    described = models.BooleanField(default=False, db_index=True)
+    sealed_sha256 = models.BinaryField(null=True, blank=True)
+    sha256_token = models.CharField(max_length=32, blank=True, db_index=True)
+    sealed_likeness = models.BinaryField(null=True, blank=True)
 
     class Meta:
         ordering = ["submission_id", "position"]  # by id: no join, so the worker needs no other table
@@ -202,6 +231,31 @@ class Image(models.Model):
     def extension(self) -> str:
         """The clean file's extension, as the engine names its type ("bin" for a file not cleaned)."""
         return cleaning.extension_for(self.media_type) if self.media_type in cleaning.OUTPUT_MEDIA_TYPES else "bin"
+
+
+class LikenessBand(models.Model):
+    """One keyed band of an image's perceptual hash (intake.likeness). Two photos whose hashes differ in
+    few bits share at least one band; the full hashes, sealed, then say how near they are."""
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="bands")
+    token = models.CharField(max_length=32, db_index=True)
+
+    def __str__(self):
+        return f"band of {self.image_id}"
+
+
+class IndexedWord(models.Model):
+    """A word of a submission's text (account, place, conversation, notes) in the blind index
+    (intake.search): a keyed token, never the word. Each word once per submission."""
+
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="+")
+    token = models.CharField(max_length=32)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["token", "submission"], name="indexed_word_unique")]
+
+    def __str__(self):
+        return f"word of {self.submission_id}"
 
 
 class Note(models.Model):
@@ -322,6 +376,9 @@ class AuditEvent(models.Model):
         REFUSED = "refused", _("Was refused a page")
         DELETED_ACCOUNT = "deleted_account", _("Deleted an account")
         DELETED_GROUP = "deleted_group", _("Deleted a group")
+        ASSIGNED = "assigned", _("Assigned the submission")
+        CHANGED_TAGS = "changed_tags", _("Changed the tags")
+        EXPORTED = "exported", _("Exported as evidence")
 
     at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

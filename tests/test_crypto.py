@@ -57,8 +57,44 @@ KNOWN_FILE = bytes.fromhex(
 
 @pytest.fixture
 def known_keys(settings):
-    settings.INTAKE_KEYS = KNOWN_KEYS
+    """A keys document of the first version (fields, files and the pepper), upgraded as
+    ``initkeys --upgrade`` does: what it encrypted must still decrypt."""
+    settings.INTAKE_KEYS, added = crypto.keys_document_upgraded(KNOWN_KEYS)
+    assert added == ["index", "matching", "signing"]
     crypto.forget_loaded_keys()
+
+
+def test_a_keys_document_of_the_first_version_is_refused_until_upgraded():
+    with pytest.raises(ImproperlyConfigured, match="initkeys --upgrade"):
+        crypto.load_keys(KNOWN_KEYS)
+
+
+def test_upgrading_keeps_every_key_and_adds_none_twice():
+    upgraded, _ = crypto.keys_document_upgraded(KNOWN_KEYS)
+    again, added = crypto.keys_document_upgraded(upgraded)
+    assert added == [] and json.loads(again) == json.loads(upgraded)
+    old, new = json.loads(KNOWN_KEYS), json.loads(upgraded)
+    assert new["fields"] == old["fields"] and new["files"] == old["files"]
+    assert new["receipt"] == old["receipt_pepper"]
+
+
+def test_each_process_holds_the_purposes_of_the_table_and_no_other(settings):
+    worker = crypto.load_keys(crypto.worker_keys_document(settings.INTAKE_KEYS))
+    web = crypto.load_keys(settings.INTAKE_KEYS)
+    assert set(worker.primitives) == {"files", "matching"}
+    assert set(web.primitives) == set(crypto.PURPOSES)
+    for purpose in ("fields", "receipt", "index", "signing"):
+        with pytest.raises(ImproperlyConfigured, match="worker"):
+            getattr(worker, {"receipt": "receipt_pepper"}.get(purpose, purpose))
+
+
+def test_tokens_are_keyed_by_purpose(settings):
+    word, digest = crypto.index_token("شاهد"), crypto.matching_token(b"sha256", b"\x00" * 32)
+    assert word == crypto.index_token("شاهد") and len(word) == 32
+    settings.INTAKE_KEYS = crypto.new_keys_document()
+    crypto.forget_loaded_keys()
+    assert crypto.index_token("شاهد") != word
+    assert crypto.matching_token(b"sha256", b"\x00" * 32) != digest
 
 
 def test_text_round_trips_in_its_own_context():
@@ -271,13 +307,37 @@ def test_the_workers_keys_open_files_but_no_text_and_no_receipt(settings):
     assert crypto.open_stream(io.BytesIO(cleaned), crypto.blob_context("c")) == b"clean"
 
 
-def test_the_workers_document_holds_no_key_material_but_the_file_keys(settings):
+def test_the_workers_document_holds_no_key_material_but_the_file_and_matching_keys(settings):
     full = json.loads(settings.INTAKE_KEYS)
     worker = crypto.worker_keys_document(settings.INTAKE_KEYS)
     assert json.loads(worker)["files"] == full["files"]
-    for key in full["fields"]["key"]:
-        assert key["keyData"]["value"] not in worker
-    assert full["receipt_pepper"] not in worker
+    assert json.loads(worker)["matching"] == full["matching"]
+    for purpose in ("fields", "index", "signing"):
+        for key in full[purpose]["key"]:
+            assert key["keyData"]["value"] not in worker
+    assert full["receipt"] not in worker
+
+
+def test_initkeys_upgrade_adds_the_missing_purposes_to_a_laptops_keys(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    folder = tmp_path / "keys"
+    folder.mkdir()
+    (folder / "intake-keys.json").write_text(KNOWN_KEYS)
+    (folder / "worker-keys.json").write_text("{}")
+    (folder / "secret_key").write_text("x" * 50)
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("INTAKE_", "SECRET_KEY"))}
+    env.update({"DJANGO_SETTINGS_MODULE": "config.settings", "INTAKE_DATA_DIR": str(tmp_path)})
+    command = [sys.executable, "manage.py", "initkeys"]  # what `make run` runs each time
+    subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    upgraded = (folder / "intake-keys.json").read_text()
+    assert json.loads(upgraded)["fields"] == json.loads(KNOWN_KEYS)["fields"]
+    crypto.load_keys(upgraded)
+    assert (folder / "worker-keys.json").read_text() == crypto.worker_keys_document(upgraded)
 
 
 def test_the_workerkeys_command_refuses_a_workers_document(settings):

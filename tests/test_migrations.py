@@ -44,14 +44,18 @@ STORED_IN_ENGLISH = {
 }
 
 
+def _model_at(migration: str, name: str):
+    return MigrationExecutor(connection).loader.project_state(("intake", migration)).apps.get_model("intake", name)
+
+
 def _images_at(migration: str):
-    return MigrationExecutor(connection).loader.project_state(("intake", migration)).apps.get_model("intake", "Image")
+    return _model_at(migration, "Image")
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_refusals_and_removed_kinds_stored_in_english_become_codes_and_the_english_column_goes():
     call_command("migrate", "intake", "0007", verbosity=0)
-    submission = Submission.objects.create(receipt_digest="e" * 64, account="x")
+    submission = _model_at("0007_conversation", "Submission").objects.create(receipt_digest="e" * 64, account="x")
     OldImage = _images_at("0007_conversation")
     for position, reason in enumerate(STORED_IN_ENGLISH):
         OldImage.objects.create(submission_id=submission.pk, position=position, state="failed", failure_reason=reason)
