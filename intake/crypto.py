@@ -20,7 +20,7 @@ what makes rotation work). No timestamps, no pickling: a field decrypts to UTF-8
 
 The keys are one JSON document (``INTAKE_KEYS`` or ``INTAKE_KEYS_FILE``), separate from SECRET_KEY, with
 one entry per purpose (``PURPOSES``: what each key is for, and which process holds it); ``manage.py
-initkeys`` writes one, and ``initkeys --upgrade`` adds the purposes an older document lacks. ``manage.py
+initkeys`` writes one, and ``rotatekeys upgrade`` adds the purposes an older document lacks. ``manage.py
 rotatekeys add`` then ``rotatekeys promote`` rotate it in two steps, so that processes running either of
 two consecutive documents read each other's data. The worker
 is given a smaller document with only the purposes it holds (``manage.py workerkeys``).
@@ -245,7 +245,7 @@ def load_keys(document: str) -> Keys:
         if keys.get("version") != KEYS_DOCUMENT_VERSION:
             raise ValueError(
                 f"keys document version {keys.get('version')!r}, not {KEYS_DOCUMENT_VERSION}: "
-                "run `manage.py initkeys --upgrade` (docs/deployment.md)"
+                "upgrade it with `manage.py rotatekeys upgrade` (docs/deployment.md, Keys)"
             )
         holder = WORKER if keys.get("purpose") == WORKER else WEB
         primitives: dict[str, object] = {}

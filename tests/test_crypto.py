@@ -58,14 +58,14 @@ KNOWN_FILE = bytes.fromhex(
 @pytest.fixture
 def known_keys(settings):
     """A keys document of the first version (fields, files and the pepper), upgraded as
-    ``initkeys --upgrade`` does: what it encrypted must still decrypt."""
+    ``rotatekeys upgrade`` does: what it encrypted must still decrypt."""
     settings.INTAKE_KEYS, added = crypto.keys_document_upgraded(KNOWN_KEYS)
     assert added == ["index", "matching", "signing"]
     crypto.forget_loaded_keys()
 
 
 def test_a_keys_document_of_the_first_version_is_refused_until_upgraded():
-    with pytest.raises(ImproperlyConfigured, match="initkeys --upgrade"):
+    with pytest.raises(ImproperlyConfigured, match="rotatekeys upgrade"):
         crypto.load_keys(KNOWN_KEYS)
 
 
@@ -377,3 +377,15 @@ def test_initkeys_writes_private_key_files_once_and_the_workers_share_matches(tm
     assert sorted(printed) == ["INTAKE_KEYS", "INTAKE_WORKER_KEYS", "SECRET_KEY"]
     full, worker = (json.loads(printed[name].strip("'")) for name in ("INTAKE_KEYS", "INTAKE_WORKER_KEYS"))
     assert worker == json.loads(crypto.worker_keys_document(json.dumps(full)))
+
+
+def test_rotatekeys_upgrade_prints_the_upgraded_document():
+    from django.core.management import call_command
+
+    output = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("sys.stdin", io.StringIO(KNOWN_KEYS))
+        call_command("rotatekeys", "upgrade", stdout=output, stderr=io.StringIO())
+    upgraded = output.getvalue()
+    assert set(crypto.load_keys(upgraded).primitives) == set(crypto.PURPOSES)
+    assert json.loads(upgraded)["files"] == json.loads(KNOWN_KEYS)["files"]

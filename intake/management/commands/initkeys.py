@@ -1,12 +1,12 @@
 """Write the files a fresh installation needs: SECRET_KEY, the encryption keys and the worker's share of
-them. Never overwrites a key; ``--upgrade`` adds the purposes an older keys document lacks."""
+them. Never overwrites a key; adds the purposes that keys written by an older version lack."""
 
 import json
 import os
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 from django.core.management.utils import get_random_secret_key
 
 from intake import crypto
@@ -24,19 +24,8 @@ class Command(BaseCommand):
             action="store_true",
             help="print new SECRET_KEY, INTAKE_KEYS and INTAKE_WORKER_KEYS lines for a .env file instead",
         )
-        parser.add_argument(
-            "--upgrade",
-            action="store_true",
-            help=(
-                "add a key for each purpose the keys document lacks (keeping every key it has): in "
-                "var/keys, or, with --print, print the upgraded INTAKE_KEYS and INTAKE_WORKER_KEYS"
-            ),
-        )
 
     def handle(self, *args, **options):
-        if options["upgrade"]:
-            self._upgrade(options["print"])
-            return
         if options["print"]:
             keys = crypto.new_keys_document()
             self.stdout.write(
@@ -54,24 +43,18 @@ class Command(BaseCommand):
         full = settings.INTAKE_KEYS or keys.read_text()
         self._create(folder / "worker-keys.json", lambda: crypto.worker_keys_document(full))
         in_var = not {"INTAKE_KEYS", "INTAKE_KEYS_FILE"} & set(os.environ)
-        if in_var and crypto.keys_document_upgraded(keys.read_text())[1]:
-            self._upgrade(print_them=False)  # a laptop's keys from an older version: `make run` upgrades them
+        if in_var:
+            self._upgrade(folder)
 
-    def _upgrade(self, print_them: bool) -> None:
-        folder = Path(settings.DATA_DIR) / "keys"
+    def _upgrade(self, folder: Path) -> None:
+        """Keys written by an older version lack the purposes added since: `make run` adds them, keeping
+        every key already there. (Keys given in the environment are upgraded with ``rotatekeys upgrade``.)"""
         path = folder / "intake-keys.json"
-        document = settings.INTAKE_KEYS if print_them else path.read_text()
-        if not document:
-            raise CommandError("No keys document to upgrade: set INTAKE_KEYS, or run initkeys first.")
-        upgraded, added = crypto.keys_document_upgraded(document)
+        upgraded, added = crypto.keys_document_upgraded(path.read_text())
+        if not added:
+            return
         crypto.load_keys(upgraded)
         worker = crypto.worker_keys_document(upgraded)
-        if print_them:
-            self.stdout.write(f"INTAKE_KEYS='{_one_line(upgraded)}'\nINTAKE_WORKER_KEYS='{_one_line(worker)}'")
-            return
-        if not added:
-            self.stdout.write(f"{path} holds a key for every purpose; left as it is.")
-            return
         for target, text in ((path, upgraded), (folder / "worker-keys.json", worker)):
             partial = target.with_suffix(".new")
             descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
