@@ -13,7 +13,7 @@ $(VENV)/.installed: requirements.txt requirements-test.txt
 
 # The web app (gunicorn, on the address it prints) and a Celery worker, until Ctrl-C, which stops both
 # within seconds; a worker that dies is started again (manage.py serve). The worker gets only the file
-# keys; it logs warnings only, since Celery's line for each task received would time a submission.
+# and matching keys; it logs warnings only, since Celery's line for each task received would time a submission.
 run: $(VENV)/.installed
 	$(BIN)/python manage.py initkeys
 	$(BIN)/python manage.py migrate --noinput

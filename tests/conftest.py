@@ -277,7 +277,7 @@ def database_url() -> str:
 def start_worker(transactional_db, django_db_serialized_rollback, settings, tmp_path):
     """Starts Celery workers in processes of their own, configured through the environment like a
     deployed one, sharing the test database, the blob folder and the broker with this process. Like a
-    deployed worker each holds only the file keys, and no SECRET_KEY. All are stopped after the test."""
+    deployed worker each holds only the file and matching keys, and no SECRET_KEY. All are stopped after the test."""
     from config.celery import app
 
     # Each testimony stored by an earlier test left its message in the shared broker: a new worker would

@@ -51,7 +51,7 @@ def worker_command() -> list[str]:
 
 
 def worker_environment() -> dict[str, str]:
-    """The web's environment, with the worker's share of the keys as its keys: the file keys only."""
+    """The web's environment, with the worker's share of the keys as its keys: the file and matching keys only."""
     keys_file = os.environ.get("INTAKE_WORKER_KEYS_FILE") or str(Path(settings.DATA_DIR) / "keys" / "worker-keys.json")
     return {**os.environ, "INTAKE_KEYS": os.environ.get("INTAKE_WORKER_KEYS", ""), "INTAKE_KEYS_FILE": keys_file}
 

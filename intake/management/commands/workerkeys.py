@@ -1,4 +1,4 @@
-"""Print the worker's keys document: the file keys only, derived from the full keys document."""
+"""Print the worker's keys document: the file and matching keys only, derived from the full keys document."""
 
 import sys
 
