@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
-from intake import blobs, broker, receipts, sent_forms
+from intake import blobs, broker, receipts, search, sent_forms
 from intake.cleaning import Cleaned
 from intake.cleaning.reasons import Reason
 from intake.models import AuditEvent, Image, Message, Note, Reading, Submission
@@ -41,6 +41,7 @@ def submit_testimony(
             happened_when=happened_when,
             happened_where=happened_where,
         )
+        search.add_words(submission, account, happened_when, happened_where)
         for position, upload in enumerate(uploads):
             if upload.blob is None:  # the form refuses these; storing one would lose the photo
                 raise ValueError(f"upload {position} was not received completely")
@@ -83,6 +84,7 @@ def reply_as_witness(submission: Submission, *, text: str, uploads: list[SealedU
         message = Message.objects.create(
             submission=locked, sender=Message.Sender.WITNESS, position=_next_message_position(locked), text=text
         )
+        search.add_words(locked, text)
         last_photo = locked.images.aggregate(last=Max("position"))["last"]
         first = 0 if last_photo is None else last_photo + 1
         for offset, upload in enumerate(uploads):
@@ -268,6 +270,7 @@ def change_status(user, submission: Submission, status: str) -> None:
 def add_note(user, submission: Submission, text: str) -> Note:
     with transaction.atomic():
         note = Note.objects.create(submission=submission, author=user, text=text)
+        search.add_words(submission, text)
         AuditEvent.objects.create(
             actor=user, action=AuditEvent.Action.ADDED_NOTE, submission_id=submission.pk, detail={"note": str(note.pk)}
         )
@@ -292,6 +295,7 @@ def send_message(user, submission: Submission, text: str) -> Message:
             position=_next_message_position(locked),
             text=text,
         )
+        search.add_words(locked, text)
         AuditEvent.objects.create(
             actor=user,
             action=AuditEvent.Action.SENT_MESSAGE,

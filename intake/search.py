@@ -34,6 +34,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from typing import cast
 
 from django.db import transaction
 
@@ -122,8 +123,10 @@ def words_of(text: str) -> set[str]:
     return set(_indexed_forms(normalise(text)))
 
 
-def tokens_of(*texts: str, limit: int = MAX_WORDS_PER_SUBMISSION) -> list[str]:
-    """The index tokens of the distinct words of ``texts``, at most ``limit`` of them (the first met)."""
+def tokens_of(*texts: str, limit: int | None = None) -> list[str]:
+    """The index tokens of the distinct words of ``texts``, at most ``limit`` of them (the first met;
+    ``MAX_WORDS_PER_SUBMISSION`` unless said)."""
+    limit = MAX_WORDS_PER_SUBMISSION if limit is None else limit
     forms: dict[str, None] = {}
     for text in texts:
         for form in _indexed_forms(normalise(text or "")):
@@ -166,16 +169,21 @@ def _lock(submission: Submission) -> None:
     list(Submission.objects.select_for_update().filter(pk=submission.pk).values_list("pk", flat=True))
 
 
+def _texts(submission: Submission) -> list[str]:
+    """Everything of ``submission`` that is indexed, in the order a reader meets it."""
+    texts = [submission.account, submission.happened_when, submission.happened_where]
+    texts += [message.text for message in Message.objects.filter(submission=submission).order_by("position")]
+    texts += [note.text for note in Note.objects.filter(submission=submission).order_by("created_at")]
+    return cast(list[str], texts)  # encrypted fields read as text (intake.fields); their stubs say bytes
+
+
 def index_submission(submission: Submission) -> None:
     """Index every word of ``submission`` again (after the index key changed, or a restore), replacing
     what was indexed, in one transaction."""
     with transaction.atomic():
         _lock(submission)
-        texts = [submission.account, submission.happened_when, submission.happened_where]
-        texts += [message.text for message in Message.objects.filter(submission=submission).order_by("position")]
-        texts += [note.text for note in Note.objects.filter(submission=submission).order_by("created_at")]
         IndexedWord.objects.filter(submission=submission).delete()
-        _store(submission.pk, tokens_of(*texts))
+        _store(submission.pk, tokens_of(*_texts(submission)))
 
 
 def add_words(submission: Submission, *texts: str) -> None:
