@@ -100,3 +100,13 @@ def test_the_worker_role_removes_expired_sent_forms_and_reads_nothing_they_hold(
     assert refused(worker, "SELECT digest FROM intake_sentform")
     assert refused(worker, "SELECT sealed_receipt FROM intake_sentform")
     assert refused(worker, "INSERT INTO intake_sentform (digest, expires_at) VALUES ('x', now())")
+
+
+def test_the_worker_role_cannot_read_or_write_the_index_of_words(connect_as):
+    # Which submissions share a word, and how often each token occurs, is for the web alone.
+    worker = connect_as(WORKER)
+    assert refused(worker, "SELECT token, submission_id FROM intake_indexedword")
+    assert refused(worker, "INSERT INTO intake_indexedword (token, submission_id) VALUES ('x', gen_random_uuid())")
+    assert refused(worker, "DELETE FROM intake_indexedword")
+    web = connect_as(WEB)
+    web.execute("SELECT count(*) FROM intake_indexedword").fetchone()
