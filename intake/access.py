@@ -2,7 +2,8 @@
 
 Roles are Django groups (created by migration 0002). Reading testimony needs the Reviewer group and
 a session with both factors done, and nothing else: not staff status, not superuser status. "Missing"
-and "not yours" are the same 404.
+and "not yours" are the same 404. Exporting a submission as evidence needs the Exporter group as well
+(``is_exporter``, ``submission_for_export``).
 
 A witness reaches their own testimony by posting its receipt (intake.witness.views.status). The page
 that opens carries, instead of the receipt, a signed access token good for an hour, with which the
@@ -22,6 +23,8 @@ from intake.models import Image, Submission
 
 REVIEWER = "Reviewer"
 ADMIN = "Admin"
+# A reviewer who may also hand submissions over as signed evidence packages (intake.evidence).
+EXPORTER = "Exporter"
 
 
 def is_verified(user) -> bool:
@@ -32,6 +35,17 @@ def is_verified(user) -> bool:
 def is_reviewer(user) -> bool:
     # The staff door already refuses a session without its second factor; this holds even without it.
     return is_verified(user) and user.is_active and user.groups.filter(name=REVIEWER).exists()
+
+
+def holds_roles(user, *roles: str) -> bool:
+    """An active account in every one of ``roles``: what a management command acting in a member's
+    name checks, as it has no session and so no second factor."""
+    return user.is_active and user.groups.filter(name__in=roles).distinct().count() == len(set(roles))
+
+
+def is_exporter(user) -> bool:
+    """Both factors, and both roles: an Exporter who is not a Reviewer reads nothing, so exports nothing."""
+    return is_verified(user) and holds_roles(user, REVIEWER, EXPORTER)
 
 
 def reviewer_required(view):
@@ -47,6 +61,12 @@ def reviewer_required(view):
 
 def submission_for(user, submission_id) -> Submission:
     if not is_reviewer(user):
+        raise Http404
+    return get_object_or_404(Submission.objects.ready_for_review(), pk=submission_id)
+
+
+def submission_for_export(user, submission_id) -> Submission:
+    if not is_exporter(user):
         raise Http404
     return get_object_or_404(Submission.objects.ready_for_review(), pk=submission_id)
 

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from intake.review import account, login, media, setup, views
+from intake.review import account, export, login, media, setup, views
 
 app_name = "review"
 urlpatterns = [
@@ -26,6 +26,7 @@ urlpatterns = [
     path("submissions/<uuid:submission_id>/status/", views.set_status, name="set_status"),
     path("submissions/<uuid:submission_id>/notes/", views.add_note, name="add_note"),
     path("submissions/<uuid:submission_id>/messages/", views.send_message, name="send_message"),
+    path("submissions/<uuid:submission_id>/export/", export.export, name="export"),
     path("images/<uuid:image_id>/", media.image, name="image"),
     path("images/<uuid:image_id>/play/", media.play, name="play"),
     path("images/<uuid:image_id>/poster/", media.poster, name="poster"),
