@@ -267,6 +267,77 @@ def change_status(user, submission: Submission, status: str) -> None:
         )
 
 
+def assign(user, submission: Submission, assignee) -> bool:
+    """Give ``submission`` to ``assignee`` (a reviewer, or None for nobody); False if it already was."""
+    if submission.assignee_id == (assignee.pk if assignee else None):
+        return False
+    with transaction.atomic():
+        submission.assignee = assignee
+        submission.save(update_fields=["assignee"])
+        AuditEvent.objects.create(
+            actor=user,
+            action=AuditEvent.Action.ASSIGNED,
+            submission_id=submission.pk,
+            detail={"to": assignee.get_username() if assignee else None},
+        )
+    return True
+
+
+def set_tags(user, submission: Submission, tags) -> bool:
+    """Make ``submission``'s tags exactly ``tags``; False if they already were."""
+    return change_tags(user, submission, add=set(tags), remove=set(submission.tags.all()) - set(tags))
+
+
+def change_tags(user, submission: Submission, *, add=(), remove=()) -> bool:
+    """Put the tags ``add`` on ``submission`` and take ``remove`` off; audited with the names of those
+    that changed. False, and no record, if none did."""
+    with transaction.atomic():
+        have = set(submission.tags.all())
+        added = sorted((tag for tag in add if tag not in have), key=lambda tag: tag.name)
+        removed = sorted((tag for tag in remove if tag in have and tag not in add), key=lambda tag: tag.name)
+        if not added and not removed:
+            return False
+        submission.tags.add(*added)
+        submission.tags.remove(*removed)
+        AuditEvent.objects.create(
+            actor=user,
+            action=AuditEvent.Action.CHANGED_TAGS,
+            submission_id=submission.pk,
+            detail={"added": [tag.name for tag in added], "removed": [tag.name for tag in removed]},
+        )
+    return True
+
+
+def bulk_change(
+    user, submission_ids, *, status: str = "", assignee=None, unassign=False, add_tag=None, remove_tag=None
+) -> int:
+    """The same change to many submissions from the queue: each one changed is audited on its own, as
+    if changed on its page. Only submissions ready for review are touched; ids of others are ignored.
+    Returns how many submissions changed."""
+    changed = 0
+    with transaction.atomic():
+        submissions = (
+            Submission.objects.ready_for_review()
+            .filter(pk__in=list(submission_ids))
+            .select_for_update(of=("self",))
+            .order_by("pk")
+        )
+        for submission in submissions:
+            results = []
+            if status:
+                before = submission.status
+                change_status(user, submission, status)
+                results.append(before != status)
+            if assignee is not None or unassign:
+                results.append(assign(user, submission, None if unassign else assignee))
+            if add_tag is not None or remove_tag is not None:
+                add = [add_tag] if add_tag is not None else []
+                remove = [remove_tag] if remove_tag is not None else []
+                results.append(change_tags(user, submission, add=add, remove=remove))
+            changed += any(results)
+    return changed
+
+
 def add_note(user, submission: Submission, text: str) -> Note:
     with transaction.atomic():
         note = Note.objects.create(submission=submission, author=user, text=text)

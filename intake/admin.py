@@ -33,7 +33,7 @@ from django.utils.translation import gettext_lazy as _
 
 from intake import actions, sessions, setup_links
 from intake.access import ADMIN, REVIEWER
-from intake.models import AuditEvent
+from intake.models import AuditEvent, Tag
 from intake.signals import ROLES
 
 User = get_user_model()
@@ -59,6 +59,14 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    """The organisation's tags (a place, an incident, a language), which reviewers put on submissions."""
+
+    list_display = ("name",)
+    search_fields = ("name",)
 
 
 admin.site.unregister(User)

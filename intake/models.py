@@ -125,6 +125,15 @@ class Submission(models.Model):
 
     class Meta:
         ordering = ["-received_on"]
+        # The queue's order, read from where a page stopped (intake.review.views, migration 0011).
+        indexes = [
+            models.Index(
+                fields=["-received_on", "id"],
+                name="submission_open_order",
+                condition=~models.Q(status__in=["rejected", "archived"]),
+            ),
+            models.Index(fields=["status", "-received_on", "id"], name="submission_status_order"),
+        ]
 
     def __str__(self):
         return self.reference
@@ -207,6 +216,7 @@ class Image(models.Model):
     class Meta:
         ordering = ["submission_id", "position"]  # by id: no join, so the worker needs no other table
         constraints = [models.UniqueConstraint(fields=["submission", "position"], name="image_position_unique")]
+        indexes = [models.Index(fields=["submission", "state"], name="image_submission_state")]  # the queue's counts
 
     def __str__(self):
         return f"{self.submission.reference}-{self.position + 1}"

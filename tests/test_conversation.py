@@ -83,9 +83,9 @@ def test_status_changes_notes_and_messages_are_confirmed_where_the_reviewer_is_b
     reviewer_client, submission
 ):
     response = reviewer_client.post(url(submission, "review:set_status"), {"status": "needs_follow_up"})
-    assert response["Location"] == url(submission) + "#status"
+    assert response["Location"] == url(submission) + "#triage"
     page = reviewer_client.get(response["Location"]).content.decode()
-    assert "Status set to “Needs follow-up”." in section(page, "status")
+    assert "Status set to “Needs follow-up”." in section(page, "triage")
     assert page.count("Status set to") == 1
 
     response = reviewer_client.post(url(submission, "review:add_note"), {"text": "Matches the mosque."})
@@ -102,23 +102,28 @@ def test_status_changes_notes_and_messages_are_confirmed_where_the_reviewer_is_b
 
 def test_the_page_has_its_sections_in_order_with_anchors(reviewer_client, submission):
     page = reviewer_client.get(url(submission)).content.decode()
-    places = [page.index(f'id="{anchor}"') for anchor in ("testimony", "photos", "conversation", "status", "notes")]
+    # Triage (status, assignee, tags) first, right under the heading, whatever the photos' length.
+    places = [
+        page.index(f'id="{anchor}"') for anchor in ("triage", "status", "testimony", "photos", "conversation", "notes")
+    ]
     assert places == sorted(places)
-    for anchor in ("conversation", "status", "notes"):
+    for anchor in ("conversation", "notes"):
         assert f'href="#{anchor}"' in page
 
 
 def test_the_queues_filters_and_page_survive_a_visit_to_a_submission(reviewer_client, submission):
-    queue = reviewer_client.get(QUEUE, {"status": "new", "replied": "on", "page": "1", "evil": "x"})
+    queue = reviewer_client.get(QUEUE, {"status": "new", "replied": "on", "received_from": "2020-01-01", "evil": "x"})
     # Nothing replied yet: the filter shows nothing. Without it, the row links back with the filters.
     assert submission.reference not in queue.content.decode()
-    queue = reviewer_client.get(QUEUE, {"status": "new", "page": "1", "evil": "x"}).content.decode()
+    queue = reviewer_client.get(QUEUE, {"status": "new", "received_from": "2020-01-01", "evil": "x"}).content.decode()
     link = re.search(rf'href="([^"]*{submission.pk}[^"]*)"', queue).group(1).replace("&amp;", "&")
-    assert link == url(submission) + "?queue=status%3Dnew%26page%3D1"
+    assert link == url(submission) + "?queue=status%3Dnew%26received_from%3D2020-01-01"
 
     page = reviewer_client.get(link).content.decode()
-    assert f'href="{QUEUE}?status=new&amp;page=1"' in page
-    response = reviewer_client.post(url(submission, "review:add_note"), {"text": "x", "queue": "status=new&page=1"})
+    assert f'href="{QUEUE}?status=new&amp;received_from=2020-01-01"' in page
+    response = reviewer_client.post(
+        url(submission, "review:add_note"), {"text": "x", "queue": "status=new&received_from=2020-01-01"}
+    )
     assert response["Location"] == link + "#notes"
 
 
@@ -182,7 +187,7 @@ def test_the_conversation_shows_the_photos_a_reply_brought(reviewer_client, revi
     )
     # Photos still being cleaned do not hide a submission already in review.
     page = reviewer_client.get(url(submission)).content.decode()
-    conversation = page[page.index('id="conversation"') : page.index('id="status"')]
+    conversation = page[page.index('id="conversation"') : page.index('id="notes"')]
     assert "File 2 is being cleaned." in conversation
     assert "File 3 was refused:" in conversation
     assert reverse("review:image", args=[clean.pk]) in conversation

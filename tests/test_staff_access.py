@@ -1,5 +1,7 @@
 """Role separation and the chain of custody, tested through the staff pages."""
 
+import re
+
 import pytest
 from django.db import DatabaseError, connection, transaction
 from django.urls import reverse
@@ -22,8 +24,9 @@ def submission():
         state=Image.State.CLEAN,
         clean_blob=blobs.write(b"GIF89a-cleaned"),
         media_type="image/gif",
-        sha256="ab" * 32,
         removed=["gps", "serial"],
+        preview_blob=blobs.write(b"JPEG-preview"),
+        described=True,
     )
     return submission
 
@@ -193,8 +196,8 @@ def test_the_queue_lists_ready_submissions_newest_first_with_paging(reviewer_cli
     page = reviewer_client.get(reverse("review:queue")).content.decode()
     assert page.index("2026-01-30") < page.index("2026-01-29")
     assert "2026-01-01" not in page  # on the second page
-    assert "Page 1 of 2" in page
-    assert "2026-01-01" in reviewer_client.get(reverse("review:queue") + "?page=2").content.decode()
+    following = re.search(r'href="\?([^"]*)" rel="next"', page).group(1).replace("&amp;", "&")
+    assert "2026-01-01" in reviewer_client.get(reverse("review:queue") + "?" + following).content.decode()
 
 
 def test_the_queue_filters_by_status_and_hides_closed_ones_by_default(reviewer_client, submission):
@@ -435,9 +438,9 @@ def test_the_queue_filters_by_the_day_received_and_pages_keep_the_filters(review
     query = {"received_from": "2026-03-05", "received_to": "2026-04-04"}  # 31 days: two pages
     page = reviewer_client.get(reverse("review:queue"), query).content.decode()
     assert "2026-04-04" in page and "2026-04-05" not in page
-    assert "Page 1 of 2" in page
-    assert "received_from=2026-03-05&amp;received_to=2026-04-04&amp;page=2" in page
-    second = reviewer_client.get(reverse("review:queue"), {**query, "page": 2}).content.decode()
+    following = re.search(r'href="\?([^"]*)" rel="next"', page).group(1).replace("&amp;", "&")
+    assert following.startswith("received_from=2026-03-05&received_to=2026-04-04&after=")
+    second = reviewer_client.get(reverse("review:queue") + "?" + following).content.decode()
     assert "2026-03-05" in second and "2026-03-04" not in second
 
 
