@@ -228,6 +228,10 @@ CELERY_TASK_TIME_LIMIT = env_int("INTAKE_CLEAN_TIME_LIMIT", 120, minimum=5)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 3
 # Making a copy browsers can play of a video they cannot (HEVC) re-encodes it: up to about its own length.
 INTAKE_VIEWING_COPY_TIME_LIMIT = env_int("INTAKE_VIEWING_COPY_TIME_LIMIT", 3600, minimum=60)
+# Previews of photos for reviewers' pages (intake.likeness): this many pixels on the long side, made only
+# of pictures up to the viewing bound; a picture beyond it is never shown inline, only downloaded.
+INTAKE_PREVIEW_PIXELS = env_int("INTAKE_PREVIEW_PIXELS", 1600, minimum=256)
+INTAKE_PREVIEW_MAX_PIXELS = env_int("INTAKE_PREVIEW_MAX_MEGAPIXELS", 50, minimum=1) * 1_000_000
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 # Each worker child may use this much address space; a hostile image then fails, not the machine.
 INTAKE_WORKER_MEMORY_MB = env_int("INTAKE_WORKER_MEMORY_MB", 2048, minimum=256)

@@ -14,10 +14,10 @@ from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
-from intake import blobs, broker, receipts, search, sent_forms
+from intake import blobs, broker, likeness, receipts, search, sent_forms
 from intake.cleaning import Cleaned
 from intake.cleaning.reasons import Reason
-from intake.models import AuditEvent, Image, Message, Note, Reading, Submission
+from intake.models import AuditEvent, Image, LikenessBand, Message, Note, Reading, Submission
 from intake.uploads import SealedUpload
 
 log = logging.getLogger(__name__)
@@ -148,7 +148,10 @@ def record_clean(image: Image, cleaned: Cleaned) -> None:
         locked.clean_blob = clean_blob
         locked.poster_blob = poster_blob
         locked.media_type = cleaned.media_type
-        locked.sha256 = cleaned.sha256
+        # The digest sealed, and as a keyed token that finds the same file elsewhere (intake.likeness):
+        # in plain, a copy of the database and the original photo would confirm it was submitted.
+        locked.sealed_sha256 = likeness.sealed_digest(locked.pk, cleaned.sha256)
+        locked.sha256_token = likeness.digest_token(cleaned.sha256)
         locked.removed = list(cleaned.removed)
         locked.size = cleaned.size
         locked.width = cleaned.width or None
@@ -160,6 +163,7 @@ def record_clean(image: Image, cleaned: Cleaned) -> None:
         locked.original_blob = ""
         locked.save(update_fields=[*RECORDED_CLEAN])
         transaction.on_commit(lambda: blobs.delete(original))
+        transaction.on_commit(partial(enqueue_description, image.pk), robust=True)
         if not cleaned.playable:
             transaction.on_commit(partial(enqueue_viewing_copy, image.pk), robust=True)
 
@@ -169,7 +173,8 @@ RECORDED_CLEAN = (
     "clean_blob",
     "poster_blob",
     "media_type",
-    "sha256",
+    "sealed_sha256",
+    "sha256_token",
     "removed",
     "size",
     "width",
@@ -183,6 +188,31 @@ VIEWING_MEDIA_TYPE = "video/mp4"
 
 def enqueue_viewing_copy(image_id) -> None:
     current_app.send_task("intake.tasks.make_viewing_copy", args=[str(image_id)])
+
+
+def enqueue_description(image_id) -> None:
+    current_app.send_task("intake.tasks.describe_image", args=[str(image_id)])
+
+
+def record_description(image: Image, description: likeness.Description) -> None:
+    """Store what the worker worked out of a clean file (intake.likeness): its preview, and its perceptual
+    hash sealed with its keyed bands. A hash of too little detail to match on gets no bands."""
+    preview_blob = blobs.write(description.preview) if description.preview else ""
+    with transaction.atomic():
+        due = Image.objects.select_for_update().filter(pk=image.pk, state=Image.State.CLEAN, described=False)
+        locked = due.first()
+        if locked is None:  # described by another worker, or the image is gone
+            blobs.delete(preview_blob)
+            return
+        locked.preview_blob = preview_blob
+        locked.described = True
+        if description.pdq is not None:
+            locked.sealed_likeness = likeness.seal(locked.pk, description.pdq, description.quality)
+            if description.quality >= likeness.MIN_QUALITY:
+                LikenessBand.objects.bulk_create(
+                    LikenessBand(image=locked, token=token) for token in likeness.band_tokens(description.pdq)
+                )
+        locked.save(update_fields=["preview_blob", "described", "sealed_likeness"])
 
 
 def record_viewing_copy(image: Image, copy) -> None:
@@ -248,7 +278,8 @@ def record_image_view(user, image: Image) -> None:
         actor=user,
         action=AuditEvent.Action.VIEWED_IMAGE,
         submission_id=image.submission_id,
-        detail={"image": image.position + 1, "sha256": image.sha256},
+        # Which file, by its number and id; never its digest, which with the photo would confirm it was sent.
+        detail={"image": image.position + 1, "image_id": str(image.pk)},
     )
 
 

@@ -25,7 +25,7 @@ from django.utils.translation import pgettext_lazy
 from django_otp.models import Device, TimestampMixin
 from django_otp.oath import TOTP
 
-from intake import cleaning, cleaning_text
+from intake import cleaning, cleaning_text, crypto
 from intake.fields import EncryptedTextField
 
 
@@ -185,7 +185,6 @@ class Image(models.Model):
     original_blob = models.CharField(max_length=64, blank=True)
     clean_blob = models.CharField(max_length=64, blank=True)
     media_type = models.CharField(max_length=40, blank=True)
-    sha256 = models.CharField(max_length=64, blank=True)
     removed = models.JSONField(default=list, blank=True)
     # Why the worker refused the file: a code (intake.cleaning.reasons), and the numbers its sentence needs.
     refusal = models.CharField(max_length=40, blank=True)
@@ -236,6 +235,32 @@ class Image(models.Model):
     @property
     def is_video(self) -> bool:
         return self.media_type.startswith("video/")
+
+    @property
+    def clean_sha256(self) -> str:
+        """The clean file's SHA-256 in hex, opened from its sealed copy; "" before it is cleaned."""
+        if not self.sealed_sha256:
+            return ""
+        context = crypto.field_context("intake_image", "sealed_sha256", self.pk)
+        return crypto.open_bytes(bytes(self.sealed_sha256), context).decode()
+
+    @property
+    def too_large_to_show(self) -> bool:
+        """Whether the picture is beyond the viewing bound (``INTAKE_PREVIEW_MAX_PIXELS``): no preview is
+        made of it and it is never shown inline, only downloaded."""
+        return bool(self.width and self.height and self.width * self.height > settings.INTAKE_PREVIEW_MAX_PIXELS)
+
+    @property
+    def preview_size(self) -> tuple[int, int] | None:
+        """The preview's width and height, worked out as the worker scales it, so the page keeps its room."""
+        if not self.width or not self.height:
+            return None
+        bound = settings.INTAKE_PREVIEW_PIXELS
+        long, short = max(self.width, self.height), min(self.width, self.height)
+        if long <= bound:
+            return self.width, self.height
+        scaled = max(1, round(short * bound / long))
+        return (bound, scaled) if self.width >= self.height else (scaled, bound)
 
     @property
     def extension(self) -> str:

@@ -8,10 +8,12 @@ main process, which knows the messages its worker holds (``watch_for_waiting_ima
 from __future__ import annotations
 
 import logging
+import operator
 import random
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from functools import reduce
 from typing import BinaryIO
 
 from celery import shared_task
@@ -25,7 +27,7 @@ from django.db import DatabaseError, connections
 from django.db.models import F, Q
 from kombu.exceptions import ChannelError
 
-from intake import actions, blobs, cleaning, crypto, process_limits, sent_forms
+from intake import actions, blobs, cleaning, crypto, likeness, process_limits, sent_forms
 from intake.cleaning import video
 from intake.cleaning.reasons import Reason
 from intake.models import Image
@@ -39,6 +41,8 @@ MAX_ATTEMPTS = 3
 STORAGE_FLOOR_BYTES = 1024 * 1024
 # A viewing copy whose making stopped the worker this many times is given up (the clean file stays).
 VIEWING_COPY_ATTEMPTS = 3
+# Likewise a preview and perceptual hash (intake.likeness): the image is then described without them.
+DESCRIPTION_ATTEMPTS = 3
 # A blob folder that cannot be written is tried again after 2, 4, 8... seconds, never more than this apart.
 STORAGE_RETRY_MAX_SECONDS = 60
 
@@ -173,6 +177,56 @@ def make_viewing_copy(image_id: str) -> None:
         cache.delete(claim)
 
 
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(DatabaseError, blobs.StorageError),
+    retry_backoff=30,
+    max_retries=5,
+)
+def describe_image(image_id: str) -> None:
+    """A clean photo's preview and perceptual hash (intake.likeness); a video's from its poster frame,
+    which is its preview already. A picture beyond the viewing bound, or one that does not decode, is
+    described without them: reviewers download it and never see it inline."""
+    try:
+        image = Image.objects.filter(pk=image_id, state=Image.State.CLEAN, described=False).first()
+    except ValidationError:  # not an image id at all: a message that is not ours
+        return
+    if image is None:
+        return
+    attempts = f"intake:description-attempts:{image.pk}"
+    tries = (cache.get(attempts) or 0) + 1
+    cache.set(attempts, tries, timeout=24 * 3600)
+    if tries > DESCRIPTION_ATTEMPTS:  # decoding it stopped the worker each time
+        actions.record_description(image, likeness.Description())
+        return
+    try:
+        if image.is_video:
+            description = _describe_poster(image)
+        else:
+            with _plaintext_in_memory(image.clean_blob) as clean:
+                description = likeness.describe(clean, image.width, image.height)
+    except FileNotFoundError:  # the clean file is gone: there is nothing to show
+        description = likeness.Description()
+    except MemoryError:
+        description = likeness.Description()
+    actions.record_description(image, description)
+    cache.delete(attempts)
+
+
+def _describe_poster(image: Image) -> likeness.Description:
+    if not image.poster_blob:
+        return likeness.Description()
+    try:
+        hash_bytes, quality = likeness.pdq(likeness.picture_of(blobs.read(image.poster_blob)))
+    except (DatabaseError, blobs.StorageError, crypto.DecryptionError):
+        raise
+    except Exception as error:  # noqa: BLE001 - a poster that does not decode only means no likeness
+        log.warning("a video's poster could not be decoded (%s)", type(error).__name__)
+        return likeness.Description()
+    return likeness.Description(pdq=hash_bytes, quality=quality)
+
+
 def _give_up_viewing_copy(image: Image) -> None:
     Image.objects.filter(pk=image.pk, viewing_blob="").update(viewing_media_type="")
 
@@ -202,6 +256,9 @@ def requeue_pending() -> int:
     copies_due = Image.objects.filter(state=Image.State.CLEAN, viewing_blob="").exclude(viewing_media_type="")
     for image_id in copies_due.values_list("pk", flat=True):
         make_viewing_copy.delay(str(image_id))
+    # Clean files not yet described: their message was lost, or they were cleaned before previews existed.
+    for image_id in Image.objects.filter(state=Image.State.CLEAN, described=False).values_list("pk", flat=True):
+        describe_image.delay(str(image_id))
     return len(pending)
 
 
@@ -218,10 +275,9 @@ def _remove_orphan_blobs() -> None:
     names = set(blobs.all_names())
     if not names:
         return
-    referenced = Image.objects.filter(Q(original_blob__in=names) | Q(clean_blob__in=names))
-    known = set(referenced.values_list("original_blob", flat=True)) | set(
-        referenced.values_list("clean_blob", flat=True)
-    )
+    kinds = ("original_blob", "clean_blob", "poster_blob", "viewing_blob", "preview_blob")
+    referenced = Image.objects.filter(reduce(operator.or_, (Q(**{f"{kind}__in": names}) for kind in kinds)))
+    known = {name for row in referenced.values_list(*kinds) for name in row}
     # File times are blurred to midnight, so a blob written just before midnight looks a day older.
     two_days_ago = (datetime.now(UTC) - timedelta(days=2)).timestamp()
     for name in names - known:

@@ -92,7 +92,7 @@ def outsider(db):
 
 @pytest.fixture
 def submission(db):
-    """A testimony ready for review, with one clean photo (tests of the staff side)."""
+    """A testimony ready for review, with one clean photo and its preview (tests of the staff side)."""
     from intake import blobs
     from intake.models import Image, Submission
 
@@ -103,7 +103,8 @@ def submission(db):
         state=Image.State.CLEAN,
         clean_blob=blobs.write(b"GIF89a-cleaned"),
         media_type="image/gif",
-        sha256="ab" * 32,
+        preview_blob=blobs.write(b"JPEG-preview"),
+        described=True,
     )
     return submission
 

@@ -77,7 +77,7 @@ def test_a_phone_video_with_gps_reaches_the_reviewer_clean_and_playable(worker, 
     assert reverse("review:image", args=[clip.pk]) in page
     assert escape(cut.refusal_text) in page and "20250307" not in page
     served = body(client.get(reverse("review:image", args=[clip.pk])))
-    assert hashlib.sha256(served).hexdigest() == clip.sha256
+    assert hashlib.sha256(served).hexdigest() == clip.clean_sha256
     downloaded = tmp_path / "downloaded.mp4"
     downloaded.write_bytes(served)
 

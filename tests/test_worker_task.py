@@ -34,7 +34,7 @@ def test_a_photo_is_cleaned_re_encrypted_and_its_original_destroyed(pending, dja
         tasks.clean_image(str(image.pk))
     image.refresh_from_db()
     assert image.state == Image.State.CLEAN
-    assert image.media_type == "image/jpeg" and len(image.sha256) == 64
+    assert image.media_type == "image/jpeg" and len(image.clean_sha256) == 64
     assert not blobs.exists(original)
     cleaned = blobs.read(image.clean_blob)
     assert cleaned[:3] == b"\xff\xd8\xff"

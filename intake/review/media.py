@@ -1,5 +1,10 @@
-"""The cleaned files of a submission as a reviewer's browser fetches them: photos whole, videos in the
-byte ranges a player asks for, and a video's poster frame.
+"""The cleaned files of a submission as a reviewer's browser fetches them: photos' previews, photos whole,
+videos in the byte ranges a player asks for, and a video's poster frame.
+
+A photo is shown inline only as its preview (intake.likeness), small and bounded. The whole clean file
+opens on demand, and a photo with no preview (beyond the viewing bound, or one that does not decode) is
+only ever sent as a download: a tiny file declaring 12000×12000 pixels would take hundreds of megabytes of
+a reviewer's browser to show.
 
 Every view reaches its file through ``access.clean_image_for`` (404 for missing and forbidden alike).
 Nothing here may be stored by the browser (``Cache-Control: no-store``, set for every page by
@@ -142,7 +147,8 @@ def image(request, image_id):
     or (``?download=1``) a photo or video to keep. For a video this is always the clean file, the
     evidence, never the viewing copy."""
     image = access.clean_image_for(request.user, image_id)
-    download = bool(request.GET.get("download"))
+    # A photo with no preview is one the page does not show: opened on its own it is not shown either.
+    download = bool(request.GET.get("download")) or (not image.is_video and not image.preview_blob)
     if image.is_video:
         return _file_response(
             request, image, blob=image.clean_blob, media_type=image.media_type, size=image.size, download=download
@@ -150,6 +156,22 @@ def image(request, image_id):
     actions.record_image_view(request.user, image)
     response = HttpResponse(blobs.read(image.clean_blob), content_type=image.media_type)
     return _headers(response, image, image.media_type, download=download)
+
+
+@require_GET
+@login_required
+def preview(request, image_id):
+    """A photo's preview, for the submission page. It shows what the photo shows, so it is audited like
+    the photo, once in each ten minutes: a page reloaded after every note is not a new viewing."""
+    image = access.clean_image_for(request.user, image_id)
+    if not image.preview_blob:
+        raise Http404
+    if not actions.image_view_recorded_recently(request.user, image):
+        actions.record_image_view(request.user, image)
+    response = HttpResponse(blobs.read(image.preview_blob))
+    response = _headers(response, image, "image/jpeg", download=False)
+    response["Content-Disposition"] = f'inline; filename="{image}-preview.jpg"'
+    return response
 
 
 @require_GET

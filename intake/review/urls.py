@@ -31,6 +31,7 @@ urlpatterns = [
     path("submissions/<uuid:submission_id>/messages/", views.send_message, name="send_message"),
     path("submissions/<uuid:submission_id>/export/", export.export, name="export"),
     path("images/<uuid:image_id>/", media.image, name="image"),
+    path("images/<uuid:image_id>/preview/", media.preview, name="preview"),
     path("images/<uuid:image_id>/play/", media.play, name="play"),
     path("images/<uuid:image_id>/poster/", media.poster, name="poster"),
 ]

@@ -56,7 +56,6 @@ def conversation(page, reviewer):
         state=Image.State.CLEAN,
         clean_blob=blobs.write(png()),
         media_type="image/png",
-        sha256="ab" * 32,
         removed=["gps"],
     )
     user, _app = reviewer
@@ -69,7 +68,7 @@ def conversation(page, reviewer):
     )
     clean, pending, refused = answer.images.order_by("position")
     Image.objects.filter(pk=clean.pk).update(
-        state=Image.State.CLEAN, clean_blob=blobs.write(png((200, 60, 30))), media_type="image/png", sha256="cd" * 32
+        state=Image.State.CLEAN, clean_blob=blobs.write(png((200, 60, 30))), media_type="image/png"
     )
     Image.objects.filter(pk=refused.pk).update(
         state=Image.State.FAILED, refusal="too_large", refusal_params={"megabytes": 20}

@@ -6,9 +6,10 @@ Run by the role that owns the tables (the one that runs ``migrate``), after ever
 
 - The web role reads and writes the service's tables, but may only read and add to the audit log. It
   owns nothing, so it cannot drop the audit log's trigger, truncate the table or rewrite a row.
-- The worker role reads image rows and updates what cleaning records in them, and removes expired sent
-  forms, and nothing else: the process that parses hostile files cannot read a testimony, a note, a
-  receipt digest, a sent form's sealed receipt or the audit log, nor move an image to another submission.
+- The worker role reads image rows and updates what cleaning records in them, adds the keyed bands of
+  photos' perceptual hashes, and removes expired sent forms, and nothing else: the process that parses
+  hostile files cannot read a testimony, a note, a receipt digest, a sent form's sealed receipt or the
+  audit log, nor move an image to another submission.
 
 Passwords come from ``INTAKE_WEB_DB_PASSWORD`` and ``INTAKE_WORKER_DB_PASSWORD`` when set (or their
 ``_FILE`` forms); a role that already exists keeps its other settings.
@@ -20,14 +21,15 @@ from django.db.models import Field
 from psycopg import sql
 
 from config.env import env_secret
-from intake.models import AuditEvent, Image, SentForm
+from intake.models import AuditEvent, Image, LikenessBand, SentForm
 
 WORKER_WRITES = (
     "state",
     "original_blob",
     "clean_blob",
     "media_type",
-    "sha256",
+    "sealed_sha256",
+    "sha256_token",
     "removed",
     "refusal",
     "refusal_params",
@@ -40,6 +42,9 @@ WORKER_WRITES = (
     "viewing_blob",
     "viewing_media_type",
     "viewing_size",
+    "preview_blob",
+    "described",
+    "sealed_likeness",
 )
 
 
@@ -96,6 +101,10 @@ class Command(BaseCommand):
                 raise CommandError(f"Image.{name} is not a column of the image table")
             columns.append(sql.Identifier(field.column))
         cursor.execute(sql.SQL("GRANT UPDATE ({}) ON {} TO {}").format(sql.SQL(", ").join(columns), image, role))
+        # The keyed bands of a photo's perceptual hash (intake.likeness): it adds them, and reads back only
+        # the ids it is given; the bands of other photos are none of its business.
+        band = sql.Identifier(LikenessBand._meta.db_table)
+        cursor.execute(sql.SQL("GRANT SELECT (id), INSERT (image_id, token) ON {} TO {}").format(band, role))
         # Its sweep removes the sent forms whose day has passed (intake.sent_forms.sweep): it sees their
         # days, never their digests or what they keep sealed.
         sent_form = sql.Identifier(SentForm._meta.db_table)

@@ -1,0 +1,235 @@
+"""What the worker works out of a clean photo after cleaning, and how near-identical photos are found.
+
+- A preview: a JPEG at most ``INTAKE_PREVIEW_PIXELS`` on its long side, upright, in sRGB, with no
+  metadata at all, for the reviewer's page. Made only of a picture within the viewing bound
+  (``INTAKE_PREVIEW_MAX_PIXELS``) that decodes; any other is only ever downloaded. A video's poster
+  frame already is its preview.
+- A perceptual hash: PDQ (docs/decisions/0009), 256 bits that change little when a photo is resized,
+  recompressed or lightly edited. It is stored sealed with the file keys, never plain, and as 16 keyed
+  bands of 16 bits (``LikenessBand``). Two hashes within 15 bits of each other share a band whatever
+  bits differ (16 bands, 15 differences: one band is left untouched); hashes up to ``NEAR`` bits apart
+  share one often. Photos sharing a band are candidates; their sealed hashes, opened by the web, say
+  how near they are. This is multi-index hashing, as in PDQ's own tools.
+- The clean file's SHA-256, sealed, and as a keyed token (``digest_token``): the same file sent twice.
+
+Without the matching key, a copy of the database says which photos share a band (likely near-identical
+photos across submissions), and nothing about a photo held by whoever has the copy.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import numpy as np
+import pdqhash
+from django.conf import settings
+from django.db.models import Q
+from PIL import Image as PILImage
+from PIL import ImageCms, ImageOps
+
+from intake import crypto
+from intake.cleaning import guard  # noqa: F401 - sets Pillow's decompression-bomb limit before any open
+from intake.models import Image, LikenessBand, Submission
+
+log = logging.getLogger(__name__)
+
+BANDS = 16
+BAND_BYTES = 2
+#: Hashes this many bits apart or fewer are near-identical: PDQ's usual threshold.
+NEAR = 31
+#: PDQ's quality says how much detail the hash rests on; a flat or nearly blank picture (a black frame,
+#: a screenshot of a white page) has little, and its hash would match many unrelated ones.
+MIN_QUALITY = 50
+PREVIEW_QUALITY = 80
+_SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+
+
+@dataclass(frozen=True)
+class Description:
+    """What ``describe`` found: a preview (JPEG bytes) if one could be made, and the PDQ hash (32
+    bytes) with its quality (0 to 100) if the picture was decoded."""
+
+    preview: bytes | None = None
+    pdq: bytes | None = None
+    quality: int = 0
+
+
+def describe(file: BinaryIO, width: int | None, height: int | None, *, make_preview: bool = True) -> Description:
+    """A preview and the PDQ hash of the picture in ``file``, or an empty description if it is beyond the
+    viewing bound or does not decode. ``width`` and ``height`` are its size as the engine declared it."""
+    if not width or not height or width * height > settings.INTAKE_PREVIEW_MAX_PIXELS:
+        return Description()
+    try:
+        picture = _upright_srgb(file, settings.INTAKE_PREVIEW_PIXELS)
+    except Exception as error:  # noqa: BLE001 - a picture that does not decode gets no preview, nothing worse
+        # The type only: a message could quote the file.
+        log.warning("a clean picture could not be decoded for its preview (%s)", type(error).__name__)
+        return Description()
+    hash_bytes, quality = pdq(picture)
+    preview = _jpeg(picture) if make_preview else None
+    return Description(preview=preview, pdq=hash_bytes, quality=quality)
+
+
+def _upright_srgb(file: BinaryIO, bound: int) -> PILImage.Image:
+    """The picture, the right way up, in sRGB, at most ``bound`` pixels on its long side."""
+    file.seek(0)
+    with PILImage.open(file) as opened:
+        if opened.format == "JPEG":
+            # Decoded at 1/2, 1/4 or 1/8 of its size when that still covers the bound: a 12-megapixel
+            # photo is never decoded whole.
+            opened.draft("RGB", (bound, bound))
+        opened.load()
+        profile = opened.info.get("icc_profile")
+        picture = ImageOps.exif_transpose(opened)
+    if profile:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
+        if picture.mode not in ("RGB", "CMYK", "L"):
+            picture = picture.convert("RGB")
+        converted = ImageCms.profileToProfile(picture, source, _SRGB, outputMode="RGB")
+        picture = converted if converted is not None else picture
+    if picture.mode in ("RGBA", "LA", "PA") or (picture.mode == "P" and "transparency" in picture.info):
+        rgba = picture.convert("RGBA")
+        flat = PILImage.new("RGB", rgba.size, (255, 255, 255))
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        picture = flat
+    picture = picture.convert("RGB")
+    picture.thumbnail((bound, bound), PILImage.Resampling.LANCZOS)
+    picture.info.clear()  # nothing of the file's own goes into the preview
+    return picture
+
+
+def _jpeg(picture: PILImage.Image) -> bytes:
+    out = io.BytesIO()
+    # No exif, no icc_profile, no comment: the preview carries pixels only (and is sRGB, JPEG's default).
+    picture.save(out, "JPEG", quality=PREVIEW_QUALITY, optimize=True, progressive=True)
+    return out.getvalue()
+
+
+def pdq(picture: PILImage.Image) -> tuple[bytes, int]:
+    """The PDQ hash of a picture, as 32 bytes, and its quality."""
+    if max(picture.size) > 512:
+        # PDQ reduces to 64×64 itself; from 512 px it gives the same bits, faster (as its authors advise).
+        picture = picture.copy()
+        picture.thumbnail((512, 512), PILImage.Resampling.BILINEAR)
+    bits, quality = pdqhash.compute(np.asarray(picture.convert("RGB"), dtype=np.uint8))
+    return np.packbits(np.asarray(bits, dtype=np.uint8)).tobytes(), int(quality)
+
+
+def picture_of(data: bytes) -> PILImage.Image:
+    """A small picture (a video's poster frame) decoded whole, upright and in sRGB."""
+    return _upright_srgb(io.BytesIO(data), settings.INTAKE_PREVIEW_PIXELS)
+
+
+# --- Keyed and sealed ------------------------------------------------------------------------
+
+
+def digest_token(sha256_hex: str) -> str:
+    return crypto.matching_token(b"sha256", bytes.fromhex(sha256_hex))
+
+
+def sealed_digest(image_id, sha256_hex: str) -> bytes:
+    return crypto.seal_bytes(sha256_hex.encode(), crypto.field_context("intake_image", "sealed_sha256", image_id))
+
+
+def band_tokens(hash_bytes: bytes) -> list[str]:
+    """The keyed tokens of the hash's 16 bands; each band's number is in its token, so equal bits in
+    different places do not match."""
+    return [
+        crypto.matching_token(b"pdq-band-%d" % band, hash_bytes[band * BAND_BYTES : (band + 1) * BAND_BYTES])
+        for band in range(BANDS)
+    ]
+
+
+def seal(image_id, hash_bytes: bytes, quality: int) -> bytes:
+    context = crypto.field_context("intake_image", "sealed_likeness", image_id)
+    return crypto.seal_bytes(hash_bytes + bytes([quality]), context)
+
+
+def opened(image: Image) -> tuple[bytes, int] | None:
+    """The image's PDQ hash and quality, opened from their sealed copy (the web's file keys); None if it has none."""
+    if not image.sealed_likeness:
+        return None
+    context = crypto.field_context("intake_image", "sealed_likeness", image.pk)
+    plain = crypto.open_bytes(bytes(image.sealed_likeness), context)
+    return plain[:32], plain[32]
+
+
+def distance(first: bytes, second: bytes) -> int:
+    """The number of bits in which two hashes differ (Hamming distance)."""
+    return (int.from_bytes(first, "big") ^ int.from_bytes(second, "big")).bit_count()
+
+
+# --- Found on a submission's page ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Likeness:
+    """Another submission holding the same file (``same_file``) or a near-identical photo."""
+
+    submission: Submission
+    same_file: bool
+
+
+def attach_likenesses(submission: Submission, images: list[Image]) -> list[Likeness]:
+    """Set ``likenesses`` on each of ``images`` (a submission's clean photos and videos): the other
+    submissions, ready for review, holding the same file or a near-identical photo. Returns every such
+    submission once, for the page's summary. Two queries whatever the number of photos: the bands
+    sharing a token with this submission's, and the candidate images with their submissions."""
+    for image in images:
+        image.likenesses = []  # type: ignore[attr-defined]
+    shown = {image.pk: image for image in images if image.state == Image.State.CLEAN}
+    if not shown:
+        return []
+    own_bands = LikenessBand.objects.filter(image__submission=submission).values("token")
+    bands_of: dict = {}  # image id -> its band tokens
+    for image_id, token in LikenessBand.objects.filter(token__in=own_bands).values_list("image_id", "token"):
+        bands_of.setdefault(image_id, set()).add(token)
+    own = {image_id: bands_of.get(image_id, set()) for image_id in shown}
+    candidates = {image_id for image_id in bands_of if image_id not in own}
+    digests = {image.sha256_token for image in shown.values() if image.sha256_token}
+    if not candidates and not digests:
+        return []
+    others = (
+        Image.objects.filter(Q(pk__in=candidates) | Q(sha256_token__in=digests))
+        .filter(state=Image.State.CLEAN, submission__in=Submission.objects.ready_for_review().values("pk"))
+        .exclude(submission=submission)
+        .select_related("submission")
+        .only("pk", "sha256_token", "sealed_likeness", "submission__id", "submission__status")
+    )
+    hashes = {pk: _usable(opened(image)) for pk, image in shown.items() if own[pk]}
+    found: dict = {}
+    for other in others:
+        other_hash = _usable(opened(other)) if other.pk in candidates else None
+        for image in shown.values():
+            same_file = bool(image.sha256_token) and image.sha256_token == other.sha256_token
+            mine = hashes.get(image.pk)
+            near = (
+                mine is not None
+                and other_hash is not None
+                and bool(own[image.pk] & bands_of.get(other.pk, set()))
+                and distance(mine, other_hash) <= NEAR
+            )
+            if same_file or near:
+                _add(image.likenesses, Likeness(other.submission, same_file))  # type: ignore[attr-defined]
+                found.setdefault(other.submission_id, other.submission)
+    return [Likeness(found_submission, False) for found_submission in found.values()]
+
+
+def _usable(hashed: tuple[bytes, int] | None) -> bytes | None:
+    """The hash, unless there is none or its quality is too low to match on (``MIN_QUALITY``)."""
+    if hashed is None or hashed[1] < MIN_QUALITY:
+        return None
+    return hashed[0]
+
+
+def _add(listed: list[Likeness], likeness: Likeness) -> None:
+    """One entry per other submission; the same file outranks a near-identical photo in it."""
+    for index, known in enumerate(listed):
+        if known.submission.pk == likeness.submission.pk:
+            if likeness.same_file and not known.same_file:
+                listed[index] = likeness
+            return
+    listed.append(likeness)
