@@ -451,3 +451,26 @@ def test_the_verifier_runs_alone_without_django(testimony, exporter, out):
         [sys.executable, "-I", script, str(package), "--public-key", key], capture_output=True, text=True, env=clean_env
     )
     assert result.returncode == 1 and "conversation.txt" in result.stdout
+
+
+def test_a_large_file_is_streamed_into_the_zip_in_chunks(exporter_client, exporter, out):
+    large = bytes(range(256)) * (6 * 4096)  # 6 MiB
+    submission = Submission.objects.create(receipt_digest="f" * 64, account="A long clip.")
+    image = Image.objects.create(submission=submission, position=0, original_blob=blobs.write(b"raw upload"))
+    cleaned = cleaning.Cleaned(
+        file=io.BytesIO(large),
+        size=len(large),
+        media_type="video/mp4",
+        extension="mp4",
+        removed=(),
+        sha256=hashlib.sha256(large).hexdigest(),
+    )
+    actions.record_clean(image, cleaned)
+    response = exporter_client.post(reverse("review:export", args=[submission.pk]))
+    chunks = list(response.streaming_content)
+    # Sent as it is read, a chunk at a time: never the whole file in memory.
+    assert max(len(chunk) for chunk in chunks) < 2 * 1024 * 1024
+    archive = out / "large.zip"
+    archive.write_bytes(b"".join(chunks))
+    assert verify(archive)[0] == 0
+    assert zipfile.ZipFile(archive).read(f"{submission.reference}/files/1.mp4") == large
