@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -80,7 +81,8 @@ def _upright_srgb(file: BinaryIO, bound: int) -> PILImage.Image:
         if opened.format == "JPEG":
             # Decoded at 1/2, 1/4 or 1/8 of its size when that still covers the bound: a 12-megapixel
             # photo is never decoded whole.
-            opened.draft("RGB", (bound, bound))
+            scale = bound / max(opened.size)
+            opened.draft("RGB", (math.ceil(opened.width * scale), math.ceil(opened.height * scale)))
         opened.load()
         profile = opened.info.get("icc_profile")
         picture = ImageOps.exif_transpose(opened)
