@@ -1,4 +1,6 @@
 from django import template
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext as _
 
 from intake import access, evidence
 
@@ -15,9 +17,15 @@ def may_export(user) -> bool:
 @register.simple_tag
 def evidence_public_key() -> str:
     """The public key evidence packages are signed with (raw, base64), as published."""
-    return evidence.public_key_text()
+    try:
+        return evidence.public_key_text()
+    except ImproperlyConfigured:  # a keys document from before signing: the admin still opens
+        return _("None: these keys hold no signing key. Run manage.py initkeys --upgrade.")
 
 
 @register.simple_tag
 def evidence_key_fingerprint() -> str:
-    return evidence.public_key_fingerprint()
+    try:
+        return evidence.public_key_fingerprint()
+    except ImproperlyConfigured:
+        return "-"
