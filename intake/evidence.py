@@ -60,9 +60,8 @@ class Part:
     media_type: str
     open: Callable[[], contextlib.AbstractContextManager[BinaryIO]]
     facts: dict = field(default_factory=dict)
-    # What the worker recorded of a clean file at intake; empty for what the export writes itself.
-    intake_sha256: str = ""
-    size_hint: int = 0
+    # What the worker recorded of a clean file at intake; None for what the export writes itself.
+    intake_sha256: str | None = None
     sha256: str = ""
     size: int = 0
 
@@ -89,7 +88,7 @@ def public_key_fingerprint() -> str:
 
 
 def _bytes_part(path: str, data: bytes, media_type: str = TEXT, **facts) -> Part:
-    return Part(path, media_type, lambda: contextlib.nullcontext(io.BytesIO(data)), facts, size_hint=len(data))
+    return Part(path, media_type, lambda: contextlib.nullcontext(io.BytesIO(data)), facts)
 
 
 def _blob_part(path: str, blob: str, media_type: str, **facts) -> Part:
@@ -110,17 +109,6 @@ def _came_with(image: Image, positions: dict) -> str:
 
 def _received_on(image: Image, submission: Submission, days: dict) -> str:
     return _day(submission.received_on if image.message_id is None else days[image.message_id])
-
-
-def _image_type(head: bytes) -> tuple[str, str]:
-    """The media type and extension of a preview or poster, from its signature."""
-    if head.startswith(b"\xff\xd8"):
-        return "image/jpeg", "jpg"
-    if head.startswith(b"\x89PNG"):
-        return "image/png", "png"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp", "webp"
-    return "application/octet-stream", "bin"
 
 
 def parts_of(submission: Submission, *, with_notes: bool) -> tuple[list[Part], list[dict]]:
@@ -168,24 +156,14 @@ def parts_of(submission: Submission, *, with_notes: bool) -> tuple[list[Part], l
             **_shown_size(image),
         )
         clean.intake_sha256 = image.clean_sha256
-        clean.size_hint = image.size or 0
         parts.append(clean)
-        # A photo's preview, or else a video's poster frame: what the reviewer saw in the page.
+        # A photo's preview, or else a video's poster frame: what the reviewer saw in the page. Both are
+        # JPEGs the worker made (intake.likeness, intake.cleaning.video).
         shown = image.preview_blob or image.poster_blob
         if shown:
-            data = blobs.read(shown)
-            media_type, extension = _image_type(data[:16])
             kind = "preview" if image.preview_blob else "poster"
-            parts.append(
-                _bytes_part(
-                    f"previews/{number[image.pk]}.{extension}",
-                    data,
-                    media_type,
-                    kind=kind,
-                    of=path,
-                    image=number[image.pk],
-                )
-            )
+            preview = f"previews/{number[image.pk]}.jpg"
+            parts.append(_blob_part(preview, shown, "image/jpeg", kind=kind, of=path, image=number[image.pk]))
     texts = [
         _bytes_part("testimony.txt", _testimony_text(submission).encode(), kind="testimony"),
         _bytes_part("conversation.txt", _conversation_text(messages, files).encode(), kind="conversation"),
@@ -262,7 +240,9 @@ def _checked(part: Part) -> Iterator[bytes]:
     except (DecryptionError, FileNotFoundError, ValueError) as error:
         raise ExportRefused(f"{part.path} cannot be read as the file stored at intake ({error})") from None
     digest = sha.hexdigest()
-    if part.intake_sha256 and digest != part.intake_sha256:
+    if part.intake_sha256 == "":
+        raise ExportRefused(f"{part.path} has no SHA-256 recorded at intake to check it against")
+    if part.intake_sha256 is not None and digest != part.intake_sha256:
         raise ExportRefused(f"{part.path} is not the file recorded at intake: its SHA-256 differs")
     if part.sha256 and (digest, size) != (part.sha256, part.size):
         raise ExportRefused(f"{part.path} changed while it was being exported")

@@ -259,6 +259,13 @@ def test_a_clean_file_whose_digest_differs_from_intake_is_refused(testimony, exp
     assert not AuditEvent.objects.filter(action=AuditEvent.Action.EXPORTED).exists()
 
 
+def test_a_clean_file_without_a_digest_from_intake_is_refused(testimony, exporter, out):
+    Image.objects.filter(submission=testimony, position=1).update(sealed_sha256=None)
+    with pytest.raises(CommandError, match="files/2.jpg has no SHA-256 recorded at intake"):
+        export(testimony, out)
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.EXPORTED).exists()
+
+
 # --- The command --------------------------------------------------------------------------------
 
 
@@ -279,7 +286,9 @@ def test_the_command_refuses_an_exporter_who_is_not_a_reviewer_or_is_inactive(te
         export(testimony, out)
 
 
-def test_each_exported_submission_is_audited_once(testimony, submission, exporter, out):
+def test_each_exported_submission_is_audited_once(testimony, exporter, out):
+    submission = Submission.objects.create(receipt_digest="c" * 64, account="The second account.")
+    _cleaned_image(submission, 0)
     printed = io.StringIO()
     call_command(
         "export_evidence",
