@@ -400,6 +400,17 @@ def test_a_flipped_byte_in_a_downloaded_zip_fails(exporter_client, testimony, ou
     assert verify(archive)[0] == 1
 
 
+def test_a_zip_holding_a_second_file_of_a_listed_name_fails(exporter_client, testimony, out):
+    response = exporter_client.post(reverse("review:export", args=[testimony.pk]))
+    archive = out / "package.zip"
+    archive.write_bytes(b"".join(response.streaming_content))
+    # Tools differ on which of two same-named members they extract: the planted one could be shown.
+    with pytest.warns(UserWarning), zipfile.ZipFile(archive, "a") as appended:
+        appended.writestr(f"{testimony.reference}/files/1.jpg", b"planted")
+    status, said = verify(archive)
+    assert status == 1 and "two files of the same name" in said
+
+
 def test_the_web_export_of_an_altered_file_is_refused_with_a_message(exporter_client, testimony):
     Image.objects.filter(submission=testimony, position=0).update(clean_blob=blobs.write(b"another file entirely"))
     response = exporter_client.post(reverse("review:export", args=[testimony.pk]), follow=True)
