@@ -1,3 +1,13 @@
+# syntax=docker/dockerfile:1
+# pdqhash (Meta's PDQ perceptual hash, intake.likeness) is published as source only: its C++ is compiled
+# here, in a stage of its own, so that no compiler reaches the image that parses witnesses' files.
+FROM python:3.11-slim-bookworm AS wheels
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends build-essential \
+    && rm -rf /var/lib/apt/lists/*
+COPY requirements.txt .
+RUN pip wheel --no-cache-dir --wheel-dir /wheels -r requirements.txt
+
 FROM python:3.11-slim-bookworm
 
 RUN apt-get update \
@@ -7,7 +17,8 @@ RUN apt-get update \
 
 WORKDIR /srv/intake/app
 COPY requirements.txt .
-RUN pip install --no-cache-dir -r requirements.txt
+RUN --mount=type=bind,from=wheels,source=/wheels,target=/wheels \
+    pip install --no-cache-dir --no-index --find-links /wheels -r requirements.txt
 COPY . .
 RUN SECRET_KEY=only-for-collectstatic python manage.py collectstatic --noinput --verbosity 0
 
