@@ -1,7 +1,7 @@
 """How the reviewer's pages hold up as submissions grow, on PostgreSQL.
 
     .venv/bin/python benchmarks/queue.py [--sizes 1000,10000,100000] [--rounds 40]
-        [--server postgres://postgres@127.0.0.1:5432]
+        [--server postgres://postgres@127.0.0.1:5432] [--keep]
 
 Creates a database of its own (``bench_queue``, dropped first if it is there, and dropped at the end),
 migrates it and seeds it through the real models (``bulk_create``, which encrypts as ``save`` does):
@@ -45,6 +45,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--server", default="postgres://postgres@127.0.0.1:5432")
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards, for EXPLAIN ANALYZE")
     arguments = parser.parse_args()
     sizes = [int(size) for size in arguments.sizes.split(",")]
 
@@ -61,7 +62,8 @@ def main() -> None:
         from django.db import connections
 
         connections.close_all()
-        drop_database(arguments.server)
+        if not arguments.keep:
+            drop_database(arguments.server)
 
 
 def _admin_connection(server: str):

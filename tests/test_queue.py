@@ -256,3 +256,10 @@ def test_the_triage_panel_comes_right_after_the_heading(reviewer_client):
     places = [page.index(mark) for mark in ("<h1>", 'id="triage"', 'id="status"', 'id="assignee"', 'id="testimony"')]
     assert places == sorted(places)
     assert 'src="/static/intake/review.js"' in page or "intake/review" in page
+
+
+def test_admins_define_the_tags_in_the_admin(client, admin_user):
+    log_in(client, admin_user)
+    response = client.post(reverse("admin:intake_tag_add"), {"name": "Market square"})
+    assert response.status_code == 302
+    assert Tag.objects.filter(name="Market square").exists()
