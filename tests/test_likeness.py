@@ -112,6 +112,23 @@ def test_a_submission_not_yet_ready_for_review_is_not_linked(reviewer_client):
     assert reverse("review:submission", args=[waiting.pk]) not in page(reviewer_client, first)
 
 
+def test_a_video_whose_poster_shows_a_photo_of_another_submission_is_linked(reviewer_client):
+    first = submitted(jpeg(ORIGINAL))
+    clip = Submission.objects.create(receipt_digest=secrets.token_hex(32), account="x")
+    video = Image.objects.create(
+        submission=clip,
+        position=0,
+        state=Image.State.CLEAN,
+        media_type="video/mp4",
+        clean_blob=blobs.write(b"a clean clip"),
+        poster_blob=blobs.write(jpeg(ORIGINAL.resize((640, 480)), quality=70)),
+    )
+    tasks.describe_image(str(video.pk))
+    video.refresh_from_db()
+    assert video.described and not video.preview_blob  # its poster is its preview
+    assert reverse("review:submission", args=[first.pk]) in page(reviewer_client, clip)
+
+
 def test_a_flat_picture_is_hashed_but_never_matched(reviewer_client):
     blank = jpeg(PILImage.new("RGB", (800, 600), (250, 250, 250)))
     first = submitted(blank)
