@@ -168,8 +168,8 @@ def _store(submission_id, tokens: list[str]) -> None:
 
 
 def _lock(submission: Submission) -> None:
-    # index_submission and add_words on one submission take turns: a note added while the index is
-    # rebuilt would otherwise be read before it is committed and its rows deleted after.
+    # index_submission and add_words on one submission take turns, so that a note committed while the
+    # index is rebuilt is either read by the rebuild or added after it, never deleted by it.
     list(Submission.objects.select_for_update().filter(pk=submission.pk).values_list("pk", flat=True))
 
 

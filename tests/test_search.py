@@ -4,6 +4,7 @@ other, every word must be there, and the database holds keyed tokens, never the 
 import hashlib
 import importlib
 import json
+import threading
 
 import pytest
 from django.core.management import call_command
@@ -211,3 +212,29 @@ def test_the_migration_indexes_what_was_stored_before_it(reviewer):
     assert found("بانياس") == found("baniyas") == found("tartus") == found("السيارة") == {submission}
     index_migration.forget_index(state, None)
     assert not IndexedWord.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_notes_added_at_once_by_several_reviewers_are_all_stored_and_found(reviewer):
+    submission = Submission.objects.create(receipt_digest="f" * 64, account="They came at dawn.")
+    writers = 8
+    start = threading.Barrier(writers)
+    errors = []
+
+    def write(number):
+        try:
+            start.wait()
+            actions.add_note(reviewer, submission, f"note{number}")
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=write, args=(number,)) for number in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    for number in range(writers):
+        assert found(f"note{number}") == {submission}
