@@ -143,9 +143,9 @@ def _headers(response: HttpResponseBase, image: Image, media_type: str, *, downl
 @require_GET
 @login_required
 def image(request, image_id):
-    """A cleaned file as the witness's device made it, with nothing identifying left: a photo to show,
-    or (``?download=1``) a photo or video to keep. For a video this is always the clean file, the
-    evidence, never the viewing copy."""
+    """A cleaned file as the witness's device made it, with nothing identifying left: a photo to open in
+    a tab of its own, or (``?download=1``, and always for a photo with no preview) a photo or video to
+    keep. For a video this is always the clean file, the evidence, never the viewing copy."""
     image = access.clean_image_for(request.user, image_id)
     # A photo with no preview is one the page does not show: opened on its own it is not shown either.
     download = bool(request.GET.get("download")) or (not image.is_video and not image.preview_blob)
