@@ -1,9 +1,10 @@
 """Rebuild the blind index of words (intake.search) from the stored text.
 
-Run it after the index key changes (a new keys document, ``initkeys --upgrade`` adding the index purpose)
-and after restoring a database without its index: tokens made under another key match nothing. Each
-submission is rebuilt in a transaction of its own, so searches and new submissions go on meanwhile; a
-submission not yet rebuilt is found by no search until it is.
+Run it after the index key changes (a new keys document, or an older one given the index purpose by
+``rotatekeys upgrade``, or by ``initkeys`` for keys in ``var/keys``) and after restoring a database
+without its index: tokens made under another key match nothing. Each submission is rebuilt in a
+transaction of its own, so searches and new submissions go on meanwhile; a submission not yet rebuilt
+is found by no search until it is.
 """
 
 from django.core.management.base import BaseCommand
