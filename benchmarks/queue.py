@@ -187,7 +187,7 @@ def pages(client, reviewer, tags) -> dict[str, str]:
 
     from django.urls import reverse
 
-    from intake.models import Submission
+    from intake.models import Reading, Submission
     from intake.review import views
 
     queue = reverse("review:queue")
@@ -195,7 +195,8 @@ def pages(client, reviewer, tags) -> dict[str, str]:
     second = re.search(r'href="\?([^"]*)" rel="next"', first).group(1).replace("&amp;", "&")
     # The last page: from the 26th row before the end of the queue's order.
     rows = views.QueueFilterForm().filter(views._queue_rows(reviewer), reviewer)
-    seen = rows.filter(unread=False, opened=True).order_by("received_on", "-id")
+    seen = rows.filter(pk__in=Reading.objects.filter(user=reviewer).values("submission_id"), unread=False)
+    seen = seen.order_by("received_on", "-id")
     new = rows.exclude(unread=False, opened=True).order_by("received_on", "-id")
     count_seen = seen.count()
     if count_seen > 25:
