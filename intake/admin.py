@@ -3,8 +3,8 @@
 An Admin who is not a superuser must not be able to become a reader of testimony, directly or by
 taking over someone else's account. So such an Admin:
 
-- cannot give anyone the Reviewer role (only a superuser, who runs the server, can; removing it is
-  allowed, so that access can be taken away quickly);
+- cannot give anyone the Reviewer or the Exporter role (only a superuser, who runs the server, can;
+  removing them is allowed, so that access can be taken away quickly);
 - cannot change a superuser's account, nor their own roles, staff or active status;
 - cannot change the fields those rules rest on: last login, date joined, username, superuser status
   and permissions.
@@ -32,7 +32,7 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
 from intake import actions, sessions, setup_links
-from intake.access import ADMIN, REVIEWER
+from intake.access import ADMIN, EXPORTER, REVIEWER
 from intake.models import AuditEvent, Tag
 from intake.signals import ROLES
 
@@ -40,6 +40,12 @@ User = get_user_model()
 
 # Changes to these are audited by name and new value; any other field by name only.
 AUDITED_VALUES = ("is_active", "is_staff", "is_superuser", "username")
+
+# The roles only a superuser gives, each with the reason an Admin is told: they put testimony in reach.
+ONLY_A_SUPERUSER_GIVES = {
+    REVIEWER: _("Only a superuser can give the Reviewer role, which reads testimony."),
+    EXPORTER: _("Only a superuser can give the Exporter role, which hands testimony out of the service."),
+}
 
 
 @admin.register(AuditEvent)
@@ -126,17 +132,17 @@ class StaffUserAdmin(UserAdmin):
         if request.user.is_superuser or "groups" not in form.base_fields:
             return form
 
-        class AdminGrantsNoReviewerRole(form):
+        class AdminGrantsNoTestimonyRole(form):
             def clean_groups(self):
                 groups = self.cleaned_data["groups"]
                 had = set(self.instance.groups.values_list("name", flat=True)) if self.instance.pk else set()
-                if REVIEWER not in had and groups.filter(name=REVIEWER).exists():
-                    raise forms.ValidationError(
-                        _("Only a superuser can give the Reviewer role, which reads testimony.")
-                    )
+                given = set(groups.values_list("name", flat=True)) - had
+                refused = [message for role, message in ONLY_A_SUPERUSER_GIVES.items() if role in given]
+                if refused:
+                    raise forms.ValidationError(refused)
                 return groups
 
-        return AdminGrantsNoReviewerRole
+        return AdminGrantsNoTestimonyRole
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
@@ -235,7 +241,7 @@ admin.site.unregister(Group)
 
 @admin.register(Group)
 class StaffGroupAdmin(GroupAdmin):
-    """Groups. The role groups (Reviewer, Admin) can be neither deleted nor renamed, here or anywhere
+    """Groups. The role groups (Reviewer, Admin, Exporter) can be neither deleted nor renamed, here or anywhere
     (intake.signals); deleting another group is audited with the members who lost it."""
 
     filter_horizontal = ()  # as for accounts: a plain list, which passes WCAG 2.2 AA

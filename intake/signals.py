@@ -18,15 +18,17 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import signals
 from django_otp.models import Device
 
-from intake.access import ADMIN, REVIEWER
+from intake.access import ADMIN, EXPORTER, REVIEWER
 from intake.sessions import end_sessions, mark_start
 
-ROLES = (REVIEWER, ADMIN)
+# The groups access checks rest on (intake.access). Losing any group, a role or not, ends the member's
+# sessions (_end_sessions_of_members); these are also kept from being deleted or renamed.
+ROLES = (REVIEWER, ADMIN, EXPORTER)
 
 
 class RoleGroupIsProtected(PermissionDenied):
-    """The role groups are what access checks rest on: deleting Reviewer would silently strip every
-    reviewer, renaming it would give its members to whoever next gets a group of that name."""
+    """The role groups are what access checks rest on: deleting one would silently strip every
+    member of the role, renaming it would give its rights to whoever next gets a group of that name."""
 
 
 def connect() -> None:

@@ -212,6 +212,29 @@ def test_taking_a_role_away_ends_every_session(reviewer, take_away):
     assert not any(alive(client) for client in clients)
 
 
+@pytest.mark.parametrize(
+    "take_away",
+    [
+        remove_from_the_account,
+        remove_from_the_group,
+        clear_the_accounts_groups,
+        clear_the_groups_members,
+        set_the_accounts_groups_without_it,
+        set_the_groups_members_without_it,
+        take_it_away_in_the_admin,
+    ],
+)
+def test_taking_the_exporter_role_away_ends_every_session(reviewer, take_away):
+    exporters = Group.objects.get(name="Exporter")
+    reviewer.groups.add(exporters)
+    clients = signed_in(reviewer, 2)
+    take_away(reviewer, exporters)
+    assert not reviewer.groups.filter(name="Exporter").exists()
+    assert sessions_of(reviewer) == 0
+    reviewer.groups.add(exporters, Group.objects.get(name="Reviewer"))
+    assert not any(alive(client) for client in clients)
+
+
 def test_giving_a_role_ends_no_session(reviewer):
     (client,) = signed_in(reviewer)
     reviewer.groups.add(Group.objects.get(name="Admin"))

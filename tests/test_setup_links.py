@@ -178,6 +178,18 @@ def test_createstaff_refuses_an_existing_name_and_needs_a_role():
         call_command("createstaff", "omar", stdout=io.StringIO())
 
 
+def test_createstaff_makes_an_exporter_only_of_a_reviewer(client):
+    for alone in (["--exporter"], ["--exporter", "--admin"], ["--exporter", "--superuser"]):
+        with pytest.raises(CommandError, match="--exporter needs --reviewer"):
+            call_command("createstaff", "omar", *alone, stdout=io.StringIO())
+    assert not User.objects.filter(username="omar").exists()
+    create("nadia", "--reviewer", "--exporter")
+    nadia = User.objects.get(username="nadia")
+    assert sorted(nadia.groups.values_list("name", flat=True)) == ["Exporter", "Reviewer"] and not nadia.is_staff
+    event = AuditEvent.objects.get(action="created_account")
+    assert event.detail == {"roles": ["Reviewer", "Exporter"], "superuser": False, "by": "manage.py"}
+
+
 def test_createstaff_makes_the_first_superuser(client):
     link = create("root", "--superuser")
     root = User.objects.get(username="root")
@@ -215,6 +227,14 @@ def test_an_admin_cannot_add_a_reviewer(client, admin_user):
     reviewer_role = str(Group.objects.get(name="Reviewer").pk)
     response = client.post(reverse("admin:auth_user_add"), {"username": "nour", "groups": [reviewer_role]})
     assert "Only a superuser can give the Reviewer role" in text(response)
+    assert not User.objects.filter(username="nour").exists() and not SetupLink.objects.exists()
+
+
+def test_an_admin_cannot_add_an_exporter(client, admin_user):
+    log_in(client, admin_user)
+    exporter_role = str(Group.objects.get(name="Exporter").pk)
+    response = client.post(reverse("admin:auth_user_add"), {"username": "nour", "groups": [exporter_role]})
+    assert "Only a superuser can give the Exporter role" in text(response)
     assert not User.objects.filter(username="nour").exists() and not SetupLink.objects.exists()
 
 

@@ -277,6 +277,63 @@ def test_an_admin_can_take_the_reviewer_role_away(client, admin_user, reviewer):
     assert not reviewer.groups.exists()
 
 
+def test_an_admin_cannot_give_a_reviewer_the_exporter_role(client, admin_user, reviewer):
+    log_in(client, admin_user)
+    response = client.post(
+        reverse("admin:auth_user_change", args=[reviewer.pk]),
+        change_form(reviewer, groups=[group("Reviewer"), group("Exporter")]),
+    )
+    assert "Only a superuser can give the Exporter role" in response.content.decode()
+    assert "Only a superuser can give the Reviewer role" not in response.content.decode()  # she has it already
+    assert list(reviewer.groups.values_list("name", flat=True)) == ["Reviewer"]
+
+
+def test_a_superuser_gives_the_exporter_role_and_an_admin_can_take_it_away(client, superuser, admin_user, reviewer):
+    log_in(client, superuser)
+    url = reverse("admin:auth_user_change", args=[reviewer.pk])
+    client.post(url, change_form(reviewer, groups=[group("Reviewer"), group("Exporter")]))
+    assert sorted(reviewer.groups.values_list("name", flat=True)) == ["Exporter", "Reviewer"]
+    event = AuditEvent.objects.get(action="changed_roles")
+    assert event.detail == {"from": ["Reviewer"], "to": ["Exporter", "Reviewer"]}
+    log_in(client, admin_user)
+    client.post(url, change_form(reviewer, groups=[group("Reviewer")]))
+    assert list(reviewer.groups.values_list("name", flat=True)) == ["Reviewer"]
+
+
+def test_the_exporter_group_can_be_neither_deleted_nor_renamed(client, superuser):
+    from django.contrib.auth.models import Group
+
+    from intake.signals import RoleGroupIsProtected
+
+    exporters = Group.objects.get(name="Exporter")
+    with pytest.raises(RoleGroupIsProtected), transaction.atomic():
+        exporters.delete()
+    exporters.name = "Former exporters"
+    with pytest.raises(RoleGroupIsProtected), transaction.atomic():
+        exporters.save()
+    log_in(client, superuser)
+    assert client.post(reverse("admin:auth_group_delete", args=[exporters.pk]), {"post": "yes"}).status_code == 403
+    client.post(reverse("admin:auth_group_change", args=[exporters.pk]), {"name": "Former exporters"})
+    assert Group.objects.filter(pk=exporters.pk, name="Exporter").exists()
+
+
+def test_only_an_exporter_has_the_export_section_and_its_link_on_the_page(client, reviewer, submission):
+    from django.contrib.auth.models import Group
+
+    def page():
+        return client.get(submission_url(submission)).content.decode()
+
+    def on_this_page(html):
+        return html.split('<nav class="sections"', 1)[1].split("</nav>", 1)[0]
+
+    log_in(client, reviewer)
+    html = page()
+    assert 'id="export"' not in html and 'href="#export"' not in on_this_page(html)
+    reviewer.groups.add(Group.objects.get(name="Exporter"))
+    html = page()
+    assert 'id="export"' in html and 'href="#export"' in on_this_page(html)
+
+
 def test_an_admin_cannot_set_the_password_of_an_account_in_use(client, admin_user, outsider):
     from django.utils import timezone
 

@@ -20,7 +20,10 @@ def evidence_public_key() -> str:
     try:
         return evidence.public_key_text()
     except ImproperlyConfigured:  # a keys document from before signing: the admin still opens
-        return _("None: these keys hold no signing key. Run manage.py initkeys --upgrade.")
+        return _(
+            "None: these keys hold no signing key. Add one with manage.py rotatekeys upgrade < keys.json > "
+            "upgraded.json (keys kept in var/keys get it from manage.py initkeys, which make run runs)."
+        )
 
 
 @register.simple_tag
