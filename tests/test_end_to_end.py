@@ -303,7 +303,7 @@ def test_a_question_and_an_answer_with_a_gps_photo_go_through_the_worker_and_lea
     assert "New reply" in client.get(queue).content.decode()
     assert submission.reference in client.get(queue, {"replied": "on"}).content.decode()
     page = client.get(reverse("review:submission", args=[submission.pk])).content.decode()
-    conversation = page[page.index('id="conversation"') : page.index('id="status"')]
+    conversation = page[page.index('id="conversation"') : page.index('id="notes"')]
     assert f"The north road. {ANSWER}" in conversation and "Witness" in conversation
     image_url = reverse("review:image", args=[added.pk])
     assert image_url in conversation

@@ -139,9 +139,14 @@ def test_filters_and_place_survive_every_action_on_a_submission_and_the_nav_link
     assert f'href="{QUEUE}?{query.replace("&", "&amp;")}">Back to the queue' in page
 
 
-def test_the_session_keeps_only_the_queues_own_parameters(reviewer_client):
+def test_the_session_keeps_only_the_queues_own_parameters_and_no_searched_word_in_clear(reviewer_client):
+    from intake.models import StaffSession
+
     page_of(reviewer_client, "status=new&evil=x&tag=&q=road")
-    assert reviewer_client.session["review_queue"] == "status=new&tag=&q=road"
+    account = reviewer_client.get(reverse("review:account")).content.decode()
+    assert f'href="{QUEUE}?status=new&amp;tag=&amp;q=road">Queue</a>' in account
+    for row in StaffSession.objects.all():
+        assert "road" not in row.session_data and "road" not in str(row.get_decoded())
 
 
 # --- Assignment and tags ---------------------------------------------------------------------------

@@ -349,4 +349,4 @@ def test_the_poster_is_audited_as_a_view_of_the_video(reviewer_client, reviewer,
 
 def test_the_queue_counts_files_not_photos(reviewer_client, video):
     page = reviewer_client.get(reverse("review:queue")).content.decode()
-    assert "<th>Files</th>" in page
+    assert '<th scope="col">Files</th>' in page

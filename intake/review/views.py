@@ -6,6 +6,7 @@ Every view needs the Reviewer role: the queue through ``access.reviewer_required
 answer 404 to anyone else. Every look at a submission is written to the audit log (intake.actions).
 """
 
+import base64
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -21,7 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_POST
 
-from intake import access, actions, likeness, sessions
+from intake import access, actions, crypto, likeness, sessions
 from intake.models import AuditEvent, Image, Message, Reading, Submission
 from intake.review.forms import (
     AssignForm,
@@ -52,7 +53,7 @@ def queue(request):
     )
     here = QueueFilterForm.kept_query(request.GET)
     # The nav's "Queue" link comes back here (templates/review/base.html).
-    request.session[LAST_QUEUE] = here
+    remember_queue(request, here)
     # The filters again in the paging links, without the place in the queue itself.
     kept = QueryDict(here, mutable=True)
     for name in ("after", "before"):
@@ -260,7 +261,30 @@ def _queue_query(request, data) -> str:
     without one, the last queue this session looked at."""
     if "queue" in data:
         return QueueFilterForm.kept_query(QueryDict(data["queue"]))
-    return QueueFilterForm.kept_query(QueryDict(request.session.get(LAST_QUEUE, "")))
+    return last_queue(request)
+
+
+def _last_queue_context(request) -> bytes:
+    return crypto.field_context("session", LAST_QUEUE, request.user.pk)
+
+
+def remember_queue(request, query: str) -> None:
+    """Keep the queue's address (filters and place) in the session, for the way back. Sealed with the
+    field keys: a search's words are the testimony's words, and sessions are rows of the database."""
+    sealed = crypto.seal_text(query, _last_queue_context(request))
+    request.session[LAST_QUEUE] = base64.b64encode(sealed).decode()
+
+
+def last_queue(request) -> str:
+    """The queue's address this session last showed, cleaned; empty if none (or it does not open)."""
+    sealed = request.session.get(LAST_QUEUE)
+    if not sealed:
+        return ""
+    try:
+        query = crypto.open_text(base64.b64decode(sealed), _last_queue_context(request))
+    except (crypto.DecryptionError, ValueError):
+        return ""
+    return QueueFilterForm.kept_query(QueryDict(query))
 
 
 def _back(request, submission, anchor: str, confirmation: str, level: int = messages.SUCCESS):
