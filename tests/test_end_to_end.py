@@ -315,7 +315,10 @@ def test_a_question_and_an_answer_with_a_gps_photo_go_through_the_worker_and_lea
 
     # Nothing of the conversation is kept outside the ciphertext of its rows.
     wait_until(
-        lambda: set(blobs.all_names()) == {image.clean_blob for image in Image.objects.all()},
+        lambda: (
+            set(blobs.all_names())
+            == {name for image in Image.objects.all() for name in (image.clean_blob, image.preview_blob) if name}
+        ),
         message="the originals to be destroyed",
     )
     found_in = {
