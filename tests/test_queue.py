@@ -20,8 +20,9 @@ DAY = datetime.date(2026, 5, 1)
 
 
 def make(number: int, days_ago: int = 0, **fields) -> Submission:
+    fields.setdefault("account", "x")
     return Submission.objects.create(
-        receipt_digest=f"{number:064d}", account="x", received_on=DAY - datetime.timedelta(days=days_ago), **fields
+        receipt_digest=f"{number:064d}", received_on=DAY - datetime.timedelta(days=days_ago), **fields
     )
 
 
@@ -83,6 +84,27 @@ def test_paging_by_cursor_reaches_every_submission_exactly_once_both_ways(review
     last = page_of(reviewer_client, next_query(page_of(reviewer_client, next_query(page_of(reviewer_client)))))
     previous = re.search(r'href="\?([^"]*)" rel="prev"', last).group(1).replace("&amp;", "&")
     assert references(page_of(reviewer_client, previous)) == pages[1]
+
+
+def test_a_search_keeps_the_order_and_pages_through_both_parts(reviewer_client, reviewer):
+    from intake import search
+
+    matching = [make(number, days_ago=number % 5, account=f"Smoke over the bridge, {number}.") for number in range(30)]
+    other = make(99, account="Nothing of the kind.")
+    for submission in [*matching, other]:
+        search.index_submission(submission)
+    for submission in matching[:12] + [other]:
+        actions.mark_read(reviewer, submission)
+    witness_replies(matching[0])  # opened, then answered: new again
+
+    seen, query = [], "q=BRIDGE"
+    while query is not None:
+        page = page_of(reviewer_client, query)
+        seen += references(page)
+        query = next_query(page)
+    assert sorted(seen) == sorted(s.reference for s in matching)
+    new_to_reviewer = {s.reference for s in [matching[0], *matching[12:]]}
+    assert set(seen[: len(new_to_reviewer)]) == new_to_reviewer
 
 
 def test_the_queue_costs_the_same_number_of_queries_for_5_or_30_submissions(reviewer_client, reviewer):

@@ -103,6 +103,10 @@ class QueueFilterForm(forms.Form):
             del kept[name]
         return kept.urlencode()
 
+    def searches(self) -> bool:
+        """Whether the queue is narrowed by words (intake.search), which changes how it is best read."""
+        return self.is_valid() and bool(search.query_words(self.cleaned_data.get("q") or ""))
+
     def filter(self, submissions, user):
         """``submissions`` (annotated with ``unread``) narrowed to what the form asks for; open ones only
         unless a status is chosen. ``user`` is who "me" is.

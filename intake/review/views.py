@@ -49,7 +49,11 @@ def queue(request):
     filters = QueueFilterForm(request.GET or None)
     direction, cursor = filters.cursor()
     rows, newer, older = _queue_page(
-        filters.filter(_queue_rows(request.user), request.user), request.user, direction, cursor
+        filters.filter(_queue_rows(request.user), request.user),
+        request.user,
+        direction,
+        cursor,
+        searched=filters.searches(),
     )
     here = QueueFilterForm.kept_query(request.GET)
     # The nav's "Queue" link comes back here (templates/review/base.html).
@@ -96,7 +100,7 @@ def _queue_rows(user):
     )
 
 
-def _queue_page(submissions, user, direction: str, cursor: Cursor | None):
+def _queue_page(submissions, user, direction: str, cursor: Cursor | None, searched: bool = False):
     """One page of the queue from ``cursor``, and the cursors of the pages before and after it (None at
     either end).
 
@@ -108,9 +112,15 @@ def _queue_page(submissions, user, direction: str, cursor: Cursor | None):
     a page costs the same on the first page and the last, at any size of the queue.
     """
     # The part already seen is read from the reviewer's readings (a semi-join the planner can size), not
-    # by testing every row of the queue for one.
-    opened = Reading.objects.filter(user=user).values("submission_id")
-    parts = [submissions.filter(Q(unread=True) | Q(opened=False)), submissions.filter(pk__in=opened, unread=False)]
+    # by testing every row of the queue for one. A search turns that around: its few rows, which
+    # PostgreSQL cannot count ahead (the words of one testimony come together, its estimate multiplies
+    # their frequencies), are each tested for a reading, instead of each being compared with every reading.
+    if searched:
+        reading = Reading.objects.filter(user=user, submission=OuterRef("pk")).values("pk")[:1]
+        seen = submissions.annotate(reading=Subquery(reading)).filter(reading__isnull=False, unread=False)
+    else:
+        seen = submissions.filter(pk__in=Reading.objects.filter(user=user).values("submission_id"), unread=False)
+    parts = [submissions.filter(Q(unread=True) | Q(opened=False)), seen]
     rows: list = []
     if direction == "after":
         start = cursor.part if cursor else 0
