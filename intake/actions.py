@@ -210,7 +210,7 @@ def record_description(image: Image, description: likeness.Description) -> None:
             locked.sealed_likeness = likeness.seal(locked.pk, description.pdq, description.quality)
             if description.quality >= likeness.MIN_QUALITY:
                 LikenessBand.objects.bulk_create(
-                    LikenessBand(image=locked, token=token) for token in likeness.band_tokens(description.pdq)
+                    LikenessBand(image=locked, token=token) for token in sorted(likeness.band_tokens(description.pdq))
                 )
         locked.save(update_fields=["preview_blob", "described", "sealed_likeness"])
 

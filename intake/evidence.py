@@ -145,17 +145,23 @@ def parts_of(submission: Submission, *, with_notes: bool) -> tuple[list[Part], l
             continue
         path = f"files/{number[image.pk]}.{image.extension}"
         files[image.pk] = path
+        try:
+            intake_sha256 = image.clean_sha256
+        except crypto.DecryptionError:
+            raise ExportRefused(
+                f"{path}: the digest recorded at intake does not open in its place: it was damaged or moved."
+            ) from None
         clean = _blob_part(
             path,
             image.clean_blob,
             image.media_type,
             kind="clean file",
             **described,
-            sha256_at_intake=image.clean_sha256,
+            sha256_at_intake=intake_sha256,
             removed=[{"code": code, "label": cleaning_text.removed_labels([code])[0]} for code in image.removed],
             **_shown_size(image),
         )
-        clean.intake_sha256 = image.clean_sha256
+        clean.intake_sha256 = intake_sha256
         parts.append(clean)
         # A photo's preview, or else a video's poster frame: what the reviewer saw in the page. Both are
         # JPEGs the worker made (intake.likeness, intake.cleaning.video).

@@ -245,6 +245,15 @@ class Image(models.Model):
         return crypto.open_bytes(bytes(self.sealed_sha256), context).decode()
 
     @property
+    def shown_sha256(self) -> str:
+        """``clean_sha256`` for a page: a digest that does not open (damaged, or moved from another row)
+        is said to be so, and the rest of the page still shows."""
+        try:
+            return self.clean_sha256
+        except crypto.DecryptionError:
+            return str(_("unreadable: the recorded digest is damaged"))
+
+    @property
     def too_large_to_show(self) -> bool:
         """Whether the picture is beyond the viewing bound (``INTAKE_PREVIEW_MAX_PIXELS``): no preview is
         made of it and it is never shown inline, only downloaded."""
@@ -272,6 +281,8 @@ class LikenessBand(models.Model):
     """One keyed band of an image's perceptual hash (intake.likeness). Two photos whose hashes differ in
     few bits share at least one band; the full hashes, sealed, then say how near they are."""
 
+    # A random key, like every row here: a counter would say in which order photos were described.
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="bands")
     token = models.CharField(max_length=32, db_index=True)
 
@@ -283,6 +294,8 @@ class IndexedWord(models.Model):
     """A word of a submission's text (account, place, conversation, notes) in the blind index
     (intake.search): a keyed token, never the word. Each word once per submission."""
 
+    # A random key: a counter would say in which order testimonies arrived and their words were written.
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="+")
     token = models.CharField(max_length=32)
 

@@ -76,6 +76,10 @@ _FOLD = str.maketrans(
         **{ord(letter): plain for letter, plain in _ARABIC_LETTERS.items()},
         **{0x0660 + digit: str(digit) for digit in range(10)},  # Arabic-Indic digits
         **{0x06F0 + digit: str(digit) for digit in range(10)},  # Eastern Arabic-Indic (Persian, Urdu)
+        # Latin letters whose mark is part of the letter, so that no decomposition takes it off: a
+        # search typed without them ("Lodz", "Soren") finds them.
+        **{ord(letter): plain for letter, plain in zip("łŁøØđĐħĦıŀĿ", "lLoOdDhHilL", strict=True)},
+        **{ord(letter): plain for letter, plain in (("æ", "ae"), ("Æ", "AE"), ("œ", "oe"), ("Œ", "OE"))},
     }
 )
 
@@ -160,8 +164,9 @@ def submissions_matching(queryset, text: str):
 
 
 def _store(submission_id, tokens: list[str]) -> None:
+    # In the tokens' own order, which is random: rows written in the order of the text would keep it.
     IndexedWord.objects.bulk_create(
-        (IndexedWord(submission_id=submission_id, token=token) for token in tokens),
+        (IndexedWord(submission_id=submission_id, token=token) for token in sorted(tokens)),
         batch_size=1000,
         ignore_conflicts=True,  # a word already indexed for this submission
     )

@@ -64,7 +64,7 @@ def test_new_to_the_reviewer_comes_first_then_replies_then_the_rest_by_day(revie
     # Never opened and replied are both new to this reviewer, by day; then what they have seen, by day.
     assert references(page) == [s.reference for s in (never_opened, replied, opened_recent, opened_old)]
     assert "New reply" in row(page, replied) and "New reply" not in row(page, never_opened)
-    assert re.search(r'class="unread">New<', row(page, never_opened))
+    assert re.search(r'class="unread">Unread<', row(page, never_opened))
     assert 'class="unread"' not in row(page, opened_old)
 
 
@@ -84,6 +84,27 @@ def test_paging_by_cursor_reaches_every_submission_exactly_once_both_ways(review
     last = page_of(reviewer_client, next_query(page_of(reviewer_client, next_query(page_of(reviewer_client)))))
     previous = re.search(r'href="\?([^"]*)" rel="prev"', last).group(1).replace("&amp;", "&")
     assert references(page_of(reviewer_client, previous)) == pages[1]
+
+
+def test_a_place_that_is_no_place_gives_the_first_page(reviewer_client):
+    made = make(1)
+    for query in (
+        "before=0.20231399.0123456789abcdef0123456789abcdef",
+        "after=1.20230230.0123456789abcdef0123456789abcdef",
+    ):
+        assert references(page_of(reviewer_client, query)) == [made.reference]
+
+
+def test_a_filter_refused_leaves_the_others_applied(reviewer_client):
+    rejected, _open = make(1, status=Submission.Status.REJECTED), make(2)
+    page = page_of(reviewer_client, "status=rejected&tag=999999")
+    assert references(page) == [rejected.reference]
+
+
+def test_the_filters_show_open_only_while_one_is_set(reviewer_client):
+    make(1)
+    assert '<details class="filters">' in page_of(reviewer_client)
+    assert '<details class="filters" open>' in page_of(reviewer_client, "status=new")
 
 
 def test_a_search_keeps_the_order_and_pages_through_both_parts(reviewer_client, reviewer):

@@ -238,3 +238,27 @@ def test_notes_added_at_once_by_several_reviewers_are_all_stored_and_found(revie
     assert errors == []
     for number in range(writers):
         assert found(f"note{number}") == {submission}
+
+
+def test_the_index_keeps_neither_the_order_of_arrival_nor_the_order_of_the_words(db):
+    words = [f"word{number:02d}" for number in range(40)]
+    stored = []
+    for number in range(8):  # stored one after another, as witnesses' testimonies arrive
+        submission = Submission.objects.create(receipt_digest=f"{number:064d}", account=" ".join(words))
+        search.index_submission(submission)
+        stored.append(submission.pk)
+    first_row_of = {}
+    for row in IndexedWord.objects.order_by("pk"):
+        first_row_of.setdefault(row.submission_id, row.pk)
+    assert sorted(stored, key=first_row_of.__getitem__) != stored  # 1 chance in 40,320 of failing by luck
+    in_key_order = list(
+        IndexedWord.objects.filter(submission_id=stored[0]).order_by("pk").values_list("token", flat=True)
+    )
+    assert in_key_order != [crypto.index_token(word) for word in words]
+
+
+@pytest.mark.parametrize(
+    "written, typed", [("Łódź", "lodz"), ("Søren", "SOREN"), ("Đakovo", "dakovo"), ("Æblegade", "aeblegade")]
+)
+def test_latin_letters_with_marks_of_their_own_are_found_without_them(written, typed):
+    assert search.normalise(written) == search.normalise(typed)

@@ -2,6 +2,8 @@
 
 import django.db.models.deletion
 from django.conf import settings
+import uuid
+
 from django.db import migrations, models
 
 
@@ -107,7 +109,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name="LikenessBand",
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
                 ("token", models.CharField(db_index=True, max_length=32)),
                 (
                     "image",
@@ -125,7 +127,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name="IndexedWord",
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
                 ("token", models.CharField(max_length=32)),
                 (
                     "submission",

@@ -3,6 +3,7 @@ filters and its bulk actions."""
 
 import datetime
 import re
+import uuid
 
 from django import forms
 from django.contrib.auth import get_user_model
@@ -103,6 +104,10 @@ class QueueFilterForm(forms.Form):
             del kept[name]
         return kept.urlencode()
 
+    def narrows(self) -> bool:
+        """Whether a filter is set (a place in the queue alone is not one): the filters then show open."""
+        return any(self.data.get(name) for name in self.KEPT if name not in ("after", "before"))
+
     def searches(self) -> bool:
         """Whether the queue is narrowed by words (intake.search), which changes how it is best read."""
         return self.is_valid() and bool(search.query_words(self.cleaned_data.get("q") or ""))
@@ -111,8 +116,10 @@ class QueueFilterForm(forms.Form):
         """``submissions`` (annotated with ``unread``) narrowed to what the form asks for; open ones only
         unless a status is chosen. ``user`` is who "me" is.
 
-        A reference finds its submission whatever its status."""
-        data = self.cleaned_data if self.is_valid() else {}
+        A reference finds its submission whatever its status. A filter refused (a tag since deleted, a
+        search too long) is left out and said so by the form; the others still apply."""
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
         reference = (data.get("reference") or "").strip().lower()
         if reference:
             return submissions.filter(id__startswith=reference)
@@ -136,10 +143,13 @@ class QueueFilterForm(forms.Form):
 
     def cursor(self) -> tuple[str, "Cursor | None"]:
         """Which way the page goes from where (``"after"`` or ``"before"``), from the address."""
-        data = self.cleaned_data if self.is_valid() else {}
-        if data.get("before"):
-            return "before", Cursor.parse(data["before"])
-        return "after", Cursor.parse(data["after"]) if data.get("after") else None
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
+        before = Cursor.parse(data.get("before") or "")
+        if before is not None:
+            return "before", before
+        # No place, or one that is not a place (an impossible day): the first page.
+        return "after", Cursor.parse(data.get("after") or "")
 
 
 class Cursor:
@@ -153,8 +163,6 @@ class Cursor:
 
     @classmethod
     def parse(cls, text: str) -> "Cursor | None":
-        import uuid
-
         match = cls.FORMAT.match(text or "")
         if match is None:
             return None

@@ -10,6 +10,7 @@ import time
 
 import pytest
 from django.contrib.auth.models import Group, User
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.wait import WebDriverWait
 
@@ -95,3 +96,46 @@ def test_the_submission_page_keeps_the_reviewer_where_they_were(page, reviewer, 
     # The queue's filters are still there, on the way back.
     assert page.find("main p a").get_attribute("href").endswith("?assigned=&status=in_review")
     page.check("review-submission-after-status")
+
+
+def test_a_message_sent_to_the_witness_shows_in_the_conversation_at_once(page, reviewer, queue_rows, request):
+    submission = queue_rows[0]
+    log_in(page, reviewer)
+    page.open(f"/staff/submissions/{submission.pk}/")
+    page.driver.execute_script("window.samePage = true;")
+    for text in ("Which road did they take?", "And at what hour?"):
+        page.find("#reply textarea").send_keys(text)
+        page.find("#reply button[type=submit]").click()
+        WebDriverWait(page.driver, 10, ignored_exceptions=(StaleElementReferenceException,)).until(
+            lambda d, text=text: text in d.find_element("css selector", "#messages").text, f"{text!r} not shown"
+        )
+    messages = page.find_all("#messages article.message")
+    assert [m.text.splitlines()[-1] for m in messages] == ["Which road did they take?", "And at what hour?"]
+    assert not page.find_all("#no-messages")
+    # The confirmation is next to the form, where focus goes.
+    focused = page.driver.execute_script("return document.activeElement.closest('#conversation-said') !== null")
+    stayed = page.driver.execute_script("return window.samePage === true")
+    assert stayed == (request.node.callspec.params["driver"] == "js-on")
+    assert focused or not stayed
+    page.check("review-submission-after-message")
+
+
+@pytest.mark.parametrize("driver", ["js-on"], indirect=True)  # without the script, an ordinary form
+def test_a_change_whose_answer_is_lost_is_not_sent_again(page, reviewer, queue_rows):
+    from intake.models import Note
+
+    submission = queue_rows[0]
+    log_in(page, reviewer)
+    page.open(f"/staff/submissions/{submission.pk}/")
+    # The request reaches the server, but its answer never comes back.
+    page.driver.execute_script(
+        "const real = window.fetch;"
+        "window.fetch = (url, options) => real(url, options).then(() => { throw new TypeError('lost'); });"
+    )
+    page.find("#notes textarea").send_keys("Seen on two other accounts.")
+    page.find("#notes button[type=submit]").click()
+    WebDriverWait(page.driver, 10).until(
+        lambda d: d.find_elements("css selector", "#notes .messages-error"), "no word that the answer was lost"
+    )
+    assert Note.objects.filter(submission=submission).count() == 1  # stored once, never sent again
+    assert page.driver.execute_script("return document.activeElement.classList.contains('messages-error')")

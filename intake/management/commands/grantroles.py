@@ -104,7 +104,7 @@ class Command(BaseCommand):
         # The keyed bands of a photo's perceptual hash (intake.likeness): it adds them, and reads back only
         # the ids it is given; the bands of other photos are none of its business.
         band = sql.Identifier(LikenessBand._meta.db_table)
-        cursor.execute(sql.SQL("GRANT SELECT (id), INSERT (image_id, token) ON {} TO {}").format(band, role))
+        cursor.execute(sql.SQL("GRANT SELECT (id), INSERT (id, image_id, token) ON {} TO {}").format(band, role))
         # Its sweep removes the sent forms whose day has passed (intake.sent_forms.sweep): it sees their
         # days, never their digests or what they keep sealed.
         sent_form = sql.Identifier(SentForm._meta.db_table)

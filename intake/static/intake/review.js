@@ -4,7 +4,7 @@
 // the photos and videos above and below are neither reloaded nor fetched again. A part marked
 // data-append (the conversation) only gains the children it did not have, so the photos of earlier
 // messages stay as they are. Without this script every form still works: the server brings the
-// reviewer back to the section changed.
+// reviewer back to the section changed. A form whose answer does not come back is not sent again.
 "use strict";
 
 (function () {
@@ -13,14 +13,17 @@
       return;
     }
     if (current.hasAttribute("data-append")) {
-      Array.prototype.forEach.call(fresh.children, function (child) {
-        if (child.id && !document.getElementById(child.id)) {
-          current.appendChild(document.adoptNode(child));
+      // Copies of both lists first: moving a child out of the fresh page changes its live list.
+      const freshChildren = Array.prototype.slice.call(fresh.children);
+      const kept = new Set(freshChildren.map(function (child) { return child.id; }));
+      Array.prototype.slice.call(current.children).forEach(function (child) {
+        if (child.id && !kept.has(child.id)) {
+          child.remove(); // "No messages yet." once there is one
         }
       });
-      Array.prototype.forEach.call(current.children, function (child) {
-        if (child.id && !fresh.ownerDocument.getElementById(child.id)) {
-          child.remove(); // "No messages yet." once there is one
+      freshChildren.forEach(function (child) {
+        if (child.id && !document.getElementById(child.id)) {
+          current.appendChild(document.adoptNode(child));
         }
       });
       return;
@@ -60,8 +63,18 @@
         }
       })
       .catch(function () {
-        form.removeAttribute("data-swap");
-        form.submit(); // the page's own way: sent again normally, the server says what happened
+        // The change may or may not have been stored (the answer was lost on its way back, or the
+        // session ended): sending it again could store a note or a message twice. Say so instead.
+        const note = document.getElementById("swap-failed");
+        if (note) {
+          const said = note.content.firstElementChild.cloneNode(true);
+          form.after(said);
+          said.setAttribute("tabindex", "-1");
+          said.focus();
+        }
+        if (button) {
+          button.disabled = false;
+        }
       });
   });
 })();
