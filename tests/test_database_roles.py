@@ -110,3 +110,75 @@ def test_the_worker_role_cannot_read_or_write_the_index_of_words(connect_as):
     assert refused(worker, "DELETE FROM intake_indexedword")
     web = connect_as(WEB)
     web.execute("SELECT count(*) FROM intake_indexedword").fetchone()
+
+
+def clean_image(submission):
+    from intake.models import Image
+
+    return Image.objects.get(submission=submission, state=Image.State.CLEAN)
+
+
+def trigger_refused(conn, statement: str, params=()) -> bool:
+    try:
+        conn.execute(statement, params)
+    except psycopg.errors.RaiseException as error:
+        assert "clean image" in str(error)
+        return True
+    return False
+
+
+def test_a_clean_file_cannot_be_replaced_even_by_the_worker_that_cleaned_it(connect_as, submission):
+    # The worker holds the file keys: were it free to write a clean image's blob and sealed digest, it could
+    # swap the evidence for a file of its own with a matching digest, and the export would sign it.
+    image = clean_image(submission)
+    worker = connect_as(WORKER)
+    where = "WHERE id = %s"
+    for change in (
+        "clean_blob = 'another'",
+        "sealed_sha256 = '\\x00'::bytea",
+        "sha256_token = 'another'",
+        "media_type = 'image/png'",
+        """removed = '["GPS position"]'::jsonb""",
+        "size = 1",
+        "width = 1",
+        "poster_blob = 'another'",
+        "state = 'pending'",
+    ):
+        assert trigger_refused(worker, f"UPDATE intake_image SET {change} {where}", [image.pk]), change  # noqa: S608
+    unchanged = clean_image(submission)
+    assert (unchanged.clean_blob, unchanged.media_type) == (image.clean_blob, image.media_type)
+
+
+def test_what_is_worked_out_after_cleaning_is_still_recorded_on_a_clean_image(connect_as, submission):
+    image = clean_image(submission)
+    worker = connect_as(WORKER)
+    # What record_description, record_viewing_copy and giving a viewing copy up write (intake.actions, tasks).
+    worker.execute(
+        "UPDATE intake_image SET preview_blob = 'preview', described = true, sealed_likeness = '\\x01'::bytea"
+        " WHERE id = %s",
+        [image.pk],
+    )
+    worker.execute(
+        "UPDATE intake_image SET viewing_blob = 'copy', viewing_size = 3, viewing_media_type = '' WHERE id = %s",
+        [image.pk],
+    )
+    worker.execute("UPDATE intake_image SET attempts = attempts + 1 WHERE id = %s", [image.pk])
+    updated = clean_image(submission)
+    assert (updated.preview_blob, updated.viewing_blob, updated.clean_blob) == ("preview", "copy", image.clean_blob)
+
+
+def test_a_clean_file_is_fixed_for_the_tables_owner_too(submission):
+    from django.db import transaction
+    from django.db.utils import ProgrammingError
+
+    from intake import blobs
+    from intake.models import Image
+
+    with pytest.raises(ProgrammingError, match="clean image"), transaction.atomic():
+        Image.objects.filter(submission=submission).update(clean_blob=blobs.write(b"another file entirely"))
+    with pytest.raises(ProgrammingError, match="clean image"), transaction.atomic():
+        Image.objects.filter(submission=submission).update(sealed_sha256=b"sealed", sha256_token="0" * 32)
+    # An image being cleaned is written as before, and the trigger lets a pending image become clean.
+    pending = Image.objects.create(submission=submission, position=1, original_blob="upload")
+    Image.objects.filter(pk=pending.pk).update(state=Image.State.CLEAN, clean_blob="cleaned", original_blob="")
+    assert Image.objects.get(pk=pending.pk).clean_blob == "cleaned"

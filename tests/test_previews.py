@@ -157,7 +157,16 @@ def test_the_sweep_describes_clean_images_cleaned_before_previews_existed(cleane
 def test_the_sweep_keeps_previews_posters_and_viewing_copies(cleaned):
     image = cleaned(camera_jpeg(orientation=1))
     poster, copy = blobs.write(b"poster"), blobs.write(b"copy")
-    Image.objects.filter(pk=image.pk).update(poster_blob=poster, viewing_blob=copy)
+    Image.objects.create(
+        submission_id=image.submission_id,
+        position=1,
+        state=Image.State.CLEAN,
+        media_type="video/quicktime",
+        clean_blob=blobs.write(b"a clean clip"),
+        poster_blob=poster,
+        viewing_blob=copy,
+        viewing_media_type="video/mp4",
+    )
     for name in (image.preview_blob, poster, copy):
         os.utime(blobs.path_of(name), (0, 0))  # as old as an orphan the sweep removes
     tasks.requeue_pending()

@@ -3,6 +3,15 @@
 Each digest already stored is sealed with the file keys and given its keyed token, the same as
 ``actions.record_clean`` writes; then the plain column is removed. Audit events that quoted a digest
 cannot be rewritten (the log is append-only): docs/threat-model.md says so.
+
+Last, on PostgreSQL, a clean image's file is fixed in the database itself: an UPDATE that changes the
+columns that make the clean file what it is (its blob, its sealed digest and token, its type, what was
+removed, its size and dimensions, a video's poster, its state) is refused, whoever sends it. The worker
+may write those columns while it cleans, and it holds the file keys: without this it could write a new
+file, seal a matching digest, and the evidence export (intake.evidence) would sign the swapped file as
+unaltered since intake. What is worked out later (the preview, the perceptual hash, a video's viewing
+copy, and giving that copy up) is still written on a clean image. It comes after the digests are sealed,
+which update clean rows.
 """
 
 from django.db import migrations
@@ -28,9 +37,55 @@ def open_digests(apps, schema_editor):
         Image.objects.filter(pk=image.pk).update(sha256=sha256)
 
 
+# What makes a clean file what it is. ``IS DISTINCT FROM`` so that a NULL changed to a value, or back,
+# counts as a change.
+FIXED_ONCE_CLEAN = (
+    "state",
+    "clean_blob",
+    "sealed_sha256",
+    "sha256_token",
+    "media_type",
+    "removed",
+    "size",
+    "width",
+    "height",
+    "duration_ms",
+    "poster_blob",
+)
+FIX = """
+CREATE FUNCTION intake_image_clean_fixed() RETURNS trigger AS $$
+BEGIN
+    IF OLD.state = 'clean' AND ({changed}) THEN
+        RAISE EXCEPTION 'a clean image''s file cannot be changed';
+    END IF;
+    RETURN NEW;
+END;
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER intake_image_clean_fixed BEFORE UPDATE ON intake_image
+    FOR EACH ROW EXECUTE FUNCTION intake_image_clean_fixed();
+""".format(changed=" OR ".join(f"NEW.{column} IS DISTINCT FROM OLD.{column}" for column in FIXED_ONCE_CLEAN))
+UNFIX = """
+DROP TRIGGER intake_image_clean_fixed ON intake_image;
+DROP FUNCTION intake_image_clean_fixed();
+"""
+
+
+def fix_clean_files(apps, schema_editor):
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    schema_editor.execute(FIX)
+
+
+def unfix_clean_files(apps, schema_editor):
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    schema_editor.execute(UNFIX)
+
+
 class Migration(migrations.Migration):
     dependencies = [("intake", "0011_queue")]
     operations = [
         migrations.RunPython(seal_digests, open_digests),
         migrations.RemoveField(model_name="image", name="sha256"),
+        migrations.RunPython(fix_clean_files, unfix_clean_files),
     ]
