@@ -86,6 +86,7 @@ def _upright_srgb(file: BinaryIO, bound: int) -> PILImage.Image:
         opened.load()
         profile = opened.info.get("icc_profile")
         picture = ImageOps.exif_transpose(opened)
+    picture = _eight_bit(picture)
     if profile:
         source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
         if picture.mode not in ("RGB", "CMYK", "L"):
@@ -101,6 +102,27 @@ def _upright_srgb(file: BinaryIO, bound: int) -> PILImage.Image:
     picture.thumbnail((bound, bound), PILImage.Resampling.LANCZOS)
     picture.info.clear()  # nothing of the file's own goes into the preview
     return picture
+
+
+def _eight_bit(picture: PILImage.Image) -> PILImage.Image:
+    """Greyscale deeper than 8 bits (a 16-bit PNG) in 8 bits. Pillow's own conversion clips every value
+    above 255, which turns the picture white. Scaled in its own mode (a linear map Pillow applies pixel by
+    pixel), so that no wider copy of a large picture is ever made."""
+    if picture.mode.startswith("I;16"):
+        return picture.point(lambda value: value / 256).convert("L")
+    if picture.mode not in ("I", "F"):
+        return picture
+    extrema = picture.getextrema()  # one band: two numbers
+    low, high = float(extrema[0]), float(extrema[1])  # type: ignore[arg-type]
+    if low >= 0 and high <= 255 and picture.mode == "I":
+        return picture.convert("L")
+    if picture.mode == "F" and low >= 0 and high <= 1:  # a floating-point picture's usual range
+        low, high = 0, 1
+    elif low >= 0 and high <= 65535:  # 16-bit values widened to 32 bits
+        low, high = 0, 65535
+    # Anything else is fitted to the range it uses.
+    span = (high - low) or 1
+    return picture.point(lambda value: (value - low) * 255 / span).convert("L")
 
 
 def _jpeg(picture: PILImage.Image) -> bytes:

@@ -8,6 +8,7 @@ import os
 import re
 from datetime import timedelta
 
+import numpy as np
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
@@ -74,6 +75,21 @@ def test_a_wide_gamut_photos_preview_is_converted_to_srgb_and_carries_no_profile
     image = cleaned(wide)
     preview = PILImage.open(io.BytesIO(blobs.read(image.preview_blob)))
     assert "icc_profile" not in preview.info and "exif" not in preview.info
+
+
+def test_a_16_bit_grey_photos_preview_keeps_its_shades_and_its_likeness(cleaned):
+    # A gradient from black to about half of 16-bit white, in squares of two depths: Pillow's own
+    # conversion clips every value above 255, and the preview came out white with nothing to match on.
+    y, x = np.mgrid[0:480, 0:640]
+    shades = x / 639 * 35000 * np.where((x // 80 + y // 80) % 2, 1.0, 0.4)
+    out = io.BytesIO()
+    PILImage.fromarray(shades.astype(np.uint16)).save(out, "PNG")
+    image = cleaned(out.getvalue())
+    assert image.state == Image.State.CLEAN and PILImage.open(io.BytesIO(blobs.read(image.clean_blob))).mode == "I;16"
+    darkest, lightest = PILImage.open(io.BytesIO(blobs.read(image.preview_blob))).convert("L").getextrema()
+    assert darkest < 10 and 120 < lightest < 150  # 35000 of 65535 is about 136 of 255
+    _, quality = likeness.opened(image)
+    assert quality >= likeness.MIN_QUALITY
 
 
 def test_the_page_shows_the_preview_lazily_and_opens_the_full_file_on_demand(reviewer_client, cleaned):
