@@ -197,49 +197,88 @@ class Likeness:
     same_file: bool
 
 
-def attach_likenesses(submission: Submission, images: list[Image]) -> list[Likeness]:
-    """Set ``likenesses`` on each of ``images`` (a submission's clean photos and videos): the other
-    submissions, ready for review, holding the same file or a near-identical photo. Returns every such
-    submission once, for the page's summary. Two queries whatever the number of photos: the bands
-    sharing a token with this submission's, and the candidate images with their submissions."""
+#: The other images a page reads at most, newest submissions first: a photo sent thousands of times
+#: would otherwise have every hash that shares a band with it opened on every page that holds it.
+MAX_CANDIDATES = 200
+#: The other submissions a page lists at most, for each photo and in its summary; the rest are counted.
+MAX_LISTED = 20
+
+
+class Found(list):
+    """The likenesses listed (at most ``MAX_LISTED``), with how many more were found (``more``), and
+    whether the search stopped at ``MAX_CANDIDATES`` so that there may be others still (``incomplete``)."""
+
+    more = 0
+    incomplete = False
+
+    @property
+    def total(self) -> int:
+        return len(self) + self.more
+
+
+def attach_likenesses(submission: Submission, images: list[Image]) -> Found:
+    """Set ``likenesses`` (a ``Found``) on each of ``images`` (a submission's clean photos and videos):
+    the other submissions, ready for review, holding the same file or a near-identical photo. Returns
+    every such submission once, for the page's summary. Two queries whatever the number of photos or of
+    their copies: the candidate images (sharing a band or the digest with one of these, at most
+    ``MAX_CANDIDATES``) with their submissions, and the bands of these photos and of the candidates."""
     for image in images:
-        image.likenesses = []  # type: ignore[attr-defined]
+        image.likenesses = Found()  # type: ignore[attr-defined]
     shown = {image.pk: image for image in images if image.state == Image.State.CLEAN}
     if not shown:
-        return []
-    own_bands = LikenessBand.objects.filter(image__submission=submission).values("token")
-    bands_of: dict = {}  # image id -> its band tokens
-    for image_id, token in LikenessBand.objects.filter(token__in=own_bands).values_list("image_id", "token"):
-        bands_of.setdefault(image_id, set()).add(token)
-    own = {image_id: bands_of.get(image_id, set()) for image_id in shown}
-    candidates = {image_id for image_id in bands_of if image_id not in own}
+        return Found()
+    own_tokens = LikenessBand.objects.filter(image__submission=submission).values("token")
     digests = {image.sha256_token for image in shown.values() if image.sha256_token}
-    if not candidates and not digests:
-        return []
-    others = (
-        Image.objects.filter(Q(pk__in=candidates) | Q(sha256_token__in=digests))
+    sharing = Q(pk__in=LikenessBand.objects.filter(token__in=own_tokens).values("image_id"))
+    if digests:
+        sharing |= Q(sha256_token__in=digests)
+    others = list(
+        Image.objects.filter(sharing)
         .filter(state=Image.State.CLEAN, submission__in=Submission.objects.ready_for_review().values("pk"))
         .exclude(submission=submission)
         .select_related("submission")
         .only("pk", "sha256_token", "sealed_likeness", "submission__id", "submission__status")
+        .order_by("-submission__received_on", "pk")[: MAX_CANDIDATES + 1]
     )
+    incomplete = len(others) > MAX_CANDIDATES
+    del others[MAX_CANDIDATES:]
+    if not others:
+        return Found()
+    bands_of: dict = {}  # image id -> its band tokens
+    wanted = [*shown, *(other.pk for other in others)]
+    for image_id, token in LikenessBand.objects.filter(image_id__in=wanted).values_list("image_id", "token"):
+        bands_of.setdefault(image_id, set()).add(token)
+    own = {image_id: bands_of.get(image_id, set()) for image_id in shown}
     hashes = {pk: _usable(opened(image)) for pk, image in shown.items() if own[pk]}
+    own_tokens_seen = set().union(*own.values())
     found: dict = {}
     for other in others:
-        other_hash = _usable(opened(other)) if other.pk in candidates else None
+        other_bands = bands_of.get(other.pk, set())
+        # Opened only when it shares a band: a candidate by its digest alone needs no hash.
+        other_hash = _usable(opened(other)) if own_tokens_seen & other_bands else None
         for image in shown.values():
             same_file = bool(image.sha256_token) and image.sha256_token == other.sha256_token
             mine = hashes.get(image.pk)
             near = (
                 mine is not None
                 and other_hash is not None
-                and bool(own[image.pk] & bands_of.get(other.pk, set()))
+                and bool(own[image.pk] & other_bands)
                 and distance(mine, other_hash) <= NEAR
             )
             if same_file or near:
                 _add(image.likenesses, Likeness(other.submission, same_file))  # type: ignore[attr-defined]
                 found.setdefault(other.submission_id, other.submission)
-    return [Likeness(found_submission, False) for found_submission in found.values()]
+    for image in shown.values():
+        _cap(image.likenesses, incomplete)  # type: ignore[attr-defined]
+    summary = Found(Likeness(found_submission, False) for found_submission in found.values())
+    _cap(summary, incomplete)
+    return summary
+
+
+def _cap(found: Found, incomplete: bool) -> None:
+    found.more = max(0, len(found) - MAX_LISTED)
+    del found[MAX_LISTED:]
+    found.incomplete = incomplete and bool(found)
 
 
 def _usable(hashed: tuple[bytes, int] | None) -> bytes | None:

@@ -156,6 +156,39 @@ def test_the_page_finds_likenesses_in_the_same_number_of_queries_for_one_photo_o
     assert queries_for(one) == queries_for(five)
 
 
+def test_a_photo_sent_more_often_than_a_page_reads_is_listed_within_bounds_and_more_are_said(
+    reviewer_client, monkeypatch
+):
+    monkeypatch.setattr(likeness, "MAX_CANDIDATES", 6)
+    monkeypatch.setattr(likeness, "MAX_LISTED", 4)
+    real_opened, hashes_opened = likeness.opened, []
+    monkeypatch.setattr(likeness, "opened", lambda image: hashes_opened.append(image.pk) or real_opened(image))
+
+    def queries_for(submission):
+        page(reviewer_client, submission)  # what a first view writes is not counted
+        with CaptureQueriesContext(connection) as captured:
+            page(reviewer_client, submission)
+        candidates = [
+            sql for sql in (query["sql"] for query in captured) if "intake_likenessband" in sql and "sealed" in sql
+        ]
+        # Six, and one to know that there are more: never every copy.
+        assert len(candidates) == 1 and candidates[0].endswith("LIMIT 7")
+        return len(captured)
+
+    data = jpeg(textured(seed=30, size=(640, 480)))
+    first = submitted(data)
+    copies = [submitted(data) for _ in range(3)]
+    below_the_bound = queries_for(first)
+    copies += [submitted(data) for _ in range(5)]  # eight others: more than the six a page reads
+    hashes_opened.clear()
+    assert queries_for(first) == below_the_bound
+    shown = page(reviewer_client, first)
+    assert "also in at least 6 other submissions" in shown and "and 2 more" in shown
+    listed = {copy.pk for copy in copies if reverse("review:submission", args=[copy.pk]) in shown}
+    assert len(listed) == 4
+    assert len(hashes_opened) <= 3 * (1 + 6)  # three renderings: its own photo and six others, each
+
+
 def test_the_database_holds_no_plain_digest_or_perceptual_hash_of_a_clean_file():
     submission = submitted(jpeg(ORIGINAL))
     image = Image.objects.get(submission=submission)
