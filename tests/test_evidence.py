@@ -299,6 +299,17 @@ def test_a_clean_file_without_a_digest_from_intake_is_refused(testimony, exporte
     assert not AuditEvent.objects.filter(action=AuditEvent.Action.EXPORTED).exists()
 
 
+def test_a_digest_moved_from_another_row_is_refused_and_the_page_still_shows(testimony, exporter, exporter_client, out):
+    first, second = (Image.objects.get(submission=testimony, position=n) for n in (0, 1))
+    with _as_the_database_owner():
+        Image.objects.filter(pk=second.pk).update(sealed_sha256=first.sealed_sha256)
+    with pytest.raises(CommandError, match="files/2.jpg: the digest recorded at intake does not open"):
+        export(testimony, out)
+    page = exporter_client.get(reverse("review:submission", args=[testimony.pk]))
+    assert page.status_code == 200
+    assert "unreadable: the recorded digest is damaged" in page.content.decode()
+
+
 # --- The command --------------------------------------------------------------------------------
 
 
