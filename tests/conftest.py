@@ -383,3 +383,13 @@ def form_token() -> dict[str, str]:
     from intake import sent_forms
 
     return {sent_forms.FIELD: sent_forms.new_token()}
+
+
+def kept_blobs(images=None) -> set[str]:
+    """The names of the blobs that stay once images are cleaned and described: each clean file, and the
+    preview, poster and viewing copy the worker makes of it (the originals are gone)."""
+    from intake.models import Image
+
+    images = Image.objects.all() if images is None else images
+    fields = ("clean_blob", "preview_blob", "poster_blob", "viewing_blob")
+    return {name for image in images for name in (getattr(image, field) for field in fields) if name}

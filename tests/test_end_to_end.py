@@ -21,7 +21,7 @@ from PIL import ImageOps
 from intake import blobs
 from intake.cleaning import labels
 from intake.models import Image, Submission
-from tests.conftest import CAMERA_SERIAL, camera_jpeg, exiftool, form_token, log_in, wait_until
+from tests.conftest import CAMERA_SERIAL, camera_jpeg, exiftool, form_token, kept_blobs, log_in, wait_until
 
 pytestmark = pytest.mark.worker
 
@@ -63,7 +63,7 @@ def test_a_camera_photo_reaches_the_reviewer_with_nothing_identifying_and_the_ri
     assert broken.state == Image.State.FAILED and broken.refusal
     assert photo.original_blob == "" and broken.original_blob == ""
     # Both originals destroyed: right after the worker's commit, which the states above may beat.
-    wait_until(lambda: set(blobs.all_names()) == {photo.clean_blob}, message="the originals to be destroyed")
+    wait_until(lambda: set(blobs.all_names()) == kept_blobs(), message="the originals to be destroyed")
     on_disk = b"".join(path.read_bytes() for path in worker.temp_dir.rglob("*") if path.is_file())
     on_disk += blobs.path_of(photo.clean_blob).read_bytes()
     for plaintext in (MARKER, b"WitnessPhone", CAMERA_SERIAL.encode(), b"They took"):
@@ -315,10 +315,7 @@ def test_a_question_and_an_answer_with_a_gps_photo_go_through_the_worker_and_lea
 
     # Nothing of the conversation is kept outside the ciphertext of its rows.
     wait_until(
-        lambda: (
-            set(blobs.all_names())
-            == {name for image in Image.objects.all() for name in (image.clean_blob, image.preview_blob) if name}
-        ),
+        lambda: set(blobs.all_names()) == kept_blobs(),
         message="the originals to be destroyed",
     )
     found_in = {
