@@ -118,11 +118,18 @@ def clean_image(submission):
     return Image.objects.get(submission=submission, state=Image.State.CLEAN)
 
 
+def undescribed_clean_image(submission, position=7):
+    """A clean image the worker has not yet described (no preview, no perceptual hash)."""
+    from intake.models import Image
+
+    return Image.objects.create(submission=submission, position=position, state=Image.State.CLEAN, clean_blob="clean")
+
+
 def trigger_refused(conn, statement: str, params=()) -> bool:
     try:
         conn.execute(statement, params)
     except psycopg.errors.RaiseException as error:
-        assert "clean image" in str(error)
+        assert "clean image" in str(error) or "refused image" in str(error)
         return True
     return False
 
@@ -150,7 +157,7 @@ def test_a_clean_file_cannot_be_replaced_even_by_the_worker_that_cleaned_it(conn
 
 
 def test_what_is_worked_out_after_cleaning_is_still_recorded_on_a_clean_image(connect_as, submission):
-    image = clean_image(submission)
+    image = undescribed_clean_image(submission)
     worker = connect_as(WORKER)
     # What record_description, record_viewing_copy and giving a viewing copy up write (intake.actions, tasks).
     worker.execute(
@@ -163,8 +170,8 @@ def test_what_is_worked_out_after_cleaning_is_still_recorded_on_a_clean_image(co
         [image.pk],
     )
     worker.execute("UPDATE intake_image SET attempts = attempts + 1 WHERE id = %s", [image.pk])
-    updated = clean_image(submission)
-    assert (updated.preview_blob, updated.viewing_blob, updated.clean_blob) == ("preview", "copy", image.clean_blob)
+    image.refresh_from_db()
+    assert (image.preview_blob, image.viewing_blob, image.clean_blob) == ("preview", "copy", "clean")
 
 
 def test_a_clean_file_is_fixed_for_the_tables_owner_too(submission):
@@ -182,3 +189,31 @@ def test_a_clean_file_is_fixed_for_the_tables_owner_too(submission):
     pending = Image.objects.create(submission=submission, position=1, original_blob="upload")
     Image.objects.filter(pk=pending.pk).update(state=Image.State.CLEAN, clean_blob="cleaned", original_blob="")
     assert Image.objects.get(pk=pending.pk).clean_blob == "cleaned"
+
+
+def test_a_refused_image_cannot_be_made_clean_evidence(connect_as, submission):
+    from intake.models import Image
+
+    refused_image = Image.objects.create(
+        submission=submission, position=5, state=Image.State.FAILED, refusal="not_an_image"
+    )
+    worker = connect_as(WORKER)
+    statement = "UPDATE intake_image SET state = 'clean', clean_blob = 'forged' WHERE id = %s"
+    assert trigger_refused(worker, statement, [refused_image.pk])
+
+
+def test_a_description_once_recorded_cannot_be_changed_nor_bands_added_to_it(connect_as, submission):
+    image = undescribed_clean_image(submission)
+    worker = connect_as(WORKER)
+    worker.execute(
+        "UPDATE intake_image SET preview_blob = 'preview', sealed_likeness = '\\x01'::bytea WHERE id = %s",
+        [image.pk],
+    )
+    worker.execute(
+        "INSERT INTO intake_likenessband (id, image_id, token) VALUES (gen_random_uuid(), %s, 'band')", [image.pk]
+    )
+    worker.execute("UPDATE intake_image SET described = true WHERE id = %s", [image.pk])
+    for change in ("preview_blob = 'another'", "sealed_likeness = '\\x02'::bytea", "described = false"):
+        assert trigger_refused(worker, f"UPDATE intake_image SET {change} WHERE id = %s", [image.pk]), change  # noqa: S608
+    insert = "INSERT INTO intake_likenessband (id, image_id, token) VALUES (gen_random_uuid(), %s, 'forged')"
+    assert trigger_refused(worker, insert, [image.pk])

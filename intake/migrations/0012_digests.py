@@ -52,19 +52,39 @@ FIXED_ONCE_CLEAN = (
     "duration_ms",
     "poster_blob",
 )
+# What the worker works out once (intake.likeness): its preview and perceptual hash, once recorded, and
+# the bands of that hash, added only while the image is not yet described. Otherwise a worker taken over
+# later could invent likenesses between witnesses, or hide real ones.
 FIX = """
 CREATE FUNCTION intake_image_clean_fixed() RETURNS trigger AS $$
 BEGIN
-    IF OLD.state = 'clean' AND ({changed}) THEN
-        RAISE EXCEPTION 'a clean image''s file cannot be changed';
+    IF OLD.state <> 'pending' AND ({changed}) THEN
+        RAISE EXCEPTION 'a clean image''s file cannot be changed (nor a refused image made clean)';
+    END IF;
+    IF (OLD.preview_blob <> '' AND NEW.preview_blob IS DISTINCT FROM OLD.preview_blob)
+        OR (OLD.sealed_likeness IS NOT NULL AND NEW.sealed_likeness IS DISTINCT FROM OLD.sealed_likeness)
+        OR (OLD.described AND NOT NEW.described) THEN
+        RAISE EXCEPTION 'a clean image''s description, once recorded, cannot be changed';
     END IF;
     RETURN NEW;
 END;
 $$ LANGUAGE plpgsql;
 CREATE TRIGGER intake_image_clean_fixed BEFORE UPDATE ON intake_image
     FOR EACH ROW EXECUTE FUNCTION intake_image_clean_fixed();
+CREATE FUNCTION intake_likenessband_while_describing() RETURNS trigger AS $$
+BEGIN
+    IF (SELECT described FROM intake_image WHERE id = NEW.image_id) THEN
+        RAISE EXCEPTION 'a clean image''s description, once recorded, cannot be changed';
+    END IF;
+    RETURN NEW;
+END;
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER intake_likenessband_while_describing BEFORE INSERT OR UPDATE ON intake_likenessband
+    FOR EACH ROW EXECUTE FUNCTION intake_likenessband_while_describing();
 """.format(changed=" OR ".join(f"NEW.{column} IS DISTINCT FROM OLD.{column}" for column in FIXED_ONCE_CLEAN))
 UNFIX = """
+DROP TRIGGER intake_likenessband_while_describing ON intake_likenessband;
+DROP FUNCTION intake_likenessband_while_describing();
 DROP TRIGGER intake_image_clean_fixed ON intake_image;
 DROP FUNCTION intake_image_clean_fixed();
 """

@@ -139,3 +139,17 @@ def test_a_change_whose_answer_is_lost_is_not_sent_again(page, reviewer, queue_r
     )
     assert Note.objects.filter(submission=submission).count() == 1  # stored once, never sent again
     assert page.driver.execute_script("return document.activeElement.classList.contains('messages-error')")
+
+
+@pytest.mark.parametrize("driver", ["js-on"], indirect=True)  # without the script, the page is sent whole
+def test_a_message_being_written_survives_a_change_of_status(page, reviewer, queue_rows):
+    submission = queue_rows[0]
+    log_in(page, reviewer)
+    page.open(f"/staff/submissions/{submission.pk}/")
+    page.find("#reply textarea").send_keys("Where exactly was the checkpoint?")
+    Select(page.find("#status select")).select_by_value("verified")
+    page.find("#status button").click()
+    WebDriverWait(page.driver, 10).until(
+        lambda d: d.find_elements("css selector", "#triage [role=status]"), "no confirmation in the triage panel"
+    )
+    assert page.find("#reply textarea").get_attribute("value") == "Where exactly was the checkpoint?"

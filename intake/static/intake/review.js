@@ -31,6 +31,16 @@
     current.replaceWith(document.adoptNode(fresh));
   }
 
+  // What the reviewer has typed into a part that is replaced because of another form's change.
+  function keepDrafts(current, fresh) {
+    current.querySelectorAll("textarea[id]").forEach(function (typed) {
+      const twin = fresh.querySelector("#" + CSS.escape(typed.id));
+      if (twin && typed.value) {
+        twin.value = typed.value;
+      }
+    });
+  }
+
   document.addEventListener("submit", function (event) {
     const form = event.target;
     if (!form.matches("form[data-swap]") || event.defaultPrevented) {
@@ -52,7 +62,12 @@
           throw new Error("not the submission page");
         }
         ids.forEach(function (id) {
-          replace(document.getElementById(id), fresh.getElementById(id));
+          const current = document.getElementById(id);
+          const replacement = fresh.getElementById(id);
+          if (current && replacement && !current.contains(form)) {
+            keepDrafts(current, replacement); // a message being written elsewhere is not lost
+          }
+          replace(current, replacement);
         });
         // The confirmation (or the form with its error) is read out and takes the focus.
         const said = document.querySelector("#" + ids[0] + " [role=status], #" + ids[0] + " .errors");
@@ -68,6 +83,11 @@
         const note = document.getElementById("swap-failed");
         if (note) {
           const said = note.content.firstElementChild.cloneNode(true);
+          const before = form.nextElementSibling;
+          if (before && before.classList.contains("swap-failed")) {
+            before.remove(); // one word of it, however many tries
+          }
+          said.classList.add("swap-failed");
           form.after(said);
           said.setAttribute("tabindex", "-1");
           said.focus();
