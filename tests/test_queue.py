@@ -86,6 +86,14 @@ def test_paging_by_cursor_reaches_every_submission_exactly_once_both_ways(review
     assert references(page_of(reviewer_client, previous)) == pages[1]
 
 
+def test_the_search_box_says_how_many_words_it_uses(reviewer_client):
+    from intake import search
+
+    page = page_of(reviewer_client)
+    assert 'aria-describedby="q-help"' in page
+    assert f"the first {search.MAX_QUERY_WORDS} words are used" in page
+
+
 def test_a_place_that_is_no_place_gives_the_first_page(reviewer_client):
     made = make(1)
     for query in (

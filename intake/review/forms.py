@@ -87,7 +87,9 @@ class QueueFilterForm(forms.Form):
         label=_("Words"),
         required=False,
         max_length=200,
-        widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off", "dir": "auto"}),
+        widget=forms.TextInput(
+            attrs={"type": "search", "autocomplete": "off", "dir": "auto", "aria-describedby": "q-help"}
+        ),
     )
     # Where a page starts or ends (intake.review.views.Cursor): opaque to the reviewer, kept in the address.
     after = forms.RegexField(regex=r"^[01]\.[0-9]{8}\.[0-9a-f]{32}$", required=False, widget=forms.HiddenInput)

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_POST
 
-from intake import access, actions, crypto, likeness, sessions
+from intake import access, actions, crypto, likeness, search, sessions
 from intake.models import AuditEvent, Image, Message, Reading, Submission
 from intake.review.forms import (
     AssignForm,
@@ -74,6 +74,7 @@ def queue(request):
         "here": here,
         "back": back,
         "bulk": BulkForm(),
+        "max_query_words": search.MAX_QUERY_WORDS,
     }
     return render(request, "review/queue.html", context)
 
