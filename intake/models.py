@@ -212,6 +212,9 @@ class Image(models.Model):
     sha256_token = models.CharField(max_length=32, blank=True, db_index=True)
     sealed_likeness = models.BinaryField(null=True, blank=True)
 
+    # Every column naming a blob of this image: what the worker's sweep must not take for an orphan.
+    BLOB_FIELDS = ("original_blob", "clean_blob", "poster_blob", "viewing_blob", "preview_blob")
+
     class Meta:
         ordering = ["submission_id", "position"]  # by id: no join, so the worker needs no other table
         constraints = [models.UniqueConstraint(fields=["submission", "position"], name="image_position_unique")]

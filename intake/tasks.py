@@ -161,9 +161,7 @@ def make_viewing_copy(image_id: str) -> None:
     if not cache.add(claim, 1, timeout=settings.INTAKE_VIEWING_COPY_TIME_LIMIT + 60):
         return  # being made by another worker process, or by this one under another message
     try:
-        tries = (cache.get(attempts) or 0) + 1
-        cache.set(attempts, tries, timeout=24 * 3600)
-        if tries > VIEWING_COPY_ATTEMPTS:
+        if _another_try(attempts) > VIEWING_COPY_ATTEMPTS:
             _give_up_viewing_copy(image)
             return
         with _plaintext_in_memory(image.clean_blob) as clean, video.viewing_copy(clean) as copy:
@@ -195,9 +193,7 @@ def describe_image(image_id: str) -> None:
     if image is None:
         return
     attempts = f"intake:description-attempts:{image.pk}"
-    tries = (cache.get(attempts) or 0) + 1
-    cache.set(attempts, tries, timeout=24 * 3600)
-    if tries > DESCRIPTION_ATTEMPTS:  # decoding it stopped the worker each time
+    if _another_try(attempts) > DESCRIPTION_ATTEMPTS:  # decoding it stopped the worker each time
         actions.record_description(image, likeness.Description())
         return
     try:
@@ -225,6 +221,14 @@ def _describe_poster(image: Image) -> likeness.Description:
         log.warning("a video's poster could not be decoded (%s)", type(error).__name__)
         return likeness.Description()
     return likeness.Description(pdq=hash_bytes, quality=quality)
+
+
+def _another_try(counter: str) -> int:
+    """Count one more try of a task whose message comes back when the work kills the worker (``acks_late``),
+    in the cache, for a day; returns the count, this try included."""
+    tries = (cache.get(counter) or 0) + 1
+    cache.set(counter, tries, timeout=24 * 3600)
+    return tries
 
 
 def _give_up_viewing_copy(image: Image) -> None:
@@ -275,7 +279,7 @@ def _remove_orphan_blobs() -> None:
     names = set(blobs.all_names())
     if not names:
         return
-    kinds = ("original_blob", "clean_blob", "poster_blob", "viewing_blob", "preview_blob")
+    kinds = Image.BLOB_FIELDS
     referenced = Image.objects.filter(reduce(operator.or_, (Q(**{f"{kind}__in": names}) for kind in kinds)))
     known = {name for row in referenced.values_list(*kinds) for name in row}
     # File times are blurred to midnight, so a blob written just before midnight looks a day older.
