@@ -391,5 +391,32 @@ def kept_blobs(images=None) -> set[str]:
     from intake.models import Image
 
     images = Image.objects.all() if images is None else images
-    fields = ("clean_blob", "preview_blob", "poster_blob", "viewing_blob")
+    fields = [field for field in Image.BLOB_FIELDS if field != "original_blob"]
     return {name for image in images for name in (getattr(image, field) for field in fields) if name}
+
+
+def at_once(writers: int, write) -> list[BaseException]:
+    """Run ``write(number)`` for each number below ``writers``, each in its own thread with its own
+    database connection, all released together; returns what they raised."""
+    import threading
+
+    from django.db import connection
+
+    start = threading.Barrier(writers)
+    errors: list[BaseException] = []
+
+    def run(number):
+        try:
+            start.wait()
+            write(number)
+        except Exception as error:  # noqa: BLE001 - returned to the test
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(number,)) for number in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors

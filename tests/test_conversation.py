@@ -3,7 +3,6 @@ answers and adds photos; reviewers see what is new. Tested through the pages of 
 
 import io
 import re
-import threading
 
 import pytest
 from django.db import connection
@@ -11,7 +10,7 @@ from django.urls import reverse
 
 from intake import access, actions, blobs, receipts, sent_forms
 from intake.models import AuditEvent, Image, Message, Reading, Submission
-from tests.conftest import log_in
+from tests.conftest import at_once, log_in
 from tests.test_privacy import written_logs  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.django_db
@@ -278,27 +277,14 @@ def test_a_message_to_a_testimony_closed_meanwhile_is_refused(reviewer, submissi
 def test_concurrent_messages_get_distinct_positions(reviewer):
     submission = Submission.objects.create(receipt_digest="f" * 64, account="x")
     writers = 8
-    start = threading.Barrier(writers)
-    errors = []
 
     def write(number):
-        try:
-            start.wait()
-            if number % 2:
-                actions.send_message(reviewer, submission, f"question {number}")
-            else:
-                witness_replies(submission, text=f"answer {number}")
-        except Exception as error:  # noqa: BLE001 - reported below
-            errors.append(error)
-        finally:
-            connection.close()
+        if number % 2:
+            actions.send_message(reviewer, submission, f"question {number}")
+        else:
+            witness_replies(submission, text=f"answer {number}")
 
-    threads = [threading.Thread(target=write, args=(number,)) for number in range(writers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert at_once(writers, write) == []
     assert sorted(Message.objects.values_list("position", flat=True)) == list(range(writers))
     submission.refresh_from_db()
     assert submission.witness_updates == writers // 2

@@ -4,7 +4,6 @@ other, every word must be there, and the database holds keyed tokens, never the 
 import hashlib
 import importlib
 import json
-import threading
 
 import pytest
 from django.core.management import call_command
@@ -14,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from intake import actions, crypto, search, sent_forms
 from intake.models import IndexedWord, Submission
+from tests.conftest import at_once
 from tests.test_conversation import witness_replies
 from tests.test_encryption_at_rest import all_database_bytes
 
@@ -218,24 +218,7 @@ def test_the_migration_indexes_what_was_stored_before_it(reviewer):
 def test_notes_added_at_once_by_several_reviewers_are_all_stored_and_found(reviewer):
     submission = Submission.objects.create(receipt_digest="f" * 64, account="They came at dawn.")
     writers = 8
-    start = threading.Barrier(writers)
-    errors = []
-
-    def write(number):
-        try:
-            start.wait()
-            actions.add_note(reviewer, submission, f"note{number}")
-        except Exception as error:  # noqa: BLE001 - reported below
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=write, args=(number,)) for number in range(writers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert at_once(writers, lambda number: actions.add_note(reviewer, submission, f"note{number}")) == []
     for number in range(writers):
         assert found(f"note{number}") == {submission}
 

@@ -191,18 +191,18 @@ def take_it_away_in_the_admin(account, role):
     assert response.status_code == 302
 
 
-@pytest.mark.parametrize(
-    "take_away",
-    [
-        remove_from_the_account,
-        remove_from_the_group,
-        clear_the_accounts_groups,
-        clear_the_groups_members,
-        set_the_accounts_groups_without_it,
-        set_the_groups_members_without_it,
-        take_it_away_in_the_admin,
-    ],
-)
+WAYS_TO_TAKE_A_ROLE_AWAY = [
+    remove_from_the_account,
+    remove_from_the_group,
+    clear_the_accounts_groups,
+    clear_the_groups_members,
+    set_the_accounts_groups_without_it,
+    set_the_groups_members_without_it,
+    take_it_away_in_the_admin,
+]
+
+
+@pytest.mark.parametrize("take_away", WAYS_TO_TAKE_A_ROLE_AWAY)
 def test_taking_a_role_away_ends_every_session(reviewer, take_away):
     clients = signed_in(reviewer, 2)
     take_away(reviewer, Group.objects.get(name="Reviewer"))
@@ -212,18 +212,7 @@ def test_taking_a_role_away_ends_every_session(reviewer, take_away):
     assert not any(alive(client) for client in clients)
 
 
-@pytest.mark.parametrize(
-    "take_away",
-    [
-        remove_from_the_account,
-        remove_from_the_group,
-        clear_the_accounts_groups,
-        clear_the_groups_members,
-        set_the_accounts_groups_without_it,
-        set_the_groups_members_without_it,
-        take_it_away_in_the_admin,
-    ],
-)
+@pytest.mark.parametrize("take_away", WAYS_TO_TAKE_A_ROLE_AWAY)
 def test_taking_the_exporter_role_away_ends_every_session(reviewer, take_away):
     exporters = Group.objects.get(name="Exporter")
     reviewer.groups.add(exporters)

@@ -222,19 +222,12 @@ def test_the_admin_adds_an_account_with_a_name_and_roles_only_and_sees_its_link_
     assert newcomer.get(reverse("admin:index")).status_code == 200
 
 
-def test_an_admin_cannot_add_a_reviewer(client, admin_user):
+@pytest.mark.parametrize("role", ["Reviewer", "Exporter"])
+def test_an_admin_cannot_add_a_reviewer_or_an_exporter(client, admin_user, role):
     log_in(client, admin_user)
-    reviewer_role = str(Group.objects.get(name="Reviewer").pk)
-    response = client.post(reverse("admin:auth_user_add"), {"username": "nour", "groups": [reviewer_role]})
-    assert "Only a superuser can give the Reviewer role" in text(response)
-    assert not User.objects.filter(username="nour").exists() and not SetupLink.objects.exists()
-
-
-def test_an_admin_cannot_add_an_exporter(client, admin_user):
-    log_in(client, admin_user)
-    exporter_role = str(Group.objects.get(name="Exporter").pk)
-    response = client.post(reverse("admin:auth_user_add"), {"username": "nour", "groups": [exporter_role]})
-    assert "Only a superuser can give the Exporter role" in text(response)
+    given = str(Group.objects.get(name=role).pk)
+    response = client.post(reverse("admin:auth_user_add"), {"username": "nour", "groups": [given]})
+    assert f"Only a superuser can give the {role} role" in text(response)
     assert not User.objects.filter(username="nour").exists() and not SetupLink.objects.exists()
 
 

@@ -267,6 +267,20 @@ class Page:
             (folder / file_name).write_bytes(png)
 
 
+def log_in(page, app, username: str = "rania") -> None:
+    """Through the staff login's two steps: the password, then a code of ``app`` (tests.staff_login)."""
+    import time
+
+    from tests.staff_login import PASSWORD
+
+    page.open("/staff/login/")
+    page.find("[name=username]").send_keys(username)
+    page.find("[name=password]").send_keys(PASSWORD)
+    page.submit("main form")
+    page.find("[name=code]").send_keys(app.at(time.time() + 30))
+    page.submit("main form")
+
+
 def _click_and_wait_for_next_page(driver, button, timeout: float = 20) -> None:
     """Click ``button`` and wait until another document has replaced this one and finished loading.
     The old document is marked (WebDriver's scripts run with JavaScript off too), and looked for until

@@ -3,7 +3,6 @@ a photo; a reviewer reads the conversation and writes back. At phone width, in E
 with JavaScript on and off."""
 
 import io
-import time
 
 import pytest
 from django.contrib.auth.models import Group, User
@@ -13,7 +12,7 @@ from selenium.webdriver.support.wait import WebDriverWait
 
 from intake import actions, blobs, receipts, sent_forms
 from intake.models import Image, Message, Submission
-from tests.browser.conftest import _click_and_wait_for_next_page
+from tests.browser.conftest import _click_and_wait_for_next_page, log_in
 from tests.browser.test_forms_keep_nothing import focus_is_on_the_problems, reload
 from tests.conftest import camera_jpeg
 from tests.staff_login import PASSWORD, enrol_app
@@ -136,15 +135,6 @@ def test_a_refused_answer_puts_focus_on_its_problems(page, conversation):
     page.submit("form.reply")
     assert focus_is_on_the_problems(page)
     page.check("conversation-refused")
-
-
-def log_in(page, app):
-    page.open("/staff/login/")
-    page.find("[name=username]").send_keys("rania")
-    page.find("[name=password]").send_keys(PASSWORD)
-    page.submit("main form")
-    page.find("[name=code]").send_keys(app.at(time.time() + 30))
-    page.submit("main form")
 
 
 def test_a_reviewer_reads_the_conversation_and_writes_back(page, conversation, reviewer, language, request):

@@ -5,7 +5,6 @@ side (a phone held upright: 320x240 stored, turned 90 degrees), loads, plays, an
 from __future__ import annotations
 
 import subprocess
-import time
 
 import pytest
 from django.contrib.auth.models import Group, User
@@ -13,6 +12,7 @@ from selenium.webdriver.support.wait import WebDriverWait
 
 from intake import blobs
 from intake.models import Image, Submission
+from tests.browser.conftest import log_in
 from tests.staff_login import PASSWORD, enrol_app
 
 
@@ -73,15 +73,6 @@ def _video_row(data: bytes, media_type: str, width: int, height: int, poster: by
 @pytest.fixture
 def with_video(page, clip) -> Image:
     return _video_row(clip["video"], "video/mp4", 240, 320, clip["poster"])
-
-
-def log_in(page, app) -> None:
-    page.open("/staff/login/")
-    page.find("[name=username]").send_keys("rania")
-    page.find("[name=password]").send_keys(PASSWORD)
-    page.submit("main form")
-    page.find("[name=code]").send_keys(app.at(time.time() + 30))
-    page.submit("main form")
 
 
 def _player(page, what: str):
