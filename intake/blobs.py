@@ -2,8 +2,12 @@
 
 A blob is named by 128 random bits and encrypted with the streaming AEAD of intake.crypto, bound to its
 name. Its access and modification times are set to midnight of the day, like every other time the
-service keeps of a witness. (The change time, which only the kernel sets, still says when the file was
-written: see "What the service does not protect against" in docs/threat-model.md.)
+service keeps of a witness, and so are those of its folder and of the blob folder after each blob is
+created or removed in them (a backup made with ``tar`` or ``cp -a`` keeps a folder's times too). Blobs
+and folders are read without updating their access time (``O_NOATIME``): with the usual ``relatime``,
+the worker's first read, seconds after an upload, would set it. (The change time, which only the kernel
+sets, still says when a file or folder was written: see "What the service does not protect against" in
+docs/threat-model.md.)
 
 Any failure to store a blob (a full disk, an I/O error, a folder that cannot be written) raises
 ``StorageError`` and leaves no file behind: it is the storage's fault, never the file's. The folders are
@@ -68,6 +72,7 @@ class BlobWriter:
         try:
             _private_folder(self.path.parent)
             descriptor = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            _blur_folder_times(self.path.parent)  # a large upload may take minutes to arrive
             self._file = os.fdopen(descriptor, "wb")
             self._stream = crypto.encrypting_stream(self._file, crypto.blob_context(self.name))
         except (OSError, TinkError) as error:
@@ -89,6 +94,7 @@ class BlobWriter:
         try:
             self._stream.close()  # also closes the file
             _blur_file_times(self.path)
+            _blur_folder_times(self.path.parent)
             for path, flags in ((self.path, os.O_RDONLY), (self.path.parent, os.O_RDONLY | os.O_DIRECTORY)):
                 descriptor = os.open(path, flags)
                 try:
@@ -109,6 +115,7 @@ class BlobWriter:
         self._stream = self._file = None
         with contextlib.suppress(OSError):
             self.path.unlink(missing_ok=True)
+        _blur_folder_times(self.path.parent)
 
 
 def write(data: bytes) -> str:
@@ -129,7 +136,7 @@ def ensure_free_space(needed: int) -> None:
 
 
 def read(name: str) -> bytes:
-    with open(path_of(name), "rb") as file:
+    with _open_for_reading(path_of(name)) as file:
         return crypto.open_stream(file, crypto.blob_context(name))
 
 
@@ -137,7 +144,10 @@ def read(name: str) -> bytes:
 def open_plaintext(name: str) -> Iterator[BinaryIO]:
     """The plaintext of a blob as a stream read in order, for files too large to hold as ``bytes`` (a
     video): decrypted segment by segment as it is read, each checked before its bytes are returned."""
-    with open(path_of(name), "rb") as file, crypto.decrypting_stream(file, crypto.blob_context(name)) as stream:
+    with (
+        _open_for_reading(path_of(name)) as file,
+        crypto.decrypting_stream(file, crypto.blob_context(name)) as stream,
+    ):
         yield stream
 
 
@@ -169,7 +179,9 @@ def _copy(source: BinaryIO, destination: BinaryIO) -> int:
 
 def delete(name: str) -> None:
     if name:
-        path_of(name).unlink(missing_ok=True)
+        path = path_of(name)
+        path.unlink(missing_ok=True)
+        _blur_folder_times(path.parent)
 
 
 def exists(name: str) -> bool:
@@ -177,8 +189,18 @@ def exists(name: str) -> bool:
 
 
 def all_names() -> list[str]:
+    """The name of every file in the blob folders, listed without updating the folders' access times."""
     root = Path(settings.INTAKE_BLOB_DIR)
-    return [path.name for path in root.glob("??/*") if path.is_file()] if root.exists() else []
+    if not root.exists():
+        return []
+    names = []
+    for bucket in _listing(root):
+        folder = root / bucket
+        if len(bucket) != 2 or bucket.startswith(".") or not folder.is_dir():
+            continue
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):  # gone since it was listed
+            names += [name for name in _listing(folder) if not name.startswith(".") and (folder / name).is_file()]
+    return names
 
 
 def _private_folder(folder: Path) -> None:
@@ -195,9 +217,49 @@ def _private_folder(folder: Path) -> None:
         os.chmod(path, 0o700)
 
 
+def _midnight() -> float:
+    return datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+
+
 def _blur_file_times(path: Path) -> None:
-    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+    midnight = _midnight()
     os.utime(path, (midnight, midnight))
+
+
+def _blur_folder_times(folder: Path) -> None:
+    """Set the times of ``folder`` and of the blob folder to midnight, after a blob was created or removed
+    in it. Best effort: the blob is what must be stored, and a folder that is not the service's own (its
+    times cannot be set) or that is gone does not fail it."""
+    midnight = _midnight()
+    for path in (folder, Path(settings.INTAKE_BLOB_DIR)):
+        with contextlib.suppress(OSError):
+            os.utime(path, (midnight, midnight))
+
+
+# Reading a file or listing a folder does not update its access time. Linux only, and only for files the
+# service's user owns; elsewhere they are read as usual.
+_NOATIME = getattr(os, "O_NOATIME", 0)
+
+
+def _open_without_atime(path: str | Path, flags: int) -> int:
+    if _NOATIME:
+        try:
+            return os.open(path, flags | _NOATIME)
+        except PermissionError:  # not the owner: O_NOATIME is refused, not ignored
+            pass
+    return os.open(path, flags)
+
+
+def _open_for_reading(path: Path) -> BinaryIO:
+    return open(path, "rb", opener=_open_without_atime)
+
+
+def _listing(folder: Path) -> list[str]:
+    descriptor = _open_without_atime(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        return os.listdir(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 __all__ = [
