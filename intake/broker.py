@@ -16,9 +16,10 @@ import json
 import logging
 import os
 import queue
+import secrets
 import threading
 import time
-import uuid
+from datetime import UTC, datetime
 from queue import Empty
 
 from kombu.exceptions import ChannelError
@@ -74,25 +75,34 @@ class _DropsWhatCeleryCannotTake:
 
 class FilesystemChannel(_DropsWhatCeleryCannotTake, filesystem.Channel):
     """Messages are files. Kombu's own channel lets a reader take a file that is still being written, and
-    a message file left empty by a full disk then stops the worker (a JSONDecodeError nobody catches)."""
+    a message file left empty by a full disk then stops the worker (a JSONDecodeError nobody catches).
+
+    Kombu names a message by the milliseconds since the machine started, and leaves it and its folder
+    with the times it was written: while the worker is away, the folder dates each waiting upload. Here a
+    message is named by the day it was sent and 128 random bits, so messages are taken day by day, in no
+    order within a day; its times and the folder's are set to midnight after each message is put or
+    taken, and the folder is listed without updating its access time (as intake.blobs does for blobs)."""
 
     def _put(self, queue, payload, **kwargs):
         # Written under a name no reader takes, then renamed: a reader sees a whole message or none, and a
         # write that fails leaves nothing behind.
-        final = f"{int(time.monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
+        final = f"{datetime.now(UTC):%Y%m%d}_{secrets.token_hex(16)}.{queue}.msg"
         partial = os.path.join(self.data_folder_out, final + ".part")
         try:
             with open(partial, "xb") as file:
                 file.write(str_to_bytes(dumps(payload)))
+            _blur_times(partial)
             os.replace(partial, os.path.join(self.data_folder_out, final))
         except OSError as error:
             with contextlib.suppress(OSError):
                 os.unlink(partial)
             raise ChannelError(f"Cannot add a message to {self.data_folder_out!r}") from error
+        finally:
+            _blur_times(self.data_folder_out)
 
     def _get(self, queue):
         wanted = f"{queue}.msg"
-        for filename in sorted(os.listdir(self.data_folder_in)):
+        for filename in sorted(_listing(self.data_folder_in)):
             if filename.partition(".")[2] != wanted:
                 continue
             path = os.path.join(self.data_folder_in, filename)
@@ -111,6 +121,7 @@ class FilesystemChannel(_DropsWhatCeleryCannotTake, filesystem.Channel):
             finally:
                 with contextlib.suppress(OSError):
                     os.unlink(taken)
+                _blur_times(self.data_folder_in)
             payload = _readable(self, raw)
             if payload is None:
                 log.warning(DROPPED)
@@ -118,9 +129,46 @@ class FilesystemChannel(_DropsWhatCeleryCannotTake, filesystem.Channel):
             return payload
         raise Empty()
 
+    def _size(self, queue):
+        return sum(1 for filename in _listing(self.data_folder_in) if filename.partition(".")[2] == f"{queue}.msg")
+
+    def _purge(self, queue):
+        count = 0
+        for filename in _listing(self.data_folder_in):
+            if filename.partition(".")[2] == f"{queue}.msg":
+                with contextlib.suppress(OSError):  # taken by a worker in the meantime
+                    os.remove(os.path.join(self.data_folder_in, filename))
+                    count += 1
+        if count:
+            _blur_times(self.data_folder_in)
+        return count
+
 
 class FilesystemTransport(filesystem.Transport):
     Channel = FilesystemChannel
+
+
+def _blur_times(path: str) -> None:
+    """Set the times of a message file or of the folder to midnight (UTC). Best effort: a message is worth
+    more than its times, and the sweeps re-send what is lost anyway."""
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+    with contextlib.suppress(OSError):
+        os.utime(path, (midnight, midnight))
+
+
+def _listing(folder: str) -> list[str]:
+    """The names in ``folder``, read without updating its access time where the system allows
+    (``O_NOATIME``, Linux, for a folder the service's user owns)."""
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
+    noatime = getattr(os, "O_NOATIME", 0)
+    try:
+        descriptor = os.open(folder, flags | noatime)
+    except PermissionError:  # not the folder's owner: O_NOATIME is refused, not ignored
+        descriptor = os.open(folder, flags)
+    try:
+        return os.listdir(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 # --- Redis ----------------------------------------------------------------------------------------
