@@ -1,9 +1,13 @@
-"""Counts of refused requests per day, kept in the cache instead of log lines.
+"""Counts of refused requests per day, kept in the cache instead of log lines; and likewise of the
+worker's failures on a witness's file.
 
 A log line carries the time it was written, and a refused witness request (a form that expired, a body
 too large, a host name not served, a busy service) would date a visit. So these refusals are only
 counted, per day and per kind, and ``manage.py counters`` prints the counts: an operator still sees a
-flood, and no one learns when a witness came.
+flood, and no one learns when a witness came. The worker works on a file seconds after it was uploaded,
+so what goes wrong with one (a photo the cleaner fails on, a viewing copy that cannot be made) is
+counted the same way. A count has no more detail than its kind, such as the type of error: the kinds
+are a fixed list, which ``manage.py counters`` prints in full.
 
 ``CountRefusals`` is the logging handler that does this for Django's own loggers (``django.security.*``
 and the 4xx answers of ``django.request``); everything else it is given, such as a server error, it
@@ -36,6 +40,9 @@ KINDS = {
     "bad_request": "other requests refused as malformed or suspicious (400)",
     "not_found": "pages not found (404)",
     "other_refusal": "other refusals (4xx)",
+    "image_not_cleaned": "images the cleaner failed on with an unexpected error (refused: could not be cleaned)",
+    "viewing_copy_failed": "videos whose viewing copy could not be made (reviewers download the clean file)",
+    "poster_undecodable": "videos whose poster frame did not decode for the likeness hash (not compared)",
 }
 KEEP_DAYS = 8
 

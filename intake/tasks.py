@@ -8,6 +8,7 @@ main process, which knows the messages its worker holds (``watch_for_waiting_ima
 from __future__ import annotations
 
 import logging
+import math
 import operator
 import random
 import threading
@@ -27,7 +28,7 @@ from django.db import DatabaseError, connections
 from django.db.models import F, Q
 from kombu.exceptions import ChannelError
 
-from intake import actions, blobs, cleaning, crypto, likeness, process_limits, sent_forms
+from intake import actions, blobs, cleaning, counters, crypto, likeness, process_limits, sent_forms, shared_counts
 from intake.cleaning import video
 from intake.cleaning.reasons import Reason
 from intake.models import Image
@@ -45,6 +46,11 @@ VIEWING_COPY_ATTEMPTS = 3
 DESCRIPTION_ATTEMPTS = 3
 # A blob folder that cannot be written is tried again after 2, 4, 8... seconds, never more than this apart.
 STORAGE_RETRY_MAX_SECONDS = 60
+# A count of a task's tries is kept in the cache until the midnight (UTC) this many days after the end of
+# the day of a try, and goes as soon as the task succeeds or gives up. Like every expiry set here, it is a
+# midnight, never "now + N seconds": that would keep the moment of a try, which follows a witness's upload
+# by seconds, in Redis or in the file cache.
+TRIES_KEPT_DAYS = 5
 
 
 @shared_task(
@@ -99,10 +105,9 @@ def clean_image(image_id: str) -> None:
         actions.record_failure(image, Reason.TIME_LIMIT)
     except MemoryError:
         actions.record_failure(image, Reason.MEMORY_LIMIT)
-    except Exception as error:  # noqa: BLE001 - a hostile file must not stop the queue
-        # The type of error only: its message could quote the file, and an id with the log line's
-        # time would say when a witness submitted.
-        log.error("cleaning an image failed with %s", type(error).__name__)
+    except Exception:  # noqa: BLE001 - a hostile file must not stop the queue
+        # Counted for the day, not logged: a log line's time, seconds after the upload, would date it.
+        counters.count("image_not_cleaned")
         actions.record_failure(image, Reason.COULD_NOT_CLEAN)
     else:
         try:
@@ -152,25 +157,30 @@ def make_viewing_copy(image_id: str) -> None:
 
     A copy may take most of an hour, and the slow sweep enqueues every copy still due: a claim in the
     cache keeps a second message from making the same copy at once, and a copy whose making killed the
-    worker (its message comes back) is given up after VIEWING_COPY_ATTEMPTS tries."""
+    worker (its message comes back) is given up after VIEWING_COPY_ATTEMPTS tries. The claim is kept
+    until the first midnight at least the task's time limit away: a worker killed while making a copy
+    leaves it, and the copy is tried again on the next sweep after that midnight."""
     due = Image.objects.filter(pk=image_id, state=Image.State.CLEAN, viewing_blob="").exclude(viewing_media_type="")
     image = due.first()
     if image is None:
         return
     claim, attempts = f"intake:viewing-copy:{image.pk}", f"intake:viewing-copy-attempts:{image.pk}"
-    if not cache.add(claim, 1, timeout=settings.INTAKE_VIEWING_COPY_TIME_LIMIT + 60):
+    if not cache.add(claim, 1, timeout=_seconds_until(_midnight_after(settings.INTAKE_VIEWING_COPY_TIME_LIMIT + 60))):
         return  # being made by another worker process, or by this one under another message
     try:
         if _another_try(attempts) > VIEWING_COPY_ATTEMPTS:
             _give_up_viewing_copy(image)
+            cache.delete(attempts)
             return
         with _plaintext_in_memory(image.clean_blob) as clean, video.viewing_copy(clean) as copy:
             actions.record_viewing_copy(image, copy)
+        cache.delete(attempts)
     except (DatabaseError, blobs.StorageError):
         raise
-    except Exception as error:  # noqa: BLE001 - a copy that cannot be made is given up, not retried for ever
-        log.error("making a viewing copy failed with %s", type(error).__name__)
+    except Exception:  # noqa: BLE001 - a copy that cannot be made is given up, not retried for ever
+        counters.count("viewing_copy_failed")  # for the day: a log line's time would date the video
         _give_up_viewing_copy(image)
+        cache.delete(attempts)
     finally:
         cache.delete(claim)
 
@@ -195,6 +205,7 @@ def describe_image(image_id: str) -> None:
     attempts = f"intake:description-attempts:{image.pk}"
     if _another_try(attempts) > DESCRIPTION_ATTEMPTS:  # decoding it stopped the worker each time
         actions.record_description(image, likeness.Description())
+        cache.delete(attempts)
         return
     try:
         if image.is_video:
@@ -217,18 +228,28 @@ def _describe_poster(image: Image) -> likeness.Description:
         hash_bytes, quality = likeness.pdq(likeness.picture_of(blobs.read(image.poster_blob)))
     except (DatabaseError, blobs.StorageError, crypto.DecryptionError):
         raise
-    except Exception as error:  # noqa: BLE001 - a poster that does not decode only means no likeness
-        log.warning("a video's poster could not be decoded (%s)", type(error).__name__)
+    except Exception:  # noqa: BLE001 - a poster that does not decode only means no likeness
+        counters.count("poster_undecodable")  # for the day: a log line's time would date the video
         return likeness.Description()
     return likeness.Description(pdq=hash_bytes, quality=quality)
 
 
 def _another_try(counter: str) -> int:
     """Count one more try of a task whose message comes back when the work kills the worker (``acks_late``),
-    in the cache, for a day; returns the count, this try included."""
-    tries = (cache.get(counter) or 0) + 1
-    cache.set(counter, tries, timeout=24 * 3600)
-    return tries
+    in the cache, until a midnight TRIES_KEPT_DAYS on; returns the count, this try included. The caller
+    deletes the count once the task has succeeded or given up."""
+    return shared_counts.increment(counter, until=_midnight_after(0, days=TRIES_KEPT_DAYS))
+
+
+def _midnight_after(seconds: float, days: int = 0) -> float:
+    """The epoch time of the first UTC midnight at least ``seconds`` from now, ``days`` more days on: a
+    moment that says the day, for an expiry in the cache."""
+    return (math.ceil((time.time() + seconds) / 86400) + days) * 86400
+
+
+def _seconds_until(moment: float) -> int:
+    """A cache timeout that ends at ``moment`` (within the second after it, since caches count whole seconds)."""
+    return max(1, math.ceil(moment - time.time()))
 
 
 def _give_up_viewing_copy(image: Image) -> None:
