@@ -5,9 +5,10 @@ a session with both factors done, and nothing else: not staff status, not superu
 and "not yours" are the same 404. Exporting a submission as evidence needs the Exporter group as well
 (``is_exporter``, ``submission_for_export``).
 
-A witness reaches their own testimony by posting its receipt (intake.witness.views.status). The page
-that opens carries, instead of the receipt, a signed access token good for an hour, with which the
-witness sends an answer (``witness_access_token``, ``submission_for_witness``).
+A witness reaches their own testimony by posting its receipt (intake.witness.views.status). Instead of
+the receipt, their browser then holds a signed access token good for an hour, in a cookie sent only to
+the testimony's page, with which it is shown and answered (``witness_access_token``,
+``submission_for_witness``).
 """
 
 from functools import wraps
@@ -87,12 +88,13 @@ _WITNESS_ACCESS_SALT = "intake.witness.access"
 
 
 def _witness_signer() -> TimestampSigner:
-    return TimestampSigner(key=crypto.witness_access_key(), salt=_WITNESS_ACCESS_SALT)
+    # No fallback keys: a SECRET_KEY_FALLBACKS setting must not let an old secret forge a witness's access.
+    return TimestampSigner(key=crypto.witness_access_key(), fallback_keys=[], salt=_WITNESS_ACCESS_SALT)
 
 
 def witness_access_token(submission: Submission) -> str:
-    """A token that opens ``submission`` to whoever posts it within the hour: the reply form carries it,
-    so that the receipt itself is never written into a page. It names the submission by its receipt
+    """A token that opens ``submission`` to whoever holds it within the hour: the access cookie carries
+    it, so that the receipt itself is kept nowhere in the browser. It names the submission by its receipt
     digest, which says nothing to anyone without the keys (not the reference staff know it by)."""
     return _witness_signer().sign(submission.receipt_digest)
 

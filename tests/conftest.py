@@ -18,6 +18,7 @@ import piexif
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group, User
+from django.test import Client
 from PIL import Image as PILImage
 
 from intake import crypto
@@ -34,6 +35,28 @@ def pytest_sessionfinish(session, exitstatus):
     data_dir = Path(settings.DATA_DIR)
     if data_dir.name.startswith("intake-test-"):
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+class BrowserClient(Client):
+    """Django's test client, following a 303 at once with the cookies it set, as every browser does: a
+    witness's form that was stored, or a receipt typed, answers with one (intake.witness.views), and what
+    the witness sees is the page it names. The 303 itself is kept as ``response.see_other``."""
+
+    # What a browser sends with every request, so with the one that follows the 303 too.
+    KEPT = ("HTTP_ACCEPT_LANGUAGE", "HTTP_HOST", "secure", "headers")
+
+    def generic(self, *args, **kwargs):
+        response = super().generic(*args, **kwargs)
+        if response.status_code == 303:
+            first = response
+            response = self.get(first["Location"], **{name: kwargs[name] for name in self.KEPT if name in kwargs})
+            response.see_other = first
+        return response
+
+
+@pytest.fixture
+def client() -> BrowserClient:
+    return BrowserClient()
 
 
 @pytest.fixture(autouse=True)

@@ -96,6 +96,6 @@ def test_the_real_server_stores_nothing_of_a_body_cut_off_mid_photo(gunicorn):  
     assert not Submission.objects.exists()
     assert blobs.all_names() == []
 
-    answer = server.exchange(post_head(SUBMIT, cookie, len(whole)) + whole)
+    answer = server.see_other(server.exchange(post_head(SUBMIT, cookie, len(whole)) + whole))
     assert status_of(answer) == 200 and b"It came with 1 photo or video." in answer
     assert Submission.objects.count() == 1

@@ -5,12 +5,14 @@ import io
 import re
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.urls import reverse
 
 from intake import access, actions, blobs, receipts, sent_forms
 from intake.models import AuditEvent, Image, Message, Reading, Submission
-from tests.conftest import at_once, log_in
+from intake.witness import views
+from tests.conftest import BrowserClient, at_once, log_in
 from tests.test_privacy import written_logs  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.django_db
@@ -318,7 +320,12 @@ def open_testimony(client, receipt, **extra):
 
 
 def access_in(response) -> str:
-    return re.search(r'name="access" value="([^"]+)"', response.content.decode()).group(1)
+    """The access token that typing the receipt gave the browser: a cookie, never a field of the page."""
+    return response.see_other.cookies[views.ACCESS_COOKIE].value
+
+
+def forge_access(client, token: str) -> None:
+    client.cookies[views.ACCESS_COOKIE] = token
 
 
 def reply_fields(response) -> dict[str, str]:
@@ -356,9 +363,47 @@ def test_the_witness_reads_the_question_with_the_day_only_and_is_told_it_waits(c
     assert "Being reviewed" not in page  # "Needs follow-up" with a question waiting says so
     assert "Investigator" in page and reviewer.username not in page
     assert not re.search(r"\d{1,2}:\d{2}", page)  # a day, never a time
-    # The page carries a token, never the receipt.
+    # The page carries neither the receipt nor the token that stands for it.
     assert receipt not in page and receipt.replace(" ", "") not in page.replace(" ", "")
-    assert access.submission_for_witness(access_in(open_testimony(client, receipt))) == testimony
+    token = access_in(open_testimony(client, receipt))
+    assert access.submission_for_witness(token) == testimony and token not in page
+
+
+def test_the_receipt_opens_the_page_by_a_bare_redirect_and_a_cookie_for_that_page_and_the_hour(
+    client, receipt, testimony
+):
+    """What stays in the history is the testimony page's address, never the receipt it was opened with."""
+    page = open_testimony(client, receipt)
+    redirect = page.see_other
+    assert redirect.status_code == 303 and redirect["Location"] == reverse("witness:testimony")
+    assert redirect.content == b""
+    cookie = redirect.cookies[views.ACCESS_COOKIE]
+    assert cookie["path"] == reverse("witness:testimony") and REPLY.startswith(cookie["path"])
+    assert cookie["httponly"] and cookie["samesite"] == "Strict"
+    assert cookie["max-age"] == access.WITNESS_ACCESS_SECONDS
+    # The receipt form's own address never opens the testimony, even if the cookie were sent there.
+    assert "They came at dawn." not in client.get(STATUS).content.decode()
+    assert 'name="receipt"' in client.get(STATUS).content.decode()
+
+
+def test_a_received_answer_is_said_once_on_the_pages_own_address(client, receipt, testimony):
+    page = answer(client, open_testimony(client, receipt), text="The north road.")
+    assert page.see_other.status_code == 303 and page.see_other["Location"] == reverse("witness:testimony")
+    assert page.see_other.content == b""
+    assert "Your answer was received." in page.content.decode() and "The north road." in page.content.decode()
+    again = client.get(reverse("witness:testimony"))  # a reload
+    assert "Your answer was received." not in again.content.decode()
+    assert Message.objects.count() == 1
+
+
+def test_an_old_secret_key_in_the_fallbacks_forges_no_access(settings, testimony):
+    from django.core.signing import TimestampSigner
+
+    settings.SECRET_KEY_FALLBACKS = ["an old secret, rotated out"]
+    forged = TimestampSigner(key="an old secret, rotated out", salt="intake.witness.access").sign(
+        testimony.receipt_digest
+    )
+    assert access.submission_for_witness(forged) is None
 
 
 def test_once_answered_the_question_no_longer_waits(client, testimony, receipt, reviewer):
@@ -475,7 +520,8 @@ def test_two_sends_of_one_form_at_once_store_it_once(client, testimony, receipt,
 
 def test_an_answer_without_its_form_token_is_not_stored_and_given_back(client, testimony, receipt):
     fields = reply_fields(open_testimony(client, receipt))
-    response = client.post(REPLY, {"access": fields["access"], "text": "From an old page."})
+    del fields[sent_forms.FIELD]
+    response = client.post(REPLY, {**fields, "text": "From an old page."})
     assert response.status_code == 400
     assert "From an old page." in response.content.decode()
     assert not Message.objects.exists()
@@ -484,12 +530,11 @@ def test_an_answer_without_its_form_token_is_not_stored_and_given_back(client, t
 
 def test_an_answer_whose_cookie_is_gone_asks_for_the_receipt_and_keeps_the_text(testimony, receipt):
     """The browser was closed and opened again: its CSRF cookie is gone, and the answer is refused."""
-    from django.test import Client
 
-    strict = Client(enforce_csrf_checks=True)
+    strict = BrowserClient(enforce_csrf_checks=True)
     page = strict.post(STATUS, {"receipt": receipt, "csrfmiddlewaretoken": csrf_of(strict)})
     assert page.status_code == 200
-    strict.cookies.clear()
+    del strict.cookies[settings.CSRF_COOKIE_NAME]
     ours = {"HTTP_ORIGIN": "http://testserver"}
     response = strict.post(REPLY, {**reply_fields(page), "text": "Written before the browser closed."}, **ours)
     assert response.status_code == 403 and "Written before the browser closed." in response.content.decode()
@@ -537,8 +582,8 @@ def test_the_language_switch_on_the_receipt_form_keeps_the_receipt_and_the_answe
 
 
 def test_the_answer_address_opened_directly_leads_to_the_receipt_form(client):
-    response = client.get(REPLY)
-    assert response.status_code == 302 and response["Location"] == STATUS
+    response = client.get(REPLY, follow=True)
+    assert response.redirect_chain == [(reverse("witness:testimony"), 302), (STATUS, 302)]
 
 
 def test_added_photos_continue_the_numbering_and_go_to_the_same_worker(
@@ -663,7 +708,8 @@ def test_a_forged_token_opens_nothing_and_gives_the_answer_back(client, testimon
         "other_key": TimestampSigner(salt="intake.witness.access").sign(other.receipt_digest),
         "empty": "",
     }[forgery]
-    response = client.post(REPLY, {"access": forged, "text": "Not for them."})
+    forge_access(client, forged)
+    response = client.post(REPLY, {"text": "Not for them."})
     assert response.status_code == 400
     assert "Not for them." in response.content.decode()
     assert not Message.objects.exists()
@@ -684,11 +730,8 @@ def test_an_answer_is_received_like_a_testimony(rf):
 def test_an_answer_too_large_is_read_no_further_than_its_text_which_comes_back(client, settings, testimony, receipt):
     from tests.test_floods import MB, EndlessBody, form_head, post_stream
 
-    token = access_in(open_testimony(client, receipt))
+    open_testimony(client, receipt)
     head = form_head().replace(b'name="account"', b'name="text"')
-    head = head.replace(b'name="happened_when"', b'name="access"').replace(
-        b'name="access"\r\n\r\n', f'name="access"\r\n\r\n{token}'.encode()
-    )
     body = EndlessBody(head, 2000 * MB)
     response = post_stream(client, REPLY, body, 2000 * MB)
     assert response.status_code == 413
@@ -735,9 +778,8 @@ def test_an_answer_cut_off_in_its_photo_stores_nothing(client, testimony, receip
 
     from tests.test_floods import BOUNDARY, MULTIPART
 
-    token = access_in(open_testimony(client, receipt))
+    open_testimony(client, receipt)
     head = (
-        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="access"\r\n\r\n{token}\r\n'
         f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="text"\r\n\r\nThe mill.\r\n'
         f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="images"; filename="a.jpg"\r\n'
         "Content-Type: image/jpeg\r\n\r\n"
@@ -765,8 +807,9 @@ def test_nothing_a_witness_does_in_the_conversation_writes_a_log_line(
     before = count_of("expired_access")
     page = open_testimony(client, receipt)
     page = answer(client, page, text="An answer.")
-    assert client.post(REPLY, {"access": "forged", "text": "x"}).status_code == 400
-    assert client.post(REPLY, {"access": reply_fields(page)["access"], "text": "no form token"}).status_code == 400
+    assert client.post(REPLY, {"text": "no form token"}).status_code == 400
     assert "Write an answer" in answer(client, page, text="").content.decode()
+    forge_access(client, "forged")
+    assert client.post(REPLY, {"text": "x"}).status_code == 400
     assert written_logs.getvalue() == ""
     assert count_of("expired_access") == before + 1

@@ -21,7 +21,16 @@ from PIL import ImageOps
 from intake import blobs
 from intake.cleaning import labels
 from intake.models import Image, Submission
-from tests.conftest import CAMERA_SERIAL, camera_jpeg, exiftool, form_token, kept_blobs, log_in, wait_until
+from tests.conftest import (
+    CAMERA_SERIAL,
+    BrowserClient,
+    camera_jpeg,
+    exiftool,
+    form_token,
+    kept_blobs,
+    log_in,
+    wait_until,
+)
 
 pytestmark = pytest.mark.worker
 
@@ -243,7 +252,6 @@ def database_file_bytes() -> bytes:
 def test_a_question_and_an_answer_with_a_gps_photo_go_through_the_worker_and_leave_no_plaintext(
     worker, client, reviewer, caplog, monkeypatch, settings
 ):
-    from django.test import Client
 
     from intake import actions
     from intake.models import Message
@@ -257,7 +265,7 @@ def test_a_question_and_an_answer_with_a_gps_photo_go_through_the_worker_and_lea
     )
 
     # The witness submits, in a browser of their own.
-    witness = Client()
+    witness = BrowserClient()
     submit = reverse("witness:submit")
     form = {
         **hidden_fields(witness.get(submit).content.decode(), 'class="testimony"'),

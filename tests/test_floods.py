@@ -474,8 +474,16 @@ class Server:
             connection.sendall(raw)
             return read_answer(connection)
 
-    def get(self, path: str = "/") -> bytes:
-        return self.exchange(f"GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode())
+    def get(self, path: str = "/", cookie: str = "") -> bytes:
+        cookies = f"Cookie: {cookie}\r\n" if cookie else ""
+        return self.exchange(f"GET {path} HTTP/1.1\r\nHost: localhost\r\n{cookies}Connection: close\r\n\r\n".encode())
+
+    def see_other(self, answer: bytes) -> bytes:
+        """What a browser shows for a 303: the page it names, fetched with the cookie it set."""
+        assert status_of(answer) == 303, answer[:200]
+        location = re.search(rb"Location: (\S+)", answer).group(1).decode()
+        cookie = re.search(rb"Set-Cookie: ([^;]+)", answer).group(1).decode()
+        return self.get(location, cookie)
 
     def csrf(self) -> tuple[str, str]:
         answer = self.get(SUBMIT)
@@ -712,6 +720,6 @@ def test_slow_uploads_hold_no_more_than_their_slots_pages_answer_and_nothing_is_
     # The service is whole again: a testimony sent at full speed is received.
     photo = camera_jpeg()
     body = form_body(photo, token)
-    answer = server.exchange(post_head(SUBMIT, cookie, len(body)) + body)
+    answer = server.see_other(server.exchange(post_head(SUBMIT, cookie, len(body)) + body))
     assert status_of(answer) == 200 and b"It came with 1 photo or video." in answer
     assert Submission.objects.count() == 1

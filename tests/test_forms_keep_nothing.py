@@ -9,6 +9,8 @@ from django.urls import reverse
 
 from intake import sent_forms
 from intake.models import SentForm, Submission
+from intake.witness import views
+from tests.conftest import BrowserClient
 from tests.test_witness import receipt_in, upload
 
 pytestmark = pytest.mark.django_db
@@ -46,6 +48,35 @@ def test_a_form_sent_again_stores_nothing_and_shows_the_same_receipt(client, pho
     assert "It came with 1 photo or video." in again.content.decode()
     assert Submission.objects.count() == 1 and Submission.objects.get().images.count() == 1
     assert shows_nothing_written(again.content.decode())
+
+
+def cookie_of(response, name: str):
+    """The cookie ``name`` as a redirect set it, attributes and all."""
+    return response.see_other.cookies[name]
+
+
+def test_a_stored_testimony_answers_with_a_bare_redirect_and_a_cookie_only_its_receipt_page_gets(client):
+    """The page that answers a POST stays in the history with what was sent (and Chromium writes it to
+    disk): a stored form is answered with a 303, so what stays is the receipt page's bare address."""
+    page = client.post(SUBMIT, filled(drawn(client)))
+    redirect = page.see_other
+    assert redirect.status_code == 303 and redirect["Location"] == reverse("witness:receipt")
+    assert redirect.content == b""
+    cookie = cookie_of(page, views.SENT_COOKIE)
+    assert cookie["path"] == reverse("witness:receipt") and cookie["httponly"] and cookie["samesite"] == "Strict"
+    assert cookie["max-age"] == sent_forms.QUARTER_HOUR
+    assert "Keep this receipt secret" in page.content.decode() and shows_nothing_written(page.content.decode())
+    # The receipt's own page, loaded again, shows the same receipt; without the cookie, the form.
+    assert receipt_in(client.get(reverse("witness:receipt"))) == receipt_in(page)
+    assert BrowserClient().get(reverse("witness:receipt"))["Location"] == SUBMIT
+
+
+def test_the_receipt_page_offers_the_language_switch_and_comes_back_to_the_receipt(client):
+    page = client.post(SUBMIT, filled(drawn(client)))
+    assert f'name="next" type="hidden" value="{reverse("witness:receipt")}"' in page.content.decode()
+    arabic = client.post(reverse("set_language"), {"language": "ar", "next": reverse("witness:receipt")}, follow=True)
+    assert 'lang="ar"' in arabic.content.decode()
+    assert receipt_in(arabic) == receipt_in(page)
 
 
 def test_after_a_quarter_hour_a_repeat_says_it_was_received_and_shows_no_receipt(client, clock):
@@ -206,9 +237,8 @@ def test_the_form_asks_the_browser_to_keep_nothing_typed(client):
 @pytest.fixture
 def strict():
     """A browser whose CSRF cookie is gone since the form was drawn (closed and opened again)."""
-    from django.test import Client
 
-    return Client(enforce_csrf_checks=True)
+    return BrowserClient(enforce_csrf_checks=True)
 
 
 OUR_ORIGIN = {"HTTP_ORIGIN": "http://testserver"}

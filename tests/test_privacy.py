@@ -15,7 +15,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from intake.models import Submission
-from tests.conftest import ROOT, form_token
+from tests.conftest import ROOT, BrowserClient, form_token
 from tests.test_encryption_at_rest import all_database_bytes
 from tests.test_floods import gunicorn  # noqa: F401 - a fixture
 
@@ -199,26 +199,27 @@ def count_of(kind: str) -> int:
 
 @pytest.mark.django_db
 def test_refused_witness_requests_write_no_log_line_and_are_counted(written_logs, settings):
-    from django.test import Client
 
     from intake import floods
 
     kinds = ("csrf_failure", "too_large", "bad_host", "busy_uploads", "busy_status", "not_found")
     before = {kind: count_of(kind) for kind in kinds}
-    strict = Client(enforce_csrf_checks=True)
+    strict = BrowserClient(enforce_csrf_checks=True)
     assert strict.post(reverse("witness:submit"), {"account": "x"}).status_code == 403
     settings.INTAKE_MAX_REQUEST_BYTES = 100
     assert strict.post(reverse("witness:status"), {"receipt": "x" * 200}).status_code == 413
     settings.INTAKE_MAX_REQUEST_BYTES = 10**9
-    assert Client().get("/", HTTP_HOST="phish.example").status_code == 400
-    assert Client().get("/no-such-page/").status_code == 404
+    assert BrowserClient().get("/", HTTP_HOST="phish.example").status_code == 400
+    assert BrowserClient().get("/no-such-page/").status_code == 404
     with ExitStack() as stack:  # every upload slot taken
         for _ in range(settings.INTAKE_MAX_CONCURRENT_UPLOADS):
             stack.enter_context(floods.slot("uploads", settings.INTAKE_MAX_CONCURRENT_UPLOADS))
-        assert Client().post(reverse("witness:submit"), {"account": "x"}).status_code == 503
+        assert BrowserClient().post(reverse("witness:submit"), {"account": "x"}).status_code == 503
     settings.INTAKE_STATUS_PER_MINUTE = 1
     for _ in range(2):
-        Client().post(reverse("witness:status"), {"receipt": "abandon ability able about above absent absorb abstract"})
+        BrowserClient().post(
+            reverse("witness:status"), {"receipt": "abandon ability able about above absent absorb abstract"}
+        )
 
     assert written_logs.getvalue() == ""
     assert {kind: count_of(kind) - before[kind] for kind in kinds} == dict.fromkeys(kinds, 1)

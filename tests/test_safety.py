@@ -5,13 +5,12 @@ from html.parser import HTMLParser
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
-from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 
 from config.env import env_onion, env_url
 from intake.models import Submission
-from tests.conftest import camera_jpeg, form_token, log_in
+from tests.conftest import BrowserClient, camera_jpeg, form_token, log_in
 from tests.test_secure_defaults import run_manage
 
 pytestmark = pytest.mark.django_db
@@ -100,7 +99,7 @@ def test_the_safety_page_answers_nothing_but_reading(client):
 
 @pytest.mark.parametrize("host", [ONION, f"{ONION}:80", ONION.upper()])
 def test_the_form_says_so_when_it_is_reached_through_the_onion_address(onion, host):
-    response = Client(HTTP_HOST=host).get(SUBMIT)
+    response = BrowserClient(HTTP_HOST=host).get(SUBMIT)
     assert response.status_code == 200
     assert ON_ONION in response.content.decode()
 
@@ -110,13 +109,13 @@ def test_the_form_says_nothing_of_the_onion_on_another_address(client, onion):
 
 
 def test_on_the_onion_address_the_safety_page_says_it_is_in_use(onion):
-    assert "You are using our onion address now." in Client(HTTP_HOST=ONION).get(SAFETY).content.decode()
+    assert "You are using our onion address now." in BrowserClient(HTTP_HOST=ONION).get(SAFETY).content.decode()
 
 
 def test_a_testimony_can_be_sent_through_the_onion_address(onion):
     from tests.test_witness import upload
 
-    response = Client(HTTP_HOST=ONION).post(
+    response = BrowserClient(HTTP_HOST=ONION).post(
         SUBMIT, {**form_token(), "account": "Seen from the onion.", "images": [upload(camera_jpeg())]}
     )
     assert response.status_code == 200
@@ -128,7 +127,7 @@ def test_tor_browser_is_offered_the_onion_address_on_witness_pages_over_https(on
     assert page["Onion-Location"] == f"http://{ONION}{SUBMIT}?x=1"
     # Not over plain HTTP (Tor Browser ignores it there), not on the onion itself, not to staff.
     assert "Onion-Location" not in client.get(SUBMIT)
-    assert "Onion-Location" not in Client(HTTP_HOST=ONION).get(SUBMIT, secure=True)
+    assert "Onion-Location" not in BrowserClient(HTTP_HOST=ONION).get(SUBMIT, secure=True)
     assert "Onion-Location" not in client.get(reverse("review:login"), secure=True)
 
 
@@ -139,7 +138,7 @@ def test_no_onion_address_is_offered_without_one(client, settings):
 
 def test_the_onion_address_is_a_witness_host_when_staff_have_their_own(onion, settings):
     settings.STAFF_HOSTS = ["staff.example.org"]
-    on_onion = Client(HTTP_HOST=ONION)
+    on_onion = BrowserClient(HTTP_HOST=ONION)
     assert on_onion.get(SUBMIT).status_code == 200
     assert on_onion.get(reverse("review:login")).status_code == 404
 

@@ -283,7 +283,7 @@ def test_a_witness_who_opened_their_testimony_fetches_nothing(client, db):
     submission = Submission.objects.create(receipt_digest=receipts.digest(receipts.normalise(receipt)), account="x")
     image = _video(submission)
     opened = client.post(reverse("witness:status"), {"receipt": receipt})
-    assert opened.status_code == 200 and "access" in opened.content.decode()
+    assert opened.status_code == 200 and "access" in opened.see_other.cookies
     for url in _urls(image):
         response = client.get(url, HTTP_RANGE="bytes=0-")
         assert response.status_code == 302 and response["Location"].startswith(reverse("review:login"))

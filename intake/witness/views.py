@@ -7,6 +7,7 @@ disk or a database error stores nothing, and the form comes back with the text t
 
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError
+from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -85,7 +86,7 @@ def submit(request):
         seen = sent_forms.check(token)
     except DATABASE_ERRORS:
         return _refused(request, "database_down", token)
-    if (repeat := _repeated(request, seen)) is not None:
+    if (repeat := _repeated(request, seen, token)) is not None:
         return repeat
     if seen.state == sent_forms.MISSING:
         token = sent_forms.new_token()
@@ -106,21 +107,22 @@ def submit(request):
         return _refused(request, refusal, token)
     if seen.state == sent_forms.MISSING:  # a page drawn before the tokens, say: never stored without one
         return _form_page(request, _typed(request), token, refusal=OUT_OF_DATE, status=400)
-    images = form.cleaned_data["images"]
     try:
-        receipt = actions.submit_testimony(
+        # The receipt is kept sealed under the form's token (intake.sent_forms), and read from there by
+        # the page the browser is sent to.
+        actions.submit_testimony(
             account=form.cleaned_data["account"],
             happened_when=form.cleaned_data["happened_when"],
             happened_where=form.cleaned_data["happened_where"],
-            uploads=images,
+            uploads=form.cleaned_data["images"],
             token=token,
         )
     except sent_forms.AlreadySent:  # the same form, sent twice at once: the other request stored it
-        return _sent_before(request, sent_forms.check(token).kept)
+        return _to_receipt(request, token)
     except DATABASE_ERRORS:
         return _refused(request, "database_down", token)
     floods.count_submission()
-    return render(request, "witness/receipt.html", {"receipt": receipt, "photos": len(images)})
+    return _to_receipt(request, token)
 
 
 def _typed(request) -> TestimonyForm:
@@ -171,7 +173,7 @@ def csrf_failure(request, reason=""):
             seen = sent_forms.check(token)
         except DATABASE_ERRORS:
             return render(request, "403_csrf.html", status=403)
-        if (repeat := _repeated(request, seen)) is not None:
+        if (repeat := _repeated(request, seen, token)) is not None:
             return repeat
         if seen.state == sent_forms.MISSING:
             token = sent_forms.new_token()
@@ -192,21 +194,64 @@ def _from_here(request) -> bool:
     return request.META.get("HTTP_ORIGIN") == f"{request.scheme}://{request.get_host()}"
 
 
-def _repeated(request, seen: sent_forms.Seen):
+def _repeated(request, seen: sent_forms.Seen, token: str):
     """The answer to a form that may have been stored already, or None if it was not."""
     if seen.state == sent_forms.SENT:
-        return _sent_before(request, seen.kept)
+        return _to_receipt(request, token)
     if seen.state == sent_forms.TOO_OLD:
-        return _sent_before(request, None, too_old=True)
+        return render(request, "witness/sent_before.html", {"too_old": True})
     return None
 
 
-def _sent_before(request, kept: dict | None, *, too_old=False):
-    """A form already stored, sent again: nothing is stored, nothing it held is shown. Its receipt comes
-    back only for a short while after it was first shown (intake.sent_forms)."""
-    if kept is not None:
+# --- What the browser keeps ---------------------------------------------------------------------------
+# A page that answers a POST stays in the browser's history with the form it was sent, text and all: Back
+# or a reload sends it again, and Chromium writes it into the profile's session files, on disk. So a form
+# that was stored, and the receipt once typed, are answered with a redirect (303) to a page of their own,
+# which a cookie opens: HttpOnly, SameSite=Strict, sent only to that page's path, and gone within the
+# hour or quarter of an hour it is good for. What stays in the history is a bare address.
+
+SENT_COOKIE = "sent_form"  # the one-time token of the testimony form just stored: opens its receipt
+ACCESS_COOKIE = "access"  # the signed access token (intake.access) that stands for the receipt
+ANSWERED_COOKIE = "answered"  # says once, on the next page, that the answer was received
+
+
+def _see_other(request, view_name: str, cookie: str, value: str, max_age: int) -> HttpResponseRedirect:
+    response = HttpResponseRedirect(reverse(view_name), status=303)
+    _set_cookie(request, response, view_name, cookie, value, max_age)
+    return response
+
+
+def _set_cookie(request, response, view_name: str, cookie: str, value: str, max_age: int) -> None:
+    response.set_cookie(
+        cookie,
+        value,
+        max_age=max_age,
+        path=reverse(view_name),
+        secure=request.is_secure(),
+        httponly=True,
+        samesite="Strict",
+    )
+
+
+def _to_receipt(request, token: str) -> HttpResponseRedirect:
+    return _see_other(request, "witness:receipt", SENT_COOKIE, token, sent_forms.QUARTER_HOUR)
+
+
+@require_safe
+def receipt(request):
+    """The receipt of the testimony just stored, for as long as its form's token may show it again
+    (intake.sent_forms): a reload shows it again, never the text; later, only that it was received."""
+    token = request.COOKIES.get(SENT_COOKIE, "")
+    try:
+        seen = sent_forms.check(token)
+    except DATABASE_ERRORS:
+        return render(request, "500.html", status=503)
+    if seen.state == sent_forms.SENT and seen.kept is not None:
+        kept = seen.kept
         return render(request, "witness/receipt.html", {"receipt": kept["receipt"], "photos": kept["photos"]})
-    return render(request, "witness/sent_before.html", {"too_old": too_old})
+    if seen.state in (sent_forms.SENT, sent_forms.TOO_OLD):
+        return render(request, "witness/sent_before.html", {"too_old": seen.state == sent_forms.TOO_OLD})
+    return redirect("witness:submit")
 
 
 @require_http_methods(["GET", "POST"])
@@ -246,8 +291,7 @@ def status(request):
                         return _status_unavailable(request, draft)
                 not_found = submission is None
                 if submission is not None:
-                    text = draft.cleaned_data["draft"] if draft.is_valid() else ""
-                    return _conversation(request, submission, ReplyForm(initial={"text": text}), sent_forms.new_token())
+                    return _open(request, submission, draft.cleaned_data["draft"] if draft.is_valid() else "")
     else:
         form = ReceiptForm()
     return render(
@@ -255,6 +299,39 @@ def status(request):
         "witness/status.html",
         {"form": form, "draft": draft, "language_form": "receipt", "not_found": not_found, "wrong_digit": wrong_digit},
     )
+
+
+def _open(request, submission, draft: str):
+    """The receipt opened a testimony: its page, by a redirect that leaves no receipt in the history, with
+    an access token for the hour. An answer kept from a page open too long is put back in its box on
+    this very page instead: a redirect would lose it, and nothing of it may be kept on the server."""
+    token = access.witness_access_token(submission)
+    if not draft:
+        return _see_other(request, "witness:testimony", ACCESS_COOKIE, token, access.WITNESS_ACCESS_SECONDS)
+    response = _conversation(request, submission, ReplyForm(initial={"text": draft}), sent_forms.new_token())
+    _set_cookie(request, response, "witness:testimony", ACCESS_COOKIE, token, access.WITNESS_ACCESS_SECONDS)
+    return response
+
+
+@require_safe
+def testimony(request):
+    """The testimony's own page, opened by the access cookie that typing the receipt set."""
+    try:
+        submission = access.submission_for_witness(request.COOKIES.get(ACCESS_COOKIE, ""))
+    except DATABASE_ERRORS:
+        return _status_unavailable(request)
+    if submission is None:  # no cookie, or its hour is over: the receipt again
+        return redirect("witness:status")
+    received = request.COOKIES.get(ANSWERED_COOKIE) == "1"
+    response = _conversation(request, submission, ReplyForm(), sent_forms.new_token(), received=received)
+    if received:
+        response.delete_cookie(ANSWERED_COOKIE, path=reverse("witness:testimony"), samesite="Strict")
+    return response
+
+
+def _answered(request) -> HttpResponseRedirect:
+    """Back to the testimony's page, told once that the answer was received."""
+    return _see_other(request, "witness:testimony", ANSWERED_COOKIE, "1", 300)
 
 
 def _status_unavailable(request, draft=None):
@@ -327,13 +404,11 @@ def reply(request):
     language) and a new one is drawn once the answer is stored, so that whichever of its pages the
     browser sends again, nothing is stored twice and nothing written is put back in a field."""
     if request.method != "POST":  # sent.js, replacing a sent page brought back by Back
-        return redirect("witness:status")
+        return redirect("witness:testimony")
     # Uploads that this view does not store are removed by intake.middleware.discard_unclaimed_uploads.
-    submission = access.submission_for_witness(request.POST.get("access", ""))
-    if submission is not None:
-        # Every page this answer leads to carries the same token: only typing the receipt starts a new
-        # hour, so that a page left open (on a seized phone, say) cannot be kept alive by sending it.
-        request.witness_access = request.POST["access"]
+    # The access cookie is never set again here: only typing the receipt starts a new hour, so that a
+    # page left open (on a seized phone, say) cannot be kept alive by sending it.
+    submission = access.submission_for_witness(request.COOKIES.get(ACCESS_COOKIE, ""))
     token = request.POST.get(sent_forms.FIELD, "")
     try:
         seen = sent_forms.check(token).state
@@ -381,7 +456,7 @@ def _receive_reply(request, submission, token: str, *, missing: bool):
     except DATABASE_ERRORS:
         return _reply_refused(request, submission, "database_down", token)
     floods.count_submission()
-    return _conversation(request, submission, ReplyForm(), sent_forms.new_token(), received=True)
+    return _answered(request)
 
 
 def _typed_reply(request) -> ReplyForm:
@@ -394,7 +469,7 @@ def _already_received(request, submission):
     if submission is None:  # the page's hour is over: the receipt opens the conversation again
         context = {"form": ReceiptForm(), "language_form": "receipt", "already_received": True}
         return render(request, "witness/status.html", context)
-    return _conversation(request, submission, ReplyForm(), sent_forms.new_token(), received=True)
+    return _answered(request)
 
 
 def _refuse_past_limits(form, reason: str) -> None:
@@ -436,8 +511,7 @@ def _conversation(
     request, submission, reply_form, token: str, *, received=False, refusal=None, switched=False, status=200
 ):
     """The testimony's own page: what arrived, its status in the witness's terms, the messages, and the
-    answer form, which carries an access token instead of the receipt (a fresh one when the receipt was
-    just typed, else the one the answer came with), and the one-time ``token``."""
+    answer form, with its one-time ``token``; the access cookie stands for the receipt."""
     images = list(submission.images.all())
     states = [image.state for image in images]
     photos_left = max(0, settings.INTAKE_MAX_IMAGES_PER_SUBMISSION - len(images))
@@ -457,7 +531,6 @@ def _conversation(
         "file_limits": limits_text(photos_left, settings.INTAKE_MAX_IMAGES_PER_SUBMISSION),
         "max_images_per_submission": settings.INTAKE_MAX_IMAGES_PER_SUBMISSION,
         "max_reply_chars": settings.INTAKE_MAX_REPLY_CHARS,
-        "access": getattr(request, "witness_access", None) or access.witness_access_token(submission),
         "sent_form_field": sent_forms.FIELD,
         "sent_form": token,
         "reply_form": reply_form,

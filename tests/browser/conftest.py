@@ -44,6 +44,18 @@ def _needs(path: Path, what: str) -> None:
 @pytest.fixture(scope="module", params=["js-on", "js-off"])
 def driver(request, tmp_path_factory):
     """One headless Chromium per module and JavaScript setting, with a profile of its own."""
+    # A module may set preferences of its own, as a person would in Chromium's settings (text size).
+    chromium = start_chromium(
+        tmp_path_factory.mktemp("chromium-profile"),
+        javascript=request.param == "js-on",
+        prefs=getattr(request.module, "CHROMIUM_PREFS", {}),
+    )
+    yield chromium
+    chromium.quit()
+
+
+def start_chromium(profile: Path, *, javascript: bool, prefs: dict | None = None) -> webdriver.Chrome:
+    """Headless Chromium at phone width, keeping its files (history, sessions, cache) in ``profile``."""
     _needs(CHROMIUM, "install Debian's chromium (apt-get install chromium).")
     _needs(CHROMEDRIVER, "install Debian's chromium-driver (apt-get install chromium-driver).")
     _needs(AXE, "install axe-core from package-lock.json (npm ci, which make test runs).")
@@ -58,16 +70,14 @@ def driver(request, tmp_path_factory):
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
-        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+        f"--user-data-dir={profile}",
         "--lang=en-US",
         # Phones draw scrollbars over the page, so the page gets the full width, as here.
         "--hide-scrollbars",
         f"--window-size={PHONE[0]},{PHONE[1]}",
     ):
         options.add_argument(argument)
-    # A module may set preferences of its own, as a person would in Chromium's settings (text size).
-    prefs = {"intl.accept_languages": "en-US,en", **getattr(request.module, "CHROMIUM_PREFS", {})}
-    javascript = request.param == "js-on"
+    prefs = {"intl.accept_languages": "en-US,en", **(prefs or {})}
     if not javascript:
         prefs["profile.managed_default_content_settings.javascript"] = 2
     options.add_experimental_option("prefs", prefs)
@@ -76,8 +86,7 @@ def driver(request, tmp_path_factory):
     # Pages may never run script of their own unless they need it, so prove the setting took hold.
     chromium.get("data:text/html,<title>off</title><script>document.title = 'on'</script>")
     assert chromium.title == ("on" if javascript else "off"), "Chromium ignored the JavaScript setting"
-    yield chromium
-    chromium.quit()
+    return chromium
 
 
 @pytest.fixture(params=["en", "ar"])

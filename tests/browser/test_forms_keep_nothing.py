@@ -169,3 +169,41 @@ def test_the_language_switch_works_with_photos_the_check_refuses(page, tmp_path)
     other = "ar" if page.language == "en" else "en"
     _click_and_wait_for_next_page(page.driver, page.find(f".language button[value='{other}']"))
     assert page.language == other and values(page) == TYPED
+
+
+def test_after_sending_the_browsers_files_keep_nothing_written_and_not_the_receipt(page, tmp_path):
+    """A page that answers a POST stays in the history with the form it was sent, and Chromium writes
+    that form into the profile's session files, on disk, where whoever takes the phone finds it. After
+    a testimony is sent, a receipt typed and an answer sent, the profile holds none of them."""
+    from selenium.webdriver.common.by import By
+
+    from tests.browser.conftest import start_chromium
+
+    profile = tmp_path / "profile"
+    chromium = start_chromium(profile, javascript=page.javascript)
+    try:
+        base = page.base_url
+        chromium.get(base + "/")
+        for name, text in TYPED.items():
+            chromium.find_element(By.NAME, name).send_keys(text)
+        _click_and_wait_for_next_page(chromium, chromium.find_element(By.CSS_SELECTOR, "#testimony [type=submit]"))
+        receipt = chromium.execute_script(
+            "return document.querySelector('.receipt p:last-child').textContent.replace(/\\s+/g, '')"
+        )
+        assert len(receipt) == 28
+        chromium.get(base + "/status/")
+        chromium.find_element(By.NAME, "receipt").send_keys(receipt)
+        _click_and_wait_for_next_page(chromium, chromium.find_element(By.CSS_SELECTOR, "#receipt [type=submit]"))
+        chromium.find_element(By.NAME, "text").send_keys(f"{MARKER}-answer")
+        _click_and_wait_for_next_page(chromium, chromium.find_element(By.CSS_SELECTOR, "#answer [type=submit]"))
+        assert "Your answer was received." in chromium.page_source
+        chromium.get("about:blank")  # a navigation, so that the session is written out
+    finally:
+        chromium.quit()
+    kept = {
+        str(path.relative_to(profile))
+        for path in profile.rglob("*")
+        if path.is_file() and (MARKER.encode() in (data := path.read_bytes()) or receipt.encode() in data)
+    }
+    assert kept == set(), f"the browser's files keep what was written or the receipt: {sorted(kept)}"
+    assert Submission.objects.get().messages.count() == 1
