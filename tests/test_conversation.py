@@ -608,7 +608,10 @@ def test_added_photos_continue_the_numbering_and_go_to_the_same_worker(
 
 def test_an_answer_with_neither_words_nor_photos_is_refused(client, testimony, receipt):
     response = answer(client, open_testimony(client, receipt), text="   ")
-    assert "Write an answer, or choose photos or videos to add, or both." in response.content.decode()
+    assert (
+        '<a href="#id_text">Write an answer, or choose photos or videos to add, or both.</a>'
+        in response.content.decode()
+    )
     assert not Message.objects.exists()
 
 
@@ -688,6 +691,7 @@ def test_an_expired_page_asks_for_the_receipt_again_and_gives_the_answer_back(cl
     assert response.status_code == 400
     body = response.content.decode()
     assert "the page was open for more than an hour" in body
+    assert re.search(r'<a href="#id_receipt">Your answer was not sent: the page was open', body)
     assert re.search(r'<textarea name="draft"[^>]*>\s*Typed for a long time.</textarea>', body)
     assert not Message.objects.exists()
 
