@@ -55,13 +55,15 @@ def forget_client(get_response):
 
 
 def security_headers(get_response):
-    """No page of this service may be stored by a browser or proxy; none may be shown in a frame."""
+    """Nothing of this service may be stored by a browser or proxy, and no page shown in a frame.
+
+    Static files too: a browser's disk cache keeps each with the time it was fetched, which says when
+    the site was visited even after the witness deleted it from the history (a few tens of KB a page)."""
 
     def middleware(request):
         response = get_response(request)
-        if not request.path.startswith("/" + settings.STATIC_URL.lstrip("/")):
-            response["Cache-Control"] = "no-store"
-            response["Pragma"] = "no-cache"
+        response["Cache-Control"] = "no-store"
+        response["Pragma"] = "no-cache"
         response.setdefault("Cross-Origin-Resource-Policy", "same-origin")
         # SecurityMiddleware's own, for the answers it does not see (a host refused in it, say).
         response.setdefault("X-Content-Type-Options", "nosniff")

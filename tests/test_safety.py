@@ -68,6 +68,19 @@ def test_the_safety_page_is_served_in_each_language(client, language):
     with translation.override(language):
         for heading in ("Use Tor Browser", "What we cannot remove", "Your receipt is evidence"):
             assert str(translation.gettext(heading)) in html
+        # What cleaning cannot remove, and how to clear what the browser keeps.
+        for advice in (
+            "faces, yours too;",
+            "voices, yours too, and names or places said aloud: we keep the sound of a video, because it is evidence;",
+            "landmarks, buildings, street signs and shop names;",
+            "uniforms, badges, vehicles and number plates;",
+            "anything written in the picture, or shown on a screen;",
+            "In Tor Browser, close it: it forgets the pages you visited.",
+            "In another browser, close this site's tabs, then clear the browsing data: the history, the cookies, "
+            "and the cached images and files; and delete the list of downloads. Deleting only this site from the "
+            "history leaves the rest. Next time, a private tab keeps less.",
+        ):
+            assert translation.gettext(advice) in html, advice
 
 
 def test_the_form_and_the_status_page_lead_to_the_safety_page(client):
