@@ -330,7 +330,8 @@ def test_a_question_and_an_answer_with_a_gps_photo_go_through_the_worker_and_lea
         "database rows": all_database_bytes(),
         "database files": database_file_bytes(),
         "blob files": files_under(settings.INTAKE_BLOB_DIR),
-        "broker": broker_bytes(settings),
+        "broker": broker_bytes(settings),  # with Redis, the whole database: the cache's keys too
+        "cache": files_under(Path(settings.CACHES["default"]["LOCATION"])) if not settings.REDIS_URL else b"",
         "worker's log and temporary folder": worker.log_path.read_bytes() + files_under(worker.temp_dir),
         "logs": caplog.text.encode(),
     }
