@@ -103,6 +103,7 @@ def disk_below_floor() -> bool:
 def busy(request, kind: str, template: str = "busy.html", context: dict | None = None):
     """The answer when the service cannot take this request now: 503, try again in a minute."""
     counters.count(kind, request)
-    response = render(request, template, context or {}, status=503)
+    # The busy page tells the witness to reload it, which sends the form again: its history entry stays.
+    response = render(request, template, {"reload_sends_again": True, **(context or {})}, status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response

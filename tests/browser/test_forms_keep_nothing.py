@@ -207,3 +207,37 @@ def test_after_sending_the_browsers_files_keep_nothing_written_and_not_the_recei
     }
     assert kept == set(), f"the browser's files keep what was written or the receipt: {sorted(kept)}"
     assert Submission.objects.get().messages.count() == 1
+
+
+def test_a_form_given_back_in_another_language_leaves_nothing_written_in_the_browsers_files(page, tmp_path):
+    """The switched page holds the text in its form, to be sent from there; its history entry is only
+    its address (forget.js), so Back then Reload, or the session files, give nothing back. Without
+    JavaScript the entry keeps the form sent, as docs/threat-model.md says."""
+    if not page.javascript:
+        return
+    from selenium.webdriver.common.by import By
+
+    from tests.browser.conftest import start_chromium
+
+    profile = tmp_path / "profile"
+    chromium = start_chromium(profile, javascript=True)
+    try:
+        chromium.get(page.base_url + "/")
+        for name, text in TYPED.items():
+            chromium.find_element(By.NAME, name).send_keys(text)
+        _click_and_wait_for_next_page(chromium, chromium.find_element(By.CSS_SELECTOR, ".language button[value=ar]"))
+        assert chromium.find_element(By.NAME, "account").get_attribute("value") == TYPED["account"]
+        chromium.get("about:blank")
+        chromium.back()  # the switched page, loaded again from its address: an empty form, nothing sent
+        WebDriverWait(chromium, 20).until(lambda d: d.execute_script("return document.readyState") == "complete")
+        assert MARKER not in chromium.page_source
+        chromium.get("about:blank")
+    finally:
+        chromium.quit()
+    kept = [
+        str(path.relative_to(profile))
+        for path in profile.rglob("*")
+        if path.is_file() and MARKER.encode() in path.read_bytes()
+    ]
+    assert kept == [], f"the browser's files keep what was written: {kept}"
+    assert not Submission.objects.exists()
