@@ -692,6 +692,8 @@ def test_an_expired_page_asks_for_the_receipt_again_and_gives_the_answer_back(cl
     body = response.content.decode()
     assert "the page was open for more than an hour" in body
     assert re.search(r'<a href="#id_receipt">Your answer was not sent: the page was open', body)
+    # Drawn at the answer's address, its receipt form posts to the receipt's own.
+    assert f'<form method="post" action="{STATUS}" id="receipt"' in body
     assert re.search(r'<textarea name="draft"[^>]*>\s*Typed for a long time.</textarea>', body)
     assert not Message.objects.exists()
 

@@ -16,8 +16,10 @@ BROWSER_IMAGE_TYPES = frozenset(
     | {"video/matroska", "audio/matroska"}
 )
 NAME = "{name}"  # where photos.js puts a file's name in a message
-PHOTO_FORMATS = "JPEG, PNG, WebP, GIF, TIFF, HEIC, AVIF"
-VIDEO_FORMATS = "MP4, MOV, 3GP, WebM, MKV"
+# Each list is isolated (U+2068 … U+2069), so that in a right-to-left sentence it reads as one left-to-right run
+# and its commas and the brackets around it stay where they belong.
+PHOTO_FORMATS = "\u2068JPEG, PNG, WebP, GIF, TIFF, HEIC, AVIF\u2069"
+VIDEO_FORMATS = "\u2068MP4, MOV, 3GP, WebM, MKV\u2069"
 
 
 def accepted_types() -> str:

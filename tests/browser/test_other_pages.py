@@ -99,15 +99,6 @@ def test_an_answer_sent_after_the_hour_is_kept_and_a_wrong_digit_is_told(page, t
     page.check("status-wrong-digit")
 
 
-# A fix: action="{% url 'witness:status' %}" on templates/witness/status.html's form#receipt.
-RECEIPT_FORM_POSTS_TO_THE_ANSWER = pytest.mark.xfail(
-    strict=True,
-    reason="the receipt form has no action: on a page drawn at the answer's address (/status/open/answer/) "
-    "it posts there, which asks for the receipt again and drops the answer kept (templates/witness/status.html)",
-)
-
-
-@RECEIPT_FORM_POSTS_TO_THE_ANSWER
 def test_the_receipt_typed_on_the_expired_page_gives_the_answer_back(page, testimony, language):
     submission, receipt = testimony
     page.open("/status/")
@@ -148,7 +139,6 @@ def test_an_answer_received_before_and_sent_again_after_the_hour_shows_nothing_o
     page.check("status-already-received")
 
 
-@RECEIPT_FORM_POSTS_TO_THE_ANSWER
 def test_the_receipt_typed_on_the_already_received_page_opens_the_testimony(page, testimony):
     _submission, receipt = testimony
     page.open("/status/")

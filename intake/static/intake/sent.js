@@ -12,6 +12,15 @@
   window.addEventListener("submit", function (event) {
     if (!event.defaultPrevented && event.target.matches("form[data-sent-once]")) {
       sent = true;
+      // On a slow connection a second press would start the upload again from the start: the send
+      // button says the form is on its way instead (not a language button, which sends the form too).
+      const button = event.submitter;
+      if (button && button.dataset.sending) {
+        window.setTimeout(function () {
+          button.disabled = true;
+          button.textContent = button.dataset.sending;
+        }, 0);
+      }
     }
   });
 
