@@ -7,15 +7,18 @@ it; without it, concurrent requests lose increments and a budget could be overru
 
 A count's expiry is a moment its caller derives from the count's window (the end of the hour, say),
 never from the first event: an expiry set when the first testimony of the hour arrived would keep that
-time, to the second, in Redis.
+time, to the second, in Redis. For the same reason the file cache's count files, and their folder, are
+given midnight times once written: their modification time would be the time of the last count.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
 import time
 from pathlib import Path
+from typing import Any
 
 from django.core.cache import caches
 from django.core.cache.backends.filebased import FileBasedCache
@@ -31,6 +34,7 @@ def increment(key: str, until: float) -> int:
             # Django's incr on this cache would also reset the expiry to the default five minutes.
             count = (cache.get(key) or 0) + 1
             cache.set(key, count, timeout=timeout)
+            _say_only_the_day(cache, key)
             return count
         cache.add(key, 0, timeout=timeout)
         try:
@@ -53,3 +57,12 @@ def _shared_lock(cache):
             yield True
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _say_only_the_day(cache: Any, key: str) -> None:  # a FileBasedCache, whose stubs omit its paths
+    """Set the times of ``key``'s file and of the cache folder to today's midnight (UTC). The cache reads
+    its expiry from inside the file, never from these times."""
+    midnight = time.time() // 86400 * 86400
+    for path in (cache._key_to_file(key), cache._dir):
+        with contextlib.suppress(OSError):  # a count is worth less than the answer it belongs to
+            os.utime(path, (midnight, midnight))

@@ -338,3 +338,23 @@ def test_messages_are_taken_day_by_day(tmp_path):
         assert taken[0] == "yesterday"
         assert sorted(taken[1:]) == [f"today {number}" for number in range(4)]
         assert messages_in(folder) == []
+
+
+def test_without_redis_a_counts_file_and_the_cache_folder_say_only_the_day(settings, tmp_path):
+    """The hourly budget of testimonies is counted as each one arrives: its file's times, or the
+    folder's, would be the last testimony's to the second."""
+    from intake import shared_counts
+
+    folder = tmp_path / "cache"
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(folder)}
+    }
+    assert shared_counts.increment("intake:test-count", time.time() + 3600) == 1
+    assert shared_counts.increment("intake:test-count", time.time() + 3600) == 2
+    midnight = time.time() // 86400 * 86400
+    times = {"the folder": folder.stat()}  # before listing it, which would update its access time
+    times |= {path.name: path.stat() for path in folder.glob("*.djcache")}
+    assert len(times) == 2
+    for name, stat in times.items():
+        assert (stat.st_mtime, stat.st_atime) == (midnight, midnight), name
+    assert caches["default"].get("intake:test-count") == 2  # the cache still reads its own expiry
