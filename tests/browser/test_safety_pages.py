@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.wait import WebDriverWait
 
@@ -208,7 +209,7 @@ def _choose_and_send(page, paths: list[str]) -> None:
 
 def _held_back_before_upload(page, expected_text: str) -> None:
     """The message shows as soon as the photos are chosen; pressing Send then leaves the page where it
-    is (no request is made), with focus on the message."""
+    is (no request is made), with focus on a summary of the problems at the top that links to the field."""
     message = page.find("#id_images_error")
     assert message.is_displayed() and expected_text.replace("\xa0", " ") in message.text  # as WebDriver reads it
     assert "id_images_error" in page.find("[name=images]").get_attribute("aria-describedby").split()
@@ -216,7 +217,11 @@ def _held_back_before_upload(page, expected_text: str) -> None:
     page.find("form.testimony button[type=submit]").click()
     _pause(500)
     assert page.driver.execute_script("return document.leftBehind === true"), "the form was sent"
-    assert page.driver.execute_script("return document.activeElement.id") == "id_images_error"
+    focused = page.driver.switch_to.active_element
+    assert focused.tag_name == "section" and "problems" in focused.get_attribute("class").split()
+    assert page.driver.execute_script("return document.querySelector('main').firstElementChild") == focused
+    link = focused.find_element(By.CSS_SELECTOR, "li a")
+    assert link.get_attribute("hash") == "#id_images" and expected_text.replace("\xa0", " ") in link.text
 
 
 def _nothing_stored(settings) -> None:

@@ -4,7 +4,8 @@
 // page's language, come from the input's data attributes. Each file is held to its kind's size limit, as
 // the browser names its type; one the browser cannot name is held to the larger limit. A video's length
 // is not checked here (that needs decoding it): the server checks it. Without this script the server
-// checks the same limits; it checks them anyway, and judges each file by its content.
+// checks the same limits; it checks them anyway, and judges each file by its content. A send held back
+// starts with a focused summary of the problems at the top, as a refused form does.
 "use strict";
 
 (function () {
@@ -112,6 +113,36 @@
     return found.length > 0;
   }
 
+  // A send held back starts, like a form the server refused (templates/_problems.html), with a summary of
+  // its problems at the top of the page, focused, each linking to the field; it replaces an earlier one.
+  function summarise(input) {
+    const old = document.querySelector("section.problems[data-photo-check]");
+    if (old) {
+      old.remove();
+    }
+    const summary = document.createElement("section");
+    summary.className = "problems";
+    summary.dataset.photoCheck = "";
+    summary.tabIndex = -1;
+    summary.setAttribute("aria-labelledby", "photo-check-heading");
+    const heading = document.createElement("h2");
+    heading.id = "photo-check-heading";
+    heading.textContent = input.dataset.problemsHeading;
+    const list = document.createElement("ul");
+    problems(input).forEach(function (problem) {
+      const li = item(problem[0], problem[1]);
+      const link = document.createElement("a");
+      link.href = "#" + input.id;
+      link.append(...li.childNodes);
+      li.append(link);
+      list.append(li);
+    });
+    summary.append(heading, list);
+    const main = document.querySelector("main") || document.body;
+    main.insertBefore(summary, main.firstChild);
+    return summary;
+  }
+
   document.querySelectorAll("input[type=file][data-max-count]").forEach(function (input) {
     const area = errorArea(input);
     input.addEventListener("change", function () {
@@ -125,7 +156,7 @@
         }
         if (show(input, area)) {
           event.preventDefault();
-          area.focus();
+          summarise(input).focus();
         }
       });
     }
