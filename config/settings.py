@@ -12,6 +12,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 from dotenv import load_dotenv
+from kombu import Queue
 
 from config.env import env_bool, env_int, env_list, env_onion, env_secret, env_str, env_url
 
@@ -215,6 +216,16 @@ else:
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
+# Two queues, which every worker takes from in turn: cleaning, and what follows it (a photo's preview and
+# description, a video's viewing copy). After an upgrade or an outage, thousands of descriptions may be
+# due at once: new uploads are cleaned between them, not after them.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+AFTER_CLEANING_QUEUE = "after_cleaning"
+CELERY_TASK_QUEUES = (Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(AFTER_CLEANING_QUEUE))
+CELERY_TASK_ROUTES = {
+    "intake.tasks.describe_image": {"queue": AFTER_CLEANING_QUEUE},
+    "intake.tasks.make_viewing_copy": {"queue": AFTER_CLEANING_QUEUE},
+}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True

@@ -270,28 +270,31 @@ def requeue_pending() -> int:
     blobs that no row refers to (left by a request that died) once they are surely two days old, and
     the sent forms whose tokens can no longer be sent (intake.sent_forms).
 
-    Images are enqueued only when the queue is empty: a backlog is not multiplied every sweep."""
+    Each queue's work is enqueued only when that queue is empty: a backlog is not multiplied every sweep."""
     _remove_orphan_blobs()
     sent_forms.sweep()
-    if _queued_messages() > 0:
-        return 0
-    pending = list(Image.objects.filter(state=Image.State.PENDING).values_list("pk", flat=True))
-    for image_id in pending:
-        clean_image.delay(str(image_id))
-    copies_due = Image.objects.filter(state=Image.State.CLEAN, viewing_blob="").exclude(viewing_media_type="")
-    for image_id in copies_due.values_list("pk", flat=True):
-        make_viewing_copy.delay(str(image_id))
-    # Clean files not yet described: their message was lost, or they were cleaned before previews existed.
-    for image_id in Image.objects.filter(state=Image.State.CLEAN, described=False).values_list("pk", flat=True):
-        describe_image.delay(str(image_id))
+    pending = []
+    if _queued_messages() == 0:
+        pending = list(Image.objects.filter(state=Image.State.PENDING).values_list("pk", flat=True))
+        for image_id in pending:
+            clean_image.delay(str(image_id))
+    if _queued_messages(settings.AFTER_CLEANING_QUEUE) == 0:
+        copies_due = Image.objects.filter(state=Image.State.CLEAN, viewing_blob="").exclude(viewing_media_type="")
+        for image_id in copies_due.values_list("pk", flat=True):
+            make_viewing_copy.delay(str(image_id))
+        # Clean files not yet described: their message was lost, or they were cleaned before previews existed.
+        for image_id in Image.objects.filter(state=Image.State.CLEAN, described=False).values_list("pk", flat=True):
+            describe_image.delay(str(image_id))
     return len(pending)
 
 
-def _queued_messages() -> int:
+def _queued_messages(queue: str | None = None) -> int:
+    """How many messages wait in ``queue``: by default the cleaning queue (settings.CELERY_TASK_QUEUES)."""
     with clean_image.app.connection_for_write() as connection:
-        queue = clean_image.app.conf.task_default_queue
         try:
-            return connection.default_channel.queue_declare(queue=queue, passive=True).message_count
+            return connection.default_channel.queue_declare(
+                queue=queue or clean_image.app.conf.task_default_queue, passive=True
+            ).message_count
         except ChannelError:  # the queue does not exist yet: nothing was ever sent to it
             return 0
 

@@ -169,6 +169,43 @@ def test_the_sweep_describes_clean_images_cleaned_before_previews_existed(cleane
     assert queued == [str(old.pk)] and str(done.pk) not in queued
 
 
+def test_the_sweep_does_not_multiply_a_backlog_of_descriptions_and_still_enqueues_cleaning(cleaned, monkeypatch):
+    old = cleaned(camera_jpeg(orientation=1), describe=False)
+    tasks.clean_image.app.control.purge()  # both queues
+    tasks.describe_image.delay(str(old.pk))  # a real message waits in the queue that follows cleaning
+    waiting = Image.objects.create(submission=old.submission, position=1, original_blob=blobs.write(camera_jpeg()))
+    described: list[str] = []
+    cleaning: list[str] = []
+    monkeypatch.setattr(tasks.describe_image, "delay", described.append)
+    monkeypatch.setattr(tasks.clean_image, "delay", cleaning.append)
+    assert tasks.requeue_pending() == 1
+    assert described == [] and cleaning == [str(waiting.pk)]
+    assert tasks.clean_image.app.control.purge() == 1
+
+
+@pytest.mark.worker
+def test_a_new_photo_is_cleaned_between_a_backlog_of_descriptions_not_after_it(start_worker, client, cleaned):
+    """After an upgrade every photo cleaned before previews existed is described: thousands of tasks,
+    enqueued at once. A photo sent meanwhile is cleaned in turn with them, not once they are all done."""
+    from django.conf import settings
+
+    old = cleaned(camera_jpeg(orientation=1), describe=False)
+    tasks.clean_image.app.control.purge()
+    backlog = 400
+    for _ in range(backlog):
+        tasks.describe_image.delay(str(old.pk))  # each finds it described after the first: quick, but queued
+    response = client.post(
+        reverse("witness:submit"),
+        {**form_token(), "account": "Sent during the backlog.", "images": [SimpleUploadedFile("a.jpg", camera_jpeg())]},
+    )
+    assert response.status_code == 200
+    start_worker()
+    new = Image.objects.exclude(pk=old.pk).get()
+    wait_until(lambda: Image.objects.get(pk=new.pk).state == Image.State.CLEAN, message="the new photo to be cleaned")
+    assert tasks._queued_messages(settings.AFTER_CLEANING_QUEUE) > backlog // 2
+    tasks.clean_image.app.control.purge()
+
+
 def test_the_sweep_keeps_previews_posters_and_viewing_copies(cleaned):
     image = cleaned(camera_jpeg(orientation=1))
     poster, copy = blobs.write(b"poster"), blobs.write(b"copy")

@@ -187,7 +187,7 @@ def test_expiry_is_a_day_boundary_after_the_last_day_a_token_may_be_sent(clock):
 def test_the_worker_sweep_removes_the_sent_forms_whose_day_has_passed(clock, monkeypatch):
     from intake import tasks
 
-    monkeypatch.setattr(tasks, "_queued_messages", lambda: 1)  # no broker needed: nothing is enqueued
+    monkeypatch.setattr(tasks, "_queued_messages", lambda queue=None: 1)  # no broker needed: nothing is enqueued
     claimed(sent_forms.new_token())
     tasks.requeue_pending()
     assert SentForm.objects.count() == 1
