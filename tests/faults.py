@@ -323,12 +323,17 @@ class Witness:
 
     def _post(self, path: str, fields: dict):
         cookie, hidden = self._form(path)
-        return self.http.request(
+        response = self.http.request(
             "POST",
             self.address + path,
             fields={**hidden, **fields},
             headers={"Cookie": cookie, "Origin": self.address, "Referer": self.address + path},
         )
+        if response.status != 303:
+            return response
+        # A stored form, or a receipt typed, leads to a page of its own, opened by the cookie just set.
+        opened = response.headers["Set-Cookie"].split(";")[0]
+        return self.http.request("GET", self.address + response.headers["Location"], headers={"Cookie": opened})
 
     def submit(self, account: str, photo: bytes):
         """(HTTP status, the receipt's digits or None)."""
