@@ -34,7 +34,7 @@ from functools import partial
 
 from django.conf import settings
 from django.shortcuts import render
-from django.urls import reverse
+from django.urls import Resolver404, resolve
 
 from intake import counters, floods
 
@@ -105,8 +105,15 @@ def is_testimony(request) -> bool:
     return (
         request.method == "POST"
         and request.content_type == "multipart/form-data"
-        and request.path_info in (reverse("witness:submit"), reverse("witness:reply"))
+        and _view_of(request.path_info) in ("witness:submit", "witness:reply")
     )
+
+
+def _view_of(path: str) -> str | None:
+    try:
+        return resolve(path).view_name
+    except Resolver404:
+        return None
 
 
 def limits() -> dict:

@@ -34,7 +34,7 @@ def increment(key: str, until: float) -> int:
             # Django's incr on this cache would also reset the expiry to the default five minutes.
             count = (cache.get(key) or 0) + 1
             cache.set(key, count, timeout=timeout)
-            _say_only_the_day(cache, key)
+            say_only_the_day(key)
             return count
         cache.add(key, 0, timeout=timeout)
         try:
@@ -59,10 +59,15 @@ def _shared_lock(cache):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _say_only_the_day(cache: Any, key: str) -> None:  # a FileBasedCache, whose stubs omit its paths
-    """Set the times of ``key``'s file and of the cache folder to today's midnight (UTC). The cache reads
-    its expiry from inside the file, never from these times."""
+def say_only_the_day(key: str) -> None:
+    """With the file cache, set the times of ``key``'s file (if any) and of the cache folder to today's
+    midnight (UTC), after anything wrote or removed it; with Redis, nothing. The cache reads its expiry
+    from inside the file, never from these times."""
+    cache = caches["default"]
+    if not isinstance(cache, FileBasedCache):
+        return
+    files: Any = cache  # its paths are missing from its stubs
     midnight = time.time() // 86400 * 86400
-    for path in (cache._key_to_file(key), cache._dir):
+    for path in (files._key_to_file(key), files._dir):
         with contextlib.suppress(OSError):  # a count is worth less than the answer it belongs to
             os.utime(path, (midnight, midnight))

@@ -159,30 +159,33 @@ def make_viewing_copy(image_id: str) -> None:
     cache keeps a second message from making the same copy at once, and a copy whose making killed the
     worker (its message comes back) is given up after VIEWING_COPY_ATTEMPTS tries. The claim is kept
     until the first midnight at least the task's time limit away: a worker killed while making a copy
-    leaves it, and the copy is tried again on the next sweep after that midnight."""
+    leaves it, and the copy is tried again when a worker starts (``_release_viewing_copy_claims``), or on
+    the next sweep after that midnight."""
     due = Image.objects.filter(pk=image_id, state=Image.State.CLEAN, viewing_blob="").exclude(viewing_media_type="")
     image = due.first()
     if image is None:
         return
     claim, attempts = f"intake:viewing-copy:{image.pk}", f"intake:viewing-copy-attempts:{image.pk}"
-    if not cache.add(claim, 1, timeout=_seconds_until(_midnight_after(settings.INTAKE_VIEWING_COPY_TIME_LIMIT + 60))):
+    claimed = cache.add(claim, 1, timeout=_seconds_until(_midnight_after(settings.INTAKE_VIEWING_COPY_TIME_LIMIT + 60)))
+    shared_counts.say_only_the_day(claim)
+    if not claimed:
         return  # being made by another worker process, or by this one under another message
     try:
         if _another_try(attempts) > VIEWING_COPY_ATTEMPTS:
             _give_up_viewing_copy(image)
-            cache.delete(attempts)
+            _forget(attempts)
             return
         with _plaintext_in_memory(image.clean_blob) as clean, video.viewing_copy(clean) as copy:
             actions.record_viewing_copy(image, copy)
-        cache.delete(attempts)
+        _forget(attempts)
     except (DatabaseError, blobs.StorageError):
         raise
     except Exception:  # noqa: BLE001 - a copy that cannot be made is given up, not retried for ever
         counters.count("viewing_copy_failed")  # for the day: a log line's time would date the video
         _give_up_viewing_copy(image)
-        cache.delete(attempts)
+        _forget(attempts)
     finally:
-        cache.delete(claim)
+        _forget(claim)
 
 
 @shared_task(
@@ -205,7 +208,7 @@ def describe_image(image_id: str) -> None:
     attempts = f"intake:description-attempts:{image.pk}"
     if _another_try(attempts) > DESCRIPTION_ATTEMPTS:  # decoding it stopped the worker each time
         actions.record_description(image, likeness.Description())
-        cache.delete(attempts)
+        _forget(attempts)
         return
     try:
         if image.is_video:
@@ -218,7 +221,7 @@ def describe_image(image_id: str) -> None:
     except MemoryError:
         description = likeness.Description()
     actions.record_description(image, description)
-    cache.delete(attempts)
+    _forget(attempts)
 
 
 def _describe_poster(image: Image) -> likeness.Description:
@@ -352,8 +355,27 @@ def watch_for_waiting_images(interval: float) -> None:
             connections.close_all()  # this thread's: none stays open while the pool forks a child
 
 
+def _forget(key: str) -> None:
+    cache.delete(key)
+    shared_counts.say_only_the_day(key)  # without Redis, the cache folder's time would be this moment's
+
+
+def _release_viewing_copy_claims() -> None:
+    """A worker that starts is making no copy: a claim on a copy still due was left by a worker killed
+    while making it (a deploy, the time limit, memory), and is released so that its message, back in the
+    queue, tries again now rather than after the claim's midnight. Another worker still making that copy
+    (a second machine) would have it made twice, which wastes time and loses nothing."""
+    due = Image.objects.filter(state=Image.State.CLEAN, viewing_blob="").exclude(viewing_media_type="")
+    for image_id in due.values_list("pk", flat=True):
+        _forget(f"intake:viewing-copy:{image_id}")
+
+
 @worker_ready.connect
 def _sweep_at_start(sender, **kwargs):
+    try:
+        _release_viewing_copy_claims()
+    finally:
+        connections.close_all()
     threading.Thread(
         target=watch_for_waiting_images,
         args=(settings.INTAKE_QUICK_SWEEP_SECONDS,),

@@ -295,7 +295,9 @@ def test_concurrent_messages_get_distinct_positions(reviewer):
 # --- The witness reads and answers ------------------------------------------------------------------
 
 STATUS = reverse("witness:status")
-REPLY = reverse("witness:reply")
+# The answer's address on a page opened at some visit (views._see_other). The test client sends every
+# cookie to every address, so posting here stands for posting from any page; ``answer`` uses its page's.
+REPLY = reverse("witness:reply", args=["a-visit"])
 
 
 @pytest.fixture
@@ -330,13 +332,21 @@ def forge_access(client, token: str) -> None:
 
 def reply_fields(response) -> dict[str, str]:
     """The hidden fields of the answer form, as the browser sends them: the access and one-time tokens."""
-    form = re.search(rf'<form[^>]*action="{REPLY}".*?</form>', response.content.decode(), re.S).group(0)
+    form = re.search(r'<form[^>]*id="answer".*?</form>', response.content.decode(), re.S).group(0)
     return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form))
 
 
 def answer(client, page, text="It was the north road.", images=(), **fields):
     """Send the answer form of ``page``: what the witness's browser posts when they press Send."""
-    return client.post(REPLY, {**reply_fields(page), "text": text, "images": list(images), **fields})
+    return client.post(reply_url(page), {**reply_fields(page), "text": text, "images": list(images), **fields})
+
+
+def reply_url(page) -> str:
+    """Where the page's answer form is sent: the answer address of the page's own visit."""
+    return re.search(r'<form method="post" action="([^"]+)"[^>]*id="answer"', page.content.decode()).group(1)
+
+
+VISIT = r"/status/open/([-\w]+)/"
 
 
 def send_testimony(client, account="Another testimony."):
@@ -375,23 +385,28 @@ def test_the_receipt_opens_the_page_by_a_bare_redirect_and_a_cookie_for_that_pag
     """What stays in the history is the testimony page's address, never the receipt it was opened with."""
     page = open_testimony(client, receipt)
     redirect = page.see_other
-    assert redirect.status_code == 303 and redirect["Location"] == reverse("witness:testimony")
+    assert redirect.status_code == 303 and re.fullmatch(VISIT, redirect["Location"])
     assert redirect.content == b""
     cookie = redirect.cookies[views.ACCESS_COOKIE]
-    assert cookie["path"] == reverse("witness:testimony") and REPLY.startswith(cookie["path"])
-    assert cookie["httponly"] and cookie["samesite"] == "Strict"
-    assert cookie["max-age"] == access.WITNESS_ACCESS_SECONDS
+    assert cookie["path"] == redirect["Location"] and reply_url(page).startswith(cookie["path"])
+    assert cookie["httponly"] and cookie["samesite"] == "Strict" and cookie["secure"]
+    # Kept by the browser until it closes, never written among its cookies on disk: the server holds
+    # it to its hour.
+    assert cookie["max-age"] == "" and cookie["expires"] == ""
+    # Each opening has an address of its own, so two tabs keep two cookies.
+    assert open_testimony(client, receipt).see_other["Location"] != redirect["Location"]
     # The receipt form's own address never opens the testimony, even if the cookie were sent there.
     assert "They came at dawn." not in client.get(STATUS).content.decode()
     assert 'name="receipt"' in client.get(STATUS).content.decode()
 
 
 def test_a_received_answer_is_said_once_on_the_pages_own_address(client, receipt, testimony):
-    page = answer(client, open_testimony(client, receipt), text="The north road.")
-    assert page.see_other.status_code == 303 and page.see_other["Location"] == reverse("witness:testimony")
+    opened = open_testimony(client, receipt)
+    page = answer(client, opened, text="The north road.")
+    assert page.see_other.status_code == 303 and page.see_other["Location"] == opened.see_other["Location"]
     assert page.see_other.content == b""
     assert "Your answer was received." in page.content.decode() and "The north road." in page.content.decode()
-    again = client.get(reverse("witness:testimony"))  # a reload
+    again = client.get(page.see_other["Location"])  # a reload
     assert "Your answer was received." not in again.content.decode()
     assert Message.objects.count() == 1
 
@@ -583,7 +598,7 @@ def test_the_language_switch_on_the_receipt_form_keeps_the_receipt_and_the_answe
 
 def test_the_answer_address_opened_directly_leads_to_the_receipt_form(client):
     response = client.get(REPLY, follow=True)
-    assert response.redirect_chain == [(reverse("witness:testimony"), 302), (STATUS, 302)]
+    assert response.redirect_chain == [(reverse("witness:testimony", args=["a-visit"]), 302), (STATUS, 302)]
 
 
 def test_added_photos_continue_the_numbering_and_go_to_the_same_worker(
@@ -819,3 +834,13 @@ def test_nothing_a_witness_does_in_the_conversation_writes_a_log_line(
     assert client.post(REPLY, {"text": "x"}).status_code == 400
     assert written_logs.getvalue() == ""
     assert count_of("expired_access") == before + 1
+
+
+def test_an_answer_sent_to_the_address_pages_had_before_asks_for_the_receipt_and_keeps_the_text(client):
+    """A page drawn before each page had an address of its own, sent after the upgrade."""
+    response = client.post(reverse("witness:reply_from_before"), {"text": "Typed on an old page."})
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert re.search(r'<textarea name="draft"[^>]*>\s*Typed on an old page.</textarea>', body)
+    assert f'<form method="post" action="{STATUS}" id="receipt"' in body
+    assert not Message.objects.exists()

@@ -60,21 +60,44 @@ def test_a_stored_testimony_answers_with_a_bare_redirect_and_a_cookie_only_its_r
     disk): a stored form is answered with a 303, so what stays is the receipt page's bare address."""
     page = client.post(SUBMIT, filled(drawn(client)))
     redirect = page.see_other
-    assert redirect.status_code == 303 and redirect["Location"] == reverse("witness:receipt")
+    here = redirect["Location"]
+    assert redirect.status_code == 303 and re.fullmatch(r"/receipt/[-\w]+/", here)
     assert redirect.content == b""
     cookie = cookie_of(page, views.SENT_COOKIE)
-    assert cookie["path"] == reverse("witness:receipt") and cookie["httponly"] and cookie["samesite"] == "Strict"
-    assert cookie["max-age"] == sent_forms.QUARTER_HOUR
+    assert cookie["path"] == here and cookie["httponly"] and cookie["samesite"] == "Strict" and cookie["secure"]
+    assert cookie["max-age"] == "" and cookie["expires"] == ""  # never written to disk; the server holds its time
     assert "Keep this receipt secret" in page.content.decode() and shows_nothing_written(page.content.decode())
     # The receipt's own page, loaded again, shows the same receipt; without the cookie, the form.
-    assert receipt_in(client.get(reverse("witness:receipt"))) == receipt_in(page)
-    assert BrowserClient().get(reverse("witness:receipt"))["Location"] == SUBMIT
+    assert receipt_in(client.get(here)) == receipt_in(page)
+    assert BrowserClient().get(here)["Location"] == SUBMIT
+    # A second testimony from the same browser has an address, and a cookie, of its own.
+    assert client.post(SUBMIT, filled(drawn(client))).see_other["Location"] != here
+
+
+def test_a_receipt_page_that_cannot_read_the_database_says_the_testimony_was_received(client, monkeypatch):
+    """It was stored before the redirect: the witness must not send it again, only reload."""
+    from django.db import OperationalError
+
+    here = client.post(SUBMIT, filled(drawn(client))).see_other["Location"]
+
+    def down(token):
+        raise OperationalError("the database is restarting")
+
+    monkeypatch.setattr(sent_forms, "check", down)
+    response = client.get(here)
+    assert response.status_code == 503 and response["Retry-After"]
+    page = response.content.decode()
+    assert "Your testimony was received" in page and "Do not send it again" in page
+    monkeypatch.undo()
+    assert "Keep this receipt secret" in client.get(here).content.decode()
+    assert Submission.objects.count() == 1
 
 
 def test_the_receipt_page_offers_the_language_switch_and_comes_back_to_the_receipt(client):
     page = client.post(SUBMIT, filled(drawn(client)))
-    assert f'name="next" type="hidden" value="{reverse("witness:receipt")}"' in page.content.decode()
-    arabic = client.post(reverse("set_language"), {"language": "ar", "next": reverse("witness:receipt")}, follow=True)
+    here = page.see_other["Location"]
+    assert f'name="next" type="hidden" value="{here}"' in page.content.decode()
+    arabic = client.post(reverse("set_language"), {"language": "ar", "next": here}, follow=True)
     assert 'lang="ar"' in arabic.content.decode()
     assert receipt_in(arabic) == receipt_in(page)
 

@@ -358,3 +358,27 @@ def test_without_redis_a_counts_file_and_the_cache_folder_say_only_the_day(setti
     for name, stat in times.items():
         assert (stat.st_mtime, stat.st_atime) == (midnight, midnight), name
     assert caches["default"].get("intake:test-count") == 2  # the cache still reads its own expiry
+
+
+def test_without_redis_a_viewing_copy_leaves_the_cache_folder_saying_only_the_day(
+    clean_video, monkeypatch, settings, tmp_path
+):
+    """Its claim is added and removed, and its count of tries removed: each changes the cache folder."""
+    folder = tmp_path / "cache"
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(folder)}
+    }
+    monkeypatch.setattr(tasks.video, "viewing_copy", a_copy)
+    tasks.make_viewing_copy(str(clean_video.pk))
+    clean_video.refresh_from_db()
+    assert clean_video.viewing_blob
+    midnight = time.time() // 86400 * 86400
+    assert (folder.stat().st_mtime, folder.stat().st_atime) == (midnight, midnight)
+
+
+def test_a_claim_left_by_a_worker_killed_while_making_a_copy_is_released_when_a_worker_starts(clean_video):
+    """Else the copy would wait for the claim's midnight, up to a day."""
+    claim = f"intake:viewing-copy:{clean_video.pk}"
+    cache.add(claim, 1, timeout=3600)
+    tasks._release_viewing_copy_claims()
+    assert cache.get(claim) is None

@@ -97,7 +97,7 @@ def photo_check_attributes(photos_left: int | None = None) -> dict[str, str]:
         "data-max-video-bytes": str(settings.INTAKE_MAX_VIDEO_BYTES),
         "data-max-total-bytes": str(settings.INTAKE_MAX_TOTAL_BYTES),
         "data-accept-types": accepted_types(),
-        "data-problems-heading": _("There is a problem"),
+        "data-problems-heading": str(_("There is a problem")),
         "data-message-too-many": too_many % {"limit": limit},
         "data-message-too-large": _("“%(name)s” is larger than %(limit)s, the most for a photo.")
         % {"name": NAME, "limit": filesizeformat(settings.INTAKE_MAX_IMAGE_BYTES)},

@@ -5,11 +5,13 @@ A testimony is stored whole or not at all: a body cut off, too slow or too large
 disk or a database error stores nothing, and the form comes back with the text that arrived.
 """
 
+import secrets
+
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_safe
 
@@ -178,16 +180,23 @@ def csrf_failure(request, reason=""):
         if seen.state == sent_forms.MISSING:
             token = sent_forms.new_token()
         return _form_page(request, _typed(request), token, refusal=FORM_EXPIRED, status=403)
-    if request.method == "POST" and request.path_info == reverse("witness:reply") and _from_here(request):
+    if request.method == "POST" and _is_answer(request.path_info) and _from_here(request):
         # An answer: the page asks for the receipt again, with the answer kept to be put back.
         try:
             seen = sent_forms.check(request.POST.get(sent_forms.FIELD, "")).state
         except DATABASE_ERRORS:
             return render(request, "403_csrf.html", status=403)
         if seen in (sent_forms.SENT, sent_forms.TOO_OLD):
-            return _already_received(request, None)
+            return _already_received(request, None, None)
         return _expired(request, status=403)
     return render(request, "403_csrf.html", status=403)
+
+
+def _is_answer(path: str) -> bool:
+    try:
+        return resolve(path).view_name in ("witness:reply", "witness:reply_from_before")
+    except Resolver404:
+        return False
 
 
 def _from_here(request) -> bool:
@@ -207,45 +216,55 @@ def _repeated(request, seen: sent_forms.Seen, token: str):
 # A page that answers a POST stays in the browser's history with the form it was sent, text and all: Back
 # or a reload sends it again, and Chromium writes it into the profile's session files, on disk. So a form
 # that was stored, and the receipt once typed, are answered with a redirect (303) to a page of their own,
-# which a cookie opens: HttpOnly, SameSite=Strict, sent only to that page's path, and gone within the
-# hour or quarter of an hour it is good for. What stays in the history is a bare address.
+# which a cookie opens: HttpOnly, SameSite=Strict, kept by the browser only until it closes (never
+# written among its cookies on disk), and sent only to that page's address. Each such address has a
+# random part of its own (a "visit", kept nowhere on the server): two testimonies in two tabs of one
+# browser each keep their own cookie, and an answer goes to the testimony of its own page. What stays
+# in the history is that bare address, which opens nothing without its cookie. The server holds each
+# cookie to its time (a quarter of an hour for a receipt, an hour for a testimony's page).
 
 SENT_COOKIE = "sent_form"  # the one-time token of the testimony form just stored: opens its receipt
 ACCESS_COOKIE = "access"  # the signed access token (intake.access) that stands for the receipt
 ANSWERED_COOKIE = "answered"  # says once, on the next page, that the answer was received
 
 
-def _see_other(request, view_name: str, cookie: str, value: str, max_age: int) -> HttpResponseRedirect:
-    response = HttpResponseRedirect(reverse(view_name), status=303)
-    _set_cookie(request, response, view_name, cookie, value, max_age)
+def _new_visit() -> str:
+    return secrets.token_urlsafe(9)
+
+
+def _see_other(request, view_name: str, visit: str, cookie: str, value: str) -> HttpResponseRedirect:
+    response = HttpResponseRedirect(reverse(view_name, args=[visit]), status=303)
+    _set_cookie(request, response, view_name, visit, cookie, value)
     return response
 
 
-def _set_cookie(request, response, view_name: str, cookie: str, value: str, max_age: int) -> None:
+def _set_cookie(request, response, view_name: str, visit: str, cookie: str, value: str) -> None:
     response.set_cookie(
         cookie,
         value,
-        max_age=max_age,
-        path=reverse(view_name),
-        secure=request.is_secure(),
+        path=reverse(view_name, args=[visit]),
+        secure=settings.CSRF_COOKIE_SECURE or request.is_secure(),
         httponly=True,
         samesite="Strict",
     )
 
 
 def _to_receipt(request, token: str) -> HttpResponseRedirect:
-    return _see_other(request, "witness:receipt", SENT_COOKIE, token, sent_forms.QUARTER_HOUR)
+    return _see_other(request, "witness:receipt", _new_visit(), SENT_COOKIE, token)
 
 
 @require_safe
-def receipt(request):
+def receipt(request, visit: str):
     """The receipt of the testimony just stored, for as long as its form's token may show it again
     (intake.sent_forms): a reload shows it again, never the text; later, only that it was received."""
     token = request.COOKIES.get(SENT_COOKIE, "")
     try:
         seen = sent_forms.check(token)
-    except DATABASE_ERRORS:
-        return render(request, "500.html", status=503)
+    except DATABASE_ERRORS:  # the testimony is stored: only its receipt cannot be read now
+        counters.count("database_down", request)
+        response = render(request, "witness/sent_before.html", {"unavailable": True}, status=503)
+        response["Retry-After"] = str(floods.RETRY_AFTER_SECONDS)
+        return response
     if seen.state == sent_forms.SENT and seen.kept is not None:
         kept = seen.kept
         return render(request, "witness/receipt.html", {"receipt": kept["receipt"], "photos": kept["photos"]})
@@ -306,32 +325,43 @@ def _open(request, submission, draft: str):
     an access token for the hour. An answer kept from a page open too long is put back in its box on
     this very page instead: a redirect would lose it, and nothing of it may be kept on the server."""
     token = access.witness_access_token(submission)
+    visit = _new_visit()
     if not draft:
-        return _see_other(request, "witness:testimony", ACCESS_COOKIE, token, access.WITNESS_ACCESS_SECONDS)
-    response = _conversation(request, submission, ReplyForm(initial={"text": draft}), sent_forms.new_token())
-    _set_cookie(request, response, "witness:testimony", ACCESS_COOKIE, token, access.WITNESS_ACCESS_SECONDS)
+        return _see_other(request, "witness:testimony", visit, ACCESS_COOKIE, token)
+    response = _conversation(request, submission, ReplyForm(initial={"text": draft}), sent_forms.new_token(), visit)
+    _set_cookie(request, response, "witness:testimony", visit, ACCESS_COOKIE, token)
     return response
 
 
 @require_safe
-def testimony(request):
+def testimony(request, visit: str):
     """The testimony's own page, opened by the access cookie that typing the receipt set."""
     try:
         submission = access.submission_for_witness(request.COOKIES.get(ACCESS_COOKIE, ""))
+        if submission is None:  # no cookie, or its hour is over: the receipt again
+            return redirect("witness:status")
+        received = request.COOKIES.get(ANSWERED_COOKIE) == "1"
+        response = _conversation(request, submission, ReplyForm(), sent_forms.new_token(), visit, received=received)
     except DATABASE_ERRORS:
         return _status_unavailable(request)
-    if submission is None:  # no cookie, or its hour is over: the receipt again
-        return redirect("witness:status")
-    received = request.COOKIES.get(ANSWERED_COOKIE) == "1"
-    response = _conversation(request, submission, ReplyForm(), sent_forms.new_token(), received=received)
     if received:
-        response.delete_cookie(ANSWERED_COOKIE, path=reverse("witness:testimony"), samesite="Strict")
+        path = reverse("witness:testimony", args=[visit])
+        response.delete_cookie(ANSWERED_COOKIE, path=path, samesite="Strict")
     return response
 
 
-def _answered(request) -> HttpResponseRedirect:
+def _answered(request, visit: str) -> HttpResponseRedirect:
     """Back to the testimony's page, told once that the answer was received."""
-    return _see_other(request, "witness:testimony", ANSWERED_COOKIE, "1", 300)
+    return _see_other(request, "witness:testimony", visit, ANSWERED_COOKIE, "1")
+
+
+@require_http_methods(["GET", "POST"])
+def reply_from_before(request):
+    """The answer's address before each page had its own: a page drawn then and sent now asks for the
+    receipt again, with what was typed kept."""
+    if request.method != "POST":
+        return redirect("witness:status")
+    return _expired(request)
 
 
 def _status_unavailable(request, draft=None):
@@ -395,7 +425,7 @@ REPLY_LIMITS = {
 
 
 @require_http_methods(["GET", "POST"])
-def reply(request):
+def reply(request, visit: str):
     """A witness's answer, with or without photos, sent from their testimony's page. Received like a
     testimony (intake.body_guard, intake.floods): stored whole or not at all, and counted in the same
     budget. Nothing about it is audited or logged.
@@ -404,7 +434,7 @@ def reply(request):
     language) and a new one is drawn once the answer is stored, so that whichever of its pages the
     browser sends again, nothing is stored twice and nothing written is put back in a field."""
     if request.method != "POST":  # sent.js, replacing a sent page brought back by Back
-        return redirect("witness:testimony")
+        return redirect("witness:testimony", visit)
     # Uploads that this view does not store are removed by intake.middleware.discard_unclaimed_uploads.
     # The access cookie is never set again here: only typing the receipt starts a new hour, so that a
     # page left open (on a seized phone, say) cannot be kept alive by sending it.
@@ -415,48 +445,48 @@ def reply(request):
     except DATABASE_ERRORS:
         seen = sent_forms.MISSING if submission is None else "database_down"
     if seen in (sent_forms.SENT, sent_forms.TOO_OLD):
-        return _already_received(request, submission)
+        return _already_received(request, submission, visit)
     code = language.chosen(request)
     if code is not None:
         language.use(request, code)
     if submission is None:
         response = _expired(request)
     elif seen == "database_down":
-        response = _reply_refused(request, submission, "database_down", token)
+        response = _reply_refused(request, submission, "database_down", token, visit)
     elif code is not None:
-        response = _conversation(request, submission, _typed_reply(request), token, switched=True)
+        response = _conversation(request, submission, _typed_reply(request), token, visit, switched=True)
     else:
-        return _receive_reply(request, submission, token, missing=seen == sent_forms.MISSING)
+        return _receive_reply(request, submission, token, visit, missing=seen == sent_forms.MISSING)
     if code is not None:
         language.remember(response, code)
     return response
 
 
-def _receive_reply(request, submission, token: str, *, missing: bool):
+def _receive_reply(request, submission, token: str, visit: str, *, missing: bool):
     if missing:  # a page drawn before the tokens, or a forged form: never stored without one
         token = sent_forms.new_token()
     refusal = body_guard.refusal(request) or ("no_form_token" if missing else None)
     if refusal is not None:
-        return _reply_refused(request, submission, refusal, token)
+        return _reply_refused(request, submission, refusal, token, visit)
     form = ReplyForm(request.POST, request.FILES)
     if not form.is_valid():
-        return _conversation(request, submission, form, token)
+        return _conversation(request, submission, form, token, visit)
     refusal = floods.submission_refusal()
     if refusal is not None:
-        return _reply_refused(request, submission, refusal, token)
+        return _reply_refused(request, submission, refusal, token, visit)
     try:
         actions.reply_as_witness(
             submission, text=form.cleaned_data["text"], uploads=form.cleaned_data["images"], form_token=token
         )
     except sent_forms.AlreadySent:  # the same form, sent twice at once: the other request stored it
-        return _already_received(request, submission)
+        return _already_received(request, submission, visit)
     except actions.ReplyRefused as refused:
         _refuse_past_limits(form, refused.reason)
-        return _conversation(request, submission, form, token)
+        return _conversation(request, submission, form, token, visit)
     except DATABASE_ERRORS:
-        return _reply_refused(request, submission, "database_down", token)
+        return _reply_refused(request, submission, "database_down", token, visit)
     floods.count_submission()
-    return _answered(request)
+    return _answered(request, visit)
 
 
 def _typed_reply(request) -> ReplyForm:
@@ -464,12 +494,12 @@ def _typed_reply(request) -> ReplyForm:
     return ReplyForm(initial={"text": request.POST.get("text", "")})
 
 
-def _already_received(request, submission):
+def _already_received(request, submission, visit: str | None):
     """An answer already stored, sent again: nothing stored, nothing of it in a field."""
     if submission is None:  # the page's hour is over: the receipt opens the conversation again
         context = {"form": ReceiptForm(), "language_form": "receipt", "already_received": True}
         return render(request, "witness/status.html", context)
-    return _answered(request)
+    return _answered(request, visit or _new_visit())
 
 
 def _refuse_past_limits(form, reason: str) -> None:
@@ -484,14 +514,14 @@ def _refuse_past_limits(form, reason: str) -> None:
         form.add_error(None, REPLY_LIMITS[reason])
 
 
-def _reply_refused(request, submission, refusal: str, token: str):
+def _reply_refused(request, submission, refusal: str, token: str, visit: str):
     """The page again, with the text that arrived and why nothing was stored; no field errors."""
     status, message = REPLY_REFUSALS[refusal]
     if refusal == body_guard.TOO_SLOW:
         request.refusal_counted = True  # counted when it was stopped
     elif refusal != "no_form_token":  # a 400, counted as a bad request
         counters.count(refusal, request)
-    response = _conversation(request, submission, _typed_reply(request), token, refusal=message, status=status)
+    response = _conversation(request, submission, _typed_reply(request), token, visit, refusal=message, status=status)
     if status == 503:
         response["Retry-After"] = str(floods.RETRY_AFTER_SECONDS)
     return response
@@ -508,10 +538,11 @@ def _expired(request, status=400):
 
 
 def _conversation(
-    request, submission, reply_form, token: str, *, received=False, refusal=None, switched=False, status=200
+    request, submission, reply_form, token: str, visit: str, *, received=False, refusal=None, switched=False, status=200
 ):
     """The testimony's own page: what arrived, its status in the witness's terms, the messages, and the
-    answer form, with its one-time ``token``; the access cookie stands for the receipt."""
+    answer form, with its one-time ``token``, sent to this ``visit``'s address, where the access cookie
+    stands for the receipt."""
     images = list(submission.images.all())
     states = [image.state for image in images]
     photos_left = max(0, settings.INTAKE_MAX_IMAGES_PER_SUBMISSION - len(images))
@@ -532,6 +563,7 @@ def _conversation(
         "max_images_per_submission": settings.INTAKE_MAX_IMAGES_PER_SUBMISSION,
         "max_reply_chars": settings.INTAKE_MAX_REPLY_CHARS,
         "sent_form_field": sent_forms.FIELD,
+        "visit": visit,
         "sent_form": token,
         "reply_form": reply_form,
         "language_form": "answer",

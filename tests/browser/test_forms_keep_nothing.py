@@ -241,3 +241,39 @@ def test_a_form_given_back_in_another_language_leaves_nothing_written_in_the_bro
     ]
     assert kept == [], f"the browser's files keep what was written: {kept}"
     assert not Submission.objects.exists()
+
+
+def test_two_testimonies_open_in_two_tabs_each_take_their_own_answer(page):
+    """Each opening of a testimony has an address, and a cookie, of its own: opening a second one in
+    another tab does not turn the first tab's answer into an answer to the second."""
+    from intake import receipts
+    from intake.models import Message
+
+    made = {}
+    for name in ("first", "second"):
+        receipt = receipts.new_receipt()
+        digest = receipts.digest(receipts.normalise(receipt))
+        made[name] = (Submission.objects.create(receipt_digest=digest, account=f"The {name} testimony."), receipt)
+
+    def open_with(receipt: str) -> None:
+        page.open("/status/")
+        page.find("[name=receipt]").send_keys(receipt)
+        page.submit("#receipt")
+
+    driver = page.driver
+    first_tab = driver.current_window_handle
+    open_with(made["first"][1])
+    driver.switch_to.new_window("tab")
+    try:
+        open_with(made["second"][1])
+        driver.switch_to.window(first_tab)
+        page.find("[name=text]").send_keys(f"{MARKER} for the first")
+        page.submit("#answer")
+        assert f"{MARKER} for the first" in driver.page_source
+        assert Message.objects.get().submission == made["first"][0]
+    finally:
+        for handle in driver.window_handles:
+            if handle != first_tab:
+                driver.switch_to.window(handle)
+                driver.close()
+        driver.switch_to.window(first_tab)

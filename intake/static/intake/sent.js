@@ -16,10 +16,23 @@
       // button says the form is on its way instead (not a language button, which sends the form too).
       const button = event.submitter;
       if (button && button.dataset.sending) {
+        const label = button.textContent;
+        const ready = function () {
+          button.disabled = false;
+          button.textContent = label;
+        };
         window.setTimeout(function () {
           button.disabled = true;
           button.textContent = button.dataset.sending;
         }, 0);
+        // A send stopped (Escape, the browser's stop button) fires nothing a page can hear: the button
+        // comes back on Escape, and in any case after a minute, so that it is never stuck.
+        window.addEventListener("keydown", function (key) {
+          if (key.key === "Escape") {
+            ready();
+          }
+        });
+        window.setTimeout(ready, 60000);
       }
     }
   });
