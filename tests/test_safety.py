@@ -200,7 +200,6 @@ def test_leave_quickly_is_on_every_witness_page_and_tells_the_next_site_nothing(
     pages = {
         "form": client.get(SUBMIT),
         "refused form": client.post(SUBMIT, {"account": ""}),
-        "receipt": sent,
         "status": client.get(STATUS),
         "safety": client.get(SAFETY),
         "not found": client.get("/no/such/page/"),
@@ -211,6 +210,32 @@ def test_leave_quickly_is_on_every_witness_page_and_tells_the_next_site_nothing(
         assert link["rel"] == "noreferrer", name
         [script] = tags(response).find("script", src="/static/intake/exit.js")
         assert "defer" in script, name
+
+    # From the receipt's page, it goes through the service, which ends the page's cookie first.
+    [link] = quick_exits(sent)
+    visit = sent.see_other["Location"].split("/")[2]
+    assert link["href"] == reverse("witness:leave", args=[visit]) and link["rel"] == "noreferrer"
+
+
+def test_leaving_quickly_from_a_page_a_cookie_opens_ends_the_cookie_so_back_shows_nothing(client, settings):
+    from intake import receipts
+    from intake.models import Submission
+    from intake.witness import views
+
+    settings.INTAKE_QUICK_EXIT_URL = "https://weather.example/"
+    receipt = receipts.new_receipt()
+    Submission.objects.create(receipt_digest=receipts.digest(receipts.normalise(receipt)), account="Seen at dawn.")
+    page = client.post(STATUS, {"receipt": receipt})
+    here = page.see_other["Location"]
+    assert 'class="status-value"' in page.content.decode()  # the testimony's page
+    [link] = quick_exits(page)
+    left = client.get(link["href"]).see_other  # the 303 (the test client follows it, to our own "/")
+    assert left.status_code == 303 and left["Location"] == "https://weather.example/"
+    ended = left.cookies[views.ACCESS_COOKIE]
+    assert ended.value == "" and ended["path"] == here and ended["max-age"] == 0
+    # Back, to the page left: the receipt is asked for.
+    client.cookies[views.ACCESS_COOKIE] = ""
+    assert client.get(here, follow=True).redirect_chain == [(STATUS, 302)]
 
 
 def test_leave_quickly_is_on_the_pages_rendered_without_a_request(client, settings):

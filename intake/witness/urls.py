@@ -13,4 +13,5 @@ urlpatterns = [
     path("status/open/<slug:visit>/answer/", views.reply, name="reply"),
     path("status/answer/", views.reply_from_before, name="reply_from_before"),
     path("safety/", views.safety, name="safety"),
+    path("leave/<slug:visit>/", views.leave, name="leave"),
 ]

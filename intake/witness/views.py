@@ -576,6 +576,17 @@ def _conversation(
 
 
 @require_safe
+def leave(request, visit: str):
+    """ "Leave quickly" from a page a cookie opens: the cookie ends, then the neutral site. Back then shows
+    the receipt form or an empty testimony form, not the receipt or the conversation."""
+    response = HttpResponseRedirect(settings.INTAKE_QUICK_EXIT_URL, status=303)
+    response.delete_cookie(SENT_COOKIE, path=reverse("witness:receipt", args=[visit]), samesite="Strict")
+    for cookie in (ACCESS_COOKIE, ANSWERED_COOKIE):
+        response.delete_cookie(cookie, path=reverse("witness:testimony", args=[visit]), samesite="Strict")
+    return response
+
+
+@require_safe
 def safety(request):
     """How to stay safe: Tor Browser and the onion address, what cleaning removes and what it cannot,
     history, the receipt, the device."""

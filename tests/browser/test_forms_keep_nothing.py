@@ -277,3 +277,33 @@ def test_two_testimonies_open_in_two_tabs_each_take_their_own_answer(page):
                 driver.switch_to.window(handle)
                 driver.close()
         driver.switch_to.window(first_tab)
+
+
+def test_once_sent_the_button_says_so_and_a_second_press_sends_nothing_until_escape(page):
+    """On a slow connection a second press would start the upload again. With JavaScript off the button
+    stays as it is, and the one-time token keeps a second send from storing anything twice."""
+    if not page.javascript:
+        return
+    page.open("/")
+    page.find("[name=account]").send_keys(TYPED["account"])
+    # Watched after sent.js's own listener, which decides; every send is then held on the page.
+    state = page.driver.execute_script(
+        """
+        const form = document.getElementById('testimony');
+        const button = form.querySelector('button[type=submit]');
+        const stopped = [];
+        window.addEventListener('submit', e => { stopped.push(e.defaultPrevented); e.preventDefault(); });
+        form.requestSubmit(button);
+        const sending = [button.getAttribute('aria-disabled'), button.textContent,
+                         form.querySelector('[role=status]').textContent];
+        form.requestSubmit(button);
+        document.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape', bubbles: true}));
+        const after = [button.getAttribute('aria-disabled'), button.textContent];
+        form.requestSubmit(button);
+        return {stopped, sending, after, label: button.dataset.sending};
+        """
+    )
+    assert state["stopped"] == [False, True, False]
+    assert state["sending"] == ["true", state["label"], state["label"]]
+    assert state["after"][0] is None and state["after"][1] != state["label"]
+    assert not Submission.objects.exists()

@@ -152,6 +152,31 @@ def test_leave_quickly_replaces_the_page_and_tells_the_neutral_site_nothing(fres
         WebDriverWait(page.driver, 10).until(lambda d: d.current_url.endswith("/safety/"))
 
 
+def test_leaving_quickly_from_a_testimony_shows_nothing_of_it_on_back(fresh_tab, exit_to):
+    """Whoever takes the phone and presses Back (once, or twice without JavaScript) finds the receipt
+    asked for, not the conversation: the page's cookie ended on the way out."""
+    from intake import receipts
+    from intake.models import Submission
+
+    page = fresh_tab
+    receipt = receipts.new_receipt()
+    Submission.objects.create(receipt_digest=receipts.digest(receipts.normalise(receipt)), account="Seen.")
+    page.open("/status/")
+    page.find("[name=receipt]").send_keys(receipt)
+    page.submit("#receipt")
+    assert page.find_all(".status-value")
+    page.find("a.quick-exit").click()
+    _wait_for(page.driver, exit_to)
+    assert NeutralSite.visits and "Referer" not in NeutralSite.visits[-1]
+    # With JavaScript the testimony's page was replaced: Back goes to the receipt form before it. Without,
+    # Back loads the testimony's address again, which now asks for the receipt.
+    page.driver.back()
+    WebDriverWait(page.driver, 10).until(
+        lambda d: d.current_url.endswith("/status/"), "Back did not ask for the receipt"
+    )
+    assert page.find_all("[name=receipt]") and not page.find_all(".status-value")
+
+
 def _press_escape(page, times: int) -> None:
     keys = ActionChains(page.driver)
     for _ in range(times):

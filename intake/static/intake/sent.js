@@ -8,32 +8,55 @@
 (function () {
   let sent = false;
 
+  // On a slow connection a second press of Send would start the upload again from the start. So once
+  // sent, the button says the form is on its way (and a status line says it to screen readers), and
+  // further presses do nothing; the button keeps its focus (aria-disabled, not disabled). A send stopped
+  // (Escape, the browser's stop button) fires nothing a page can hear: the button comes back on Escape,
+  // and in any case after a minute, so that it is never stuck. A language button sends the form too,
+  // without its files: it is always let through.
+  let sending = null;
+
+  function ready() {
+    if (sending) {
+      sending.button.removeAttribute("aria-disabled");
+      sending.button.textContent = sending.label;
+      sending.status.textContent = "";
+      sending = null;
+    }
+  }
+
   // Listened to on the window, after the form's own listeners: a send that photos.js stops is none.
   window.addEventListener("submit", function (event) {
-    if (!event.defaultPrevented && event.target.matches("form[data-sent-once]")) {
-      sent = true;
-      // On a slow connection a second press would start the upload again from the start: the send
-      // button says the form is on its way instead (not a language button, which sends the form too).
-      const button = event.submitter;
-      if (button && button.dataset.sending) {
-        const label = button.textContent;
-        const ready = function () {
-          button.disabled = false;
-          button.textContent = label;
-        };
-        window.setTimeout(function () {
-          button.disabled = true;
-          button.textContent = button.dataset.sending;
-        }, 0);
-        // A send stopped (Escape, the browser's stop button) fires nothing a page can hear: the button
-        // comes back on Escape, and in any case after a minute, so that it is never stuck.
-        window.addEventListener("keydown", function (key) {
-          if (key.key === "Escape") {
-            ready();
-          }
-        });
-        window.setTimeout(ready, 60000);
+    if (event.defaultPrevented || !event.target.matches("form[data-sent-once]")) {
+      return;
+    }
+    const button = event.submitter;
+    const sends = button && button.dataset.sending;
+    if (sends && sending) {
+      event.preventDefault();
+      return;
+    }
+    sent = true;
+    if (sends) {
+      let status = event.target.querySelector("[data-sending-status]");
+      if (!status) {
+        status = document.createElement("p");
+        status.setAttribute("role", "status");
+        status.className = "visually-hidden"; // the button says it on screen
+        status.dataset.sendingStatus = "";
+        button.after(status);
       }
+      sending = { button: button, label: button.textContent, status: status };
+      button.setAttribute("aria-disabled", "true");
+      button.textContent = button.dataset.sending;
+      status.textContent = button.dataset.sending;
+      window.setTimeout(ready, 60000);
+    }
+  });
+
+  window.addEventListener("keydown", function (key) {
+    if (key.key === "Escape") {
+      ready();
     }
   });
 
