@@ -374,6 +374,8 @@ def _release_viewing_copy_claims() -> None:
 def _sweep_at_start(sender, **kwargs):
     try:
         _release_viewing_copy_claims()
+    except Exception as error:  # noqa: BLE001 - the database or the cache may still be away
+        log.warning("viewing copies' claims not released at start (%s): they end at midnight", type(error).__name__)
     finally:
         connections.close_all()
     threading.Thread(

@@ -1,6 +1,7 @@
 """Safety for the witness: the safety page, the onion address, "Leave quickly" on every witness page and
 on none of the staff's, the scripts allowed by the CSP, and the photo check's limits and messages."""
 
+import re
 from html.parser import HTMLParser
 
 import pytest
@@ -236,6 +237,21 @@ def test_leaving_quickly_from_a_page_a_cookie_opens_ends_the_cookie_so_back_show
     # Back, to the page left: the receipt is asked for.
     client.cookies[views.ACCESS_COOKIE] = ""
     assert client.get(here, follow=True).redirect_chain == [(STATUS, 302)]
+
+
+def test_leaving_quickly_from_a_testimony_drawn_at_the_receipts_address_ends_its_cookie(client, settings):
+    """A receipt typed with an answer kept (from a page open too long) draws the testimony at /status/."""
+    from intake import receipts
+    from intake.models import Submission
+
+    settings.INTAKE_QUICK_EXIT_URL = "https://weather.example/"
+    receipt = receipts.new_receipt()
+    Submission.objects.create(receipt_digest=receipts.digest(receipts.normalise(receipt)), account="Seen.")
+    page = client.post(STATUS, {"receipt": receipt, "draft": "Kept."})
+    assert 'class="status-value"' in page.content.decode() and not hasattr(page, "see_other")
+    [link] = quick_exits(page)
+    visit = re.search(r'action="/status/open/([-\w]+)/answer/"', page.content.decode()).group(1)
+    assert link["href"] == reverse("witness:leave", args=[visit])
 
 
 def test_leave_quickly_is_on_the_pages_rendered_without_a_request(client, settings):

@@ -11,6 +11,7 @@ import logging
 import os
 import pickle
 import re
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -382,3 +383,22 @@ def test_a_claim_left_by_a_worker_killed_while_making_a_copy_is_released_when_a_
     cache.add(claim, 1, timeout=3600)
     tasks._release_viewing_copy_claims()
     assert cache.get(claim) is None
+
+
+def test_a_worker_starts_its_sweeps_even_when_the_claims_cannot_be_released(monkeypatch):
+    """As a worker comes back while the database is still restarting: cleaning must resume within seconds."""
+    from django.db import OperationalError
+
+    started, queued = [], []
+
+    def away():
+        raise OperationalError("the database is restarting")
+
+    monkeypatch.setattr(tasks, "_release_viewing_copy_claims", away)
+    monkeypatch.setattr(tasks, "watch_for_waiting_images", lambda interval: started.append(interval))
+    monkeypatch.setattr(tasks.requeue_pending, "delay", lambda: queued.append(True))
+    tasks._sweep_at_start(sender=None)
+    for thread in threading.enumerate():
+        if thread.name == "intake-quick-sweep":
+            thread.join(timeout=5)
+    assert started == [settings.INTAKE_QUICK_SWEEP_SECONDS] and queued == [True]

@@ -19,6 +19,8 @@ def quick_exit_url(context) -> str:
             visit = resolve(request.path_info).kwargs.get("visit")
         except Resolver404:
             visit = None
+        # A page drawn at another address may still be a visit's (a receipt typed with an answer kept).
+        visit = visit or context.get("visit")
         if visit:
             return reverse("witness:leave", args=[visit])
     return settings.INTAKE_QUICK_EXIT_URL

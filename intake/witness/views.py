@@ -238,10 +238,13 @@ def _see_other(request, view_name: str, visit: str, cookie: str, value: str) -> 
     return response
 
 
-def _set_cookie(request, response, view_name: str, visit: str, cookie: str, value: str) -> None:
+def _set_cookie(request, response, view_name: str, visit: str, cookie: str, value: str, ended=False) -> None:
+    """Set ``cookie`` for ``visit``'s page, or end it (``ended``) with the very attributes it was set with,
+    which strict browsers need to match it."""
     response.set_cookie(
         cookie,
         value,
+        max_age=0 if ended else None,
         path=reverse(view_name, args=[visit]),
         secure=settings.CSRF_COOKIE_SECURE or request.is_secure(),
         httponly=True,
@@ -345,8 +348,7 @@ def testimony(request, visit: str):
     except DATABASE_ERRORS:
         return _status_unavailable(request)
     if received:
-        path = reverse("witness:testimony", args=[visit])
-        response.delete_cookie(ANSWERED_COOKIE, path=path, samesite="Strict")
+        _set_cookie(request, response, "witness:testimony", visit, ANSWERED_COOKIE, "", ended=True)
     return response
 
 
@@ -580,9 +582,9 @@ def leave(request, visit: str):
     """ "Leave quickly" from a page a cookie opens: the cookie ends, then the neutral site. Back then shows
     the receipt form or an empty testimony form, not the receipt or the conversation."""
     response = HttpResponseRedirect(settings.INTAKE_QUICK_EXIT_URL, status=303)
-    response.delete_cookie(SENT_COOKIE, path=reverse("witness:receipt", args=[visit]), samesite="Strict")
+    _set_cookie(request, response, "witness:receipt", visit, SENT_COOKIE, "", ended=True)
     for cookie in (ACCESS_COOKIE, ANSWERED_COOKIE):
-        response.delete_cookie(cookie, path=reverse("witness:testimony", args=[visit]), samesite="Strict")
+        _set_cookie(request, response, "witness:testimony", visit, cookie, "", ended=True)
     return response
 
 

@@ -116,7 +116,7 @@ def test_the_witness_reads_the_question_and_answers_with_a_photo(page, conversat
     page.find("[name=images]").send_keys(str(photo))
     page.submit("form.reply")
     assert re.search(r"/status/open/[-\w]+/$", page.driver.current_url)
-    assert page.find("p[role=status]").text == _translated("Your answer was received. Thank you.", language)
+    assert page.find("p.warning[role=status]").text == _translated("Your answer was received. Thank you.", language)
     assert answers_typed(page) == ""
     assert ANSWER in page.find_all("article.message")[-1].text
     message = Message.objects.filter(submission=submission).order_by("position").last()
@@ -134,7 +134,7 @@ def test_the_witness_reads_the_question_and_answers_with_a_photo(page, conversat
     )
     assert re.search(r"/status/open/[-\w]+/$", page.driver.current_url)
     assert page.heading == _translated("Your testimony", language) and page.find_all("form.reply")
-    assert not page.find_all("p[role=status]")
+    assert not page.find_all("p.warning[role=status]")  # no "received" notice
     assert ANSWER in page.find_all("article.message")[-1].text
     assert ANSWER not in fields_filled(page) and answers_typed(page) == ""
 

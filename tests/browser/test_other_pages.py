@@ -118,7 +118,7 @@ def test_the_receipt_typed_on_the_expired_page_gives_the_answer_back(page, testi
     type_receipt(page, receipt)
     assert page.find("form.reply [name=text]").get_attribute("value") == ANSWER
     page.submit("form.reply")
-    assert page.find("p[role=status]").text == _translated("Your answer was received. Thank you.", language)
+    assert page.find("p.warning[role=status]").text == _translated("Your answer was received. Thank you.", language)
     assert Message.objects.get(submission=submission, sender=Message.Sender.WITNESS).text == ANSWER
 
 
@@ -135,7 +135,7 @@ def test_an_answer_received_before_and_sent_again_after_the_hour_shows_nothing_o
     page.driver.delete_cookie("access")
     page.submit("form.reply")
     said = "Your answer was received. To see your testimony again, type your receipt."
-    assert page.find("p[role=status]").text == _translated(said, language)
+    assert page.find("p.warning[role=status]").text == _translated(said, language)
     assert ANSWER not in page.driver.page_source and set(field_values(page)) <= {""}
     assert not Message.objects.filter(sender=Message.Sender.WITNESS).exists()
     page.check("status-already-received")

@@ -18,12 +18,22 @@
 
   function ready() {
     if (sending) {
+      window.clearTimeout(sending.timer);
       sending.button.removeAttribute("aria-disabled");
       sending.button.textContent = sending.label;
       sending.status.textContent = "";
       sending = null;
     }
   }
+
+  // The status line is there, empty, from the start: a live region added with its text is not always read.
+  document.querySelectorAll("form[data-sent-once] [data-sending]").forEach(function (button) {
+    const status = document.createElement("p");
+    status.setAttribute("role", "status");
+    status.className = "visually-hidden"; // the button says it on screen
+    status.dataset.sendingStatus = "";
+    button.after(status);
+  });
 
   // Listened to on the window, after the form's own listeners: a send that photos.js stops is none.
   window.addEventListener("submit", function (event) {
@@ -38,19 +48,11 @@
     }
     sent = true;
     if (sends) {
-      let status = event.target.querySelector("[data-sending-status]");
-      if (!status) {
-        status = document.createElement("p");
-        status.setAttribute("role", "status");
-        status.className = "visually-hidden"; // the button says it on screen
-        status.dataset.sendingStatus = "";
-        button.after(status);
-      }
-      sending = { button: button, label: button.textContent, status: status };
+      const status = button.parentNode.querySelector("[data-sending-status]");
+      sending = { button: button, label: button.textContent, status: status, timer: window.setTimeout(ready, 60000) };
       button.setAttribute("aria-disabled", "true");
       button.textContent = button.dataset.sending;
       status.textContent = button.dataset.sending;
-      window.setTimeout(ready, 60000);
     }
   });
 
