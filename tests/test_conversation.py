@@ -390,8 +390,8 @@ def test_the_receipt_opens_the_page_by_a_bare_redirect_and_a_cookie_for_that_pag
     cookie = redirect.cookies[views.ACCESS_COOKIE]
     assert cookie["path"] == redirect["Location"] and reply_url(page).startswith(cookie["path"])
     assert cookie["httponly"] and cookie["samesite"] == "Strict" and cookie["secure"]
-    # Kept by the browser until it closes, never written among its cookies on disk: the server holds
-    # it to its hour.
+    # A session cookie, dropped when the browser starts again, not one with an age that outlives a closed
+    # browser: the server holds it to its hour.
     assert cookie["max-age"] == "" and cookie["expires"] == ""
     # Each opening has an address of its own, so two tabs keep two cookies.
     assert open_testimony(client, receipt).see_other["Location"] != redirect["Location"]

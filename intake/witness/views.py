@@ -216,8 +216,9 @@ def _repeated(request, seen: sent_forms.Seen, token: str):
 # A page that answers a POST stays in the browser's history with the form it was sent, text and all: Back
 # or a reload sends it again, and Chromium writes it into the profile's session files, on disk. So a form
 # that was stored, and the receipt once typed, are answered with a redirect (303) to a page of their own,
-# which a cookie opens: HttpOnly, SameSite=Strict, kept by the browser only until it closes (never
-# written among its cookies on disk), and sent only to that page's address. Each such address has a
+# which a cookie opens: HttpOnly, SameSite=Strict, a session cookie (Chromium keeps it in its cookie file
+# until it next starts, marked to be dropped then; never for a quarter of an hour or an hour after the
+# browser closed, as a cookie with an age would be), and sent only to that page's address. Each such address has a
 # random part of its own (a "visit", kept nowhere on the server): two testimonies in two tabs of one
 # browser each keep their own cookie, and an answer goes to the testimony of its own page. What stays
 # in the history is that bare address, which opens nothing without its cookie. The server holds each
