@@ -24,6 +24,7 @@ from django.core.cache.backends.filebased import FileBasedCache
 from intake import blobs, counters, tasks
 from intake.models import Image, Submission
 from tests.conftest import camera_jpeg
+from tests.test_worker_task import filesystem_broker
 
 pytestmark = pytest.mark.django_db
 
@@ -269,21 +270,6 @@ def test_manage_counters_lists_the_workers_failures():
 
 
 # --- 4. The file-system broker's messages ---------------------------------------------------------------
-
-
-def filesystem_broker(folder: Path):
-    from kombu import Connection
-
-    from intake import broker
-
-    (folder / "control").mkdir(parents=True, exist_ok=True)
-    options = {
-        "data_folder_in": str(folder),
-        "data_folder_out": str(folder),
-        "control_folder": str(folder / "control"),
-        "store_processed": False,
-    }
-    return Connection("filesystem://localhost//", transport=broker.FilesystemTransport, transport_options=options)
 
 
 def messages_in(folder: Path) -> list[Path]:
