@@ -105,11 +105,12 @@ def is_testimony(request) -> bool:
     return (
         request.method == "POST"
         and request.content_type == "multipart/form-data"
-        and _view_of(request.path_info) in ("witness:submit", "witness:reply")
+        and view_name_of(request.path_info) in ("witness:submit", "witness:reply")
     )
 
 
-def _view_of(path: str) -> str | None:
+def view_name_of(path: str) -> str | None:
+    """The name of the view ``path`` leads to ("witness:reply"), or None for a path that leads nowhere."""
     try:
         return resolve(path).view_name
     except Resolver404:

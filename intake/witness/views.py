@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import DatabaseError, InterfaceError
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
-from django.urls import Resolver404, resolve, reverse
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_safe
 
@@ -180,23 +180,17 @@ def csrf_failure(request, reason=""):
         if seen.state == sent_forms.MISSING:
             token = sent_forms.new_token()
         return _form_page(request, _typed(request), token, refusal=FORM_EXPIRED, status=403)
-    if request.method == "POST" and _is_answer(request.path_info) and _from_here(request):
+    answer = ("witness:reply", "witness:reply_from_before")
+    if request.method == "POST" and body_guard.view_name_of(request.path_info) in answer and _from_here(request):
         # An answer: the page asks for the receipt again, with the answer kept to be put back.
         try:
             seen = sent_forms.check(request.POST.get(sent_forms.FIELD, "")).state
         except DATABASE_ERRORS:
             return render(request, "403_csrf.html", status=403)
         if seen in (sent_forms.SENT, sent_forms.TOO_OLD):
-            return _already_received(request, None, None)
+            return _received_before_the_receipt(request)
         return _expired(request, status=403)
     return render(request, "403_csrf.html", status=403)
-
-
-def _is_answer(path: str) -> bool:
-    try:
-        return resolve(path).view_name in ("witness:reply", "witness:reply_from_before")
-    except Resolver404:
-        return False
 
 
 def _from_here(request) -> bool:
@@ -497,12 +491,16 @@ def _typed_reply(request) -> ReplyForm:
     return ReplyForm(initial={"text": request.POST.get("text", "")})
 
 
-def _already_received(request, submission, visit: str | None):
+def _already_received(request, submission, visit: str):
     """An answer already stored, sent again: nothing stored, nothing of it in a field."""
     if submission is None:  # the page's hour is over: the receipt opens the conversation again
-        context = {"form": ReceiptForm(), "language_form": "receipt", "already_received": True}
-        return render(request, "witness/status.html", context)
-    return _answered(request, visit or _new_visit())
+        return _received_before_the_receipt(request)
+    return _answered(request, visit)
+
+
+def _received_before_the_receipt(request):
+    context = {"form": ReceiptForm(), "language_form": "receipt", "already_received": True}
+    return render(request, "witness/status.html", context)
 
 
 def _refuse_past_limits(form, reason: str) -> None:
